@@ -129,7 +129,12 @@ impl Encoder {
     }
 
     /// Runs transformer layers `range` over `hidden` (`(batch, len, hidden)`).
-    pub fn run_layers(&self, hidden: &Tensor, mask: &Tensor, range: Range<usize>) -> Result<Tensor> {
+    pub fn run_layers(
+        &self,
+        hidden: &Tensor,
+        mask: &Tensor,
+        range: Range<usize>,
+    ) -> Result<Tensor> {
         let additive_mask = additive_attention_mask(mask)?;
         if range == (0..self.num_layers()) {
             return Ok(self.layers.forward(hidden, &additive_mask)?);
@@ -207,7 +212,9 @@ impl Encoder {
 /// `(batch, 1, 1, len)` to broadcast over heads and query positions.
 fn additive_attention_mask(mask: &Tensor) -> Result<Tensor> {
     let inverted = (1.0 - mask)?;
-    Ok((inverted * f64::from(f32::MIN))?.unsqueeze(1)?.unsqueeze(1)?)
+    Ok((inverted * f64::from(f32::MIN))?
+        .unsqueeze(1)?
+        .unsqueeze(1)?)
 }
 
 /// Mean over real pieces (sentence-transformers clamps the count at 1e-9),

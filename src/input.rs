@@ -64,9 +64,9 @@ impl<R: BufRead> Sentences<R> {
                     }
                 }
                 if self.buf.len() > MAX_LINE_BYTES {
-                    return Some(Err(self.error(format!(
-                        "line is longer than {MAX_LINE_BYTES} bytes"
-                    ))));
+                    return Some(Err(
+                        self.error(format!("line is longer than {MAX_LINE_BYTES} bytes"))
+                    ));
                 }
                 Some(Ok(()))
             }

@@ -72,7 +72,9 @@ pub fn parse_config(bytes: &[u8]) -> Result<Config> {
         serde_json::from_slice(bytes).map_err(|e| bad(format!("not a BERT config: {e}")))?;
     if config.hidden_size == 0
         || config.num_attention_heads == 0
-        || config.hidden_size % config.num_attention_heads != 0
+        || !config
+            .hidden_size
+            .is_multiple_of(config.num_attention_heads)
     {
         return Err(bad(format!(
             "hidden_size {} is not a positive multiple of num_attention_heads {}",
@@ -80,7 +82,9 @@ pub fn parse_config(bytes: &[u8]) -> Result<Config> {
         )));
     }
     if config.vocab_size == 0 || config.max_position_embeddings == 0 {
-        return Err(bad("vocab_size and max_position_embeddings must be positive".into()));
+        return Err(bad(
+            "vocab_size and max_position_embeddings must be positive".into(),
+        ));
     }
     Ok(config)
 }
@@ -90,9 +94,18 @@ pub fn expected_tensors(config: &Config) -> Vec<(String, Vec<usize>)> {
     let h = config.hidden_size;
     let i = config.intermediate_size;
     let mut out = vec![
-        ("embeddings.word_embeddings.weight".to_string(), vec![config.vocab_size, h]),
-        ("embeddings.position_embeddings.weight".to_string(), vec![config.max_position_embeddings, h]),
-        ("embeddings.token_type_embeddings.weight".to_string(), vec![config.type_vocab_size, h]),
+        (
+            "embeddings.word_embeddings.weight".to_string(),
+            vec![config.vocab_size, h],
+        ),
+        (
+            "embeddings.position_embeddings.weight".to_string(),
+            vec![config.max_position_embeddings, h],
+        ),
+        (
+            "embeddings.token_type_embeddings.weight".to_string(),
+            vec![config.type_vocab_size, h],
+        ),
         ("embeddings.LayerNorm.weight".to_string(), vec![h]),
         ("embeddings.LayerNorm.bias".to_string(), vec![h]),
     ];
@@ -195,9 +208,12 @@ pub fn serialize_tensors(
             Ok(((*name).clone(), t))
         })
         .collect::<Result<Vec<_>>>()?;
-    safetensors::serialize(converted.iter().map(|(n, t)| (n.as_str(), t)), Some(metadata))
-        .map_err(|e| Error::BadModelFile {
-            file: WEIGHTS_FILE.into(),
-            reason: format!("could not serialise: {e}"),
-        })
+    safetensors::serialize(
+        converted.iter().map(|(n, t)| (n.as_str(), t)),
+        Some(metadata),
+    )
+    .map_err(|e| Error::BadModelFile {
+        file: WEIGHTS_FILE.into(),
+        reason: format!("could not serialise: {e}"),
+    })
 }

