@@ -2,7 +2,7 @@
 SHELL := bash
 CARGO ?= cargo
 
-.PHONY: test check-format lint unit weights bench
+.PHONY: test check-format lint unit weights bench heads heads-topic heads-sentiment
 
 ## Everything CI checks: formatting, lints, and all tests.
 test: check-format lint unit
@@ -23,3 +23,15 @@ weights:
 ## Native throughput (sentences/s) at batch 1 and 32 on 1 and 2 threads; JSON, summary last.
 bench:
 	$(CARGO) run --quiet --release -- bench
+
+## Retrain the default heads into weights/heads/ (needs ../shared/data; see weights/README.md).
+DATA ?= ../shared/data
+heads: heads-topic heads-sentiment
+
+heads-topic:
+	$(CARGO) run --quiet --release -- train --head topic --format ag-news \
+	  --data $(DATA)/ag_news/train_subset20k.csv --val-fraction 0.1 --arch mlp --seed 0 --out weights/heads
+
+heads-sentiment:
+	$(CARGO) run --quiet --release -- train --head sentiment --format sst2 \
+	  --data $(DATA)/sst2/train.tsv --val $(DATA)/sst2/dev.tsv --arch mlp --seed 0 --out weights/heads

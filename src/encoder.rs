@@ -4,9 +4,10 @@
 
 use std::ops::Range;
 
-use candle_core::{DType, Device, Tensor, D};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertEncoder, BertModel, Config};
+use candle_core::{CpuStorage, DType, Device, IndexOp, Layout, Module, Shape, Tensor, D};
+use candle_nn::{LayerNorm, VarBuilder};
+use candle_transformers::models::bert::{BertModel, Config};
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::tokenize::{SentenceTokenizer, MAX_SEQ_LEN};
@@ -40,7 +41,7 @@ pub struct Encoder {
     tokenizer: SentenceTokenizer,
     /// BERT with zero layers: its forward pass is the embedding block alone.
     embeddings: BertModel,
-    layers: BertEncoder,
+    layers: Vec<Layer>,
     config: Config,
     device: Device,
 }
@@ -67,7 +68,9 @@ impl Encoder {
             ..config.clone()
         };
         let embeddings = BertModel::load(vb.clone(), &embedding_config)?;
-        let layers = BertEncoder::load(vb.pp("encoder"), &config)?;
+        let layers = (0..config.num_hidden_layers)
+            .map(|i| Layer::load(vb.pp(format!("encoder.layer.{i}")), &config))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             tokenizer,
             embeddings,
@@ -84,7 +87,7 @@ impl Encoder {
 
     /// Number of transformer layers.
     pub fn num_layers(&self) -> usize {
-        self.layers.layers.len()
+        self.layers.len()
     }
 
     /// The BERT configuration.
@@ -129,32 +132,60 @@ impl Encoder {
     }
 
     /// Runs transformer layers `range` over `hidden` (`(batch, len, hidden)`).
+    /// The mask must be 1s then 0s on each row (trailing padding, as [`Encoder::batch`] makes).
     pub fn run_layers(
         &self,
         hidden: &Tensor,
         mask: &Tensor,
         range: Range<usize>,
     ) -> Result<Tensor> {
-        let additive_mask = additive_attention_mask(mask)?;
-        if range == (0..self.num_layers()) {
-            return Ok(self.layers.forward(hidden, &additive_mask)?);
+        let mut lengths = Vec::new();
+        for row in mask.to_vec2::<f32>()? {
+            let n = row.iter().take_while(|&&m| m != 0.0).count();
+            if row[n..].iter().any(|&m| m != 0.0) {
+                return Err(Error::InvalidArgument {
+                    what: "attention mask".into(),
+                    reason: "padding must be at the end of each row".into(),
+                });
+            }
+            lengths.push(if n == 0 { row.len() } else { n });
         }
-        let Some(layers) = self.layers.layers.get(range.clone()) else {
+        self.run_layers_on(hidden, &lengths, range)
+    }
+
+    fn run_layers_on(
+        &self,
+        hidden: &Tensor,
+        lengths: &[usize],
+        range: Range<usize>,
+    ) -> Result<Tensor> {
+        let Some(layers) = self.layers.get(range.clone()) else {
             return Err(Error::InvalidArgument {
                 what: "layer range".into(),
                 reason: format!("{range:?} is outside the {} layers", self.num_layers()),
             });
         };
-        let mut part = self.layers.clone();
-        part.layers = layers.to_vec();
-        Ok(part.forward(hidden, &additive_mask)?)
+        // Only real pieces go through the layers: padding rows are dropped here and
+        // come back as zeros (pooling ignores them; the reference's values there
+        // are never used either).
+        let (batch, len, dim) = hidden.dims3()?;
+        let rows: Vec<u32> = (lengths.iter().enumerate())
+            .flat_map(|(b, &n)| (b * len..b * len + n).map(|r| r as u32))
+            .collect();
+        let rows = Tensor::new(rows, hidden.device())?;
+        let mut x = hidden.reshape((batch * len, dim))?.index_select(&rows, 0)?;
+        for layer in layers {
+            x = layer.forward(&x, lengths)?;
+        }
+        let padded = Tensor::zeros((batch * len, dim), x.dtype(), x.device())?;
+        Ok(padded.index_add(&rows, &x, 0)?.reshape((batch, len, dim))?)
     }
 
     /// Sentence embeddings `(batch, hidden)` for a token batch: all layers,
     /// mean pooling over the mask, L2 normalisation.
     pub fn forward(&self, batch: &TokenBatch) -> Result<Tensor> {
         let hidden = self.embed_tokens(batch)?;
-        let hidden = self.run_layers(&hidden, &batch.mask, 0..self.num_layers())?;
+        let hidden = self.run_layers_on(&hidden, &batch.lengths, 0..self.num_layers())?;
         pool_and_normalize(&hidden, &batch.mask)
     }
 
@@ -197,10 +228,20 @@ impl Encoder {
             .collect::<Result<Vec<_>>>()?;
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
+        // Batches run concurrently on rayon's pool (RAYON_NUM_THREADS, as candle's
+        // matmul uses): most ops besides the matrix products are single-threaded,
+        // and a small batch's products are too small to split well.
+        let chunks: Vec<&[usize]> = order.chunks(batch_size).collect();
+        let embed_chunk = |chunk: &&[usize]| {
+            self.embed_ids(&chunk.iter().map(|&i| ids[i].clone()).collect::<Vec<_>>())
+        };
+        let results = chunks
+            .par_iter()
+            .map(embed_chunk)
+            .collect::<Result<Vec<_>>>()?;
         let mut out: Vec<Option<Embedding>> = vec![None; ids.len()];
-        for chunk in order.chunks(batch_size) {
-            let batch_ids: Vec<Vec<u32>> = chunk.iter().map(|&i| ids[i].clone()).collect();
-            for (&i, embedding) in chunk.iter().zip(self.embed_ids(&batch_ids)?) {
+        for (chunk, embeddings) in chunks.iter().zip(results) {
+            for (&i, embedding) in chunk.iter().zip(embeddings) {
                 out[i] = Some(embedding);
             }
         }
@@ -208,13 +249,171 @@ impl Encoder {
     }
 }
 
-/// BERT's additive mask: 0 where attended, `f32::MIN` on padding, shaped
-/// `(batch, 1, 1, len)` to broadcast over heads and query positions.
-fn additive_attention_mask(mask: &Tensor) -> Result<Tensor> {
-    let inverted = (1.0 - mask)?;
-    Ok((inverted * f64::from(f32::MIN))?
-        .unsqueeze(1)?
-        .unsqueeze(1)?)
+/// One BERT layer (candle-transformers' `BertLayer`, same maths) over the real
+/// pieces of a batch, packed one sentence after another. Attention runs
+/// sentence by sentence: the masked reference gives padded keys weight exactly
+/// 0, so no mask and no `(batch, heads, len, len)` tensor is needed.
+#[derive(Clone)]
+struct Layer {
+    /// query, key and value as one `(hidden, 3 * hidden)` product.
+    qkv: Dense,
+    attn_out: Dense,
+    attn_norm: LayerNorm,
+    inter: Dense,
+    out: Dense,
+    out_norm: LayerNorm,
+    heads: usize,
+    eps: f64,
+}
+
+impl Layer {
+    fn load(vb: VarBuilder, c: &Config) -> Result<Self> {
+        let (h, i) = (c.hidden_size, c.intermediate_size);
+        let ln = |vb: VarBuilder| candle_nn::layer_norm(h, c.layer_norm_eps, vb);
+        Ok(Self {
+            qkv: Dense::load(&vb.pp("attention.self"), &["query", "key", "value"], h, h)?,
+            attn_out: Dense::load(&vb, &["attention.output.dense"], h, h)?,
+            attn_norm: ln(vb.pp("attention.output.LayerNorm"))?,
+            inter: Dense::load(&vb, &["intermediate.dense"], h, i)?,
+            out: Dense::load(&vb, &["output.dense"], i, h)?,
+            out_norm: ln(vb.pp("output.LayerNorm"))?,
+            heads: c.num_attention_heads,
+            eps: c.layer_norm_eps,
+        })
+    }
+
+    /// `x`: the real pieces of each sentence, one after another, `(sum(lengths), hidden)`.
+    fn forward(&self, x: &Tensor, lengths: &[usize]) -> Result<Tensor> {
+        let (rows, dim) = x.dims2()?;
+        let head_dim = dim / self.heads;
+        let qkv = self
+            .qkv
+            .forward(x)?
+            .reshape((rows, 3, self.heads, head_dim))?;
+        let mut context = Vec::with_capacity(lengths.len());
+        let mut start = 0;
+        for &n in lengths {
+            // (heads, n, head_dim) view of query, key or value for this sentence.
+            let view = |which: usize| qkv.narrow(0, start, n)?.i((.., which))?.transpose(0, 1);
+            let scores = (view(0)?.matmul(&view(1)?.t()?)? / (head_dim as f64).sqrt())?;
+            let probs = match scores.track_op() {
+                true => candle_nn::ops::softmax(&scores, D::Minus1)?,
+                false => candle_nn::ops::softmax_last_dim(&scores)?,
+            };
+            context.push(probs.matmul(&view(2)?)?.transpose(0, 1)?);
+            start += n;
+        }
+        let context = Tensor::cat(&context, 0)?.reshape((rows, dim))?;
+        let x = self.norm(&self.attn_norm, &(self.attn_out.forward(&context)? + x)?)?;
+        let inter = self.inter.forward(&x)?;
+        let inter = match inter.track_op() {
+            true => inter.gelu_erf()?,
+            false => inter.apply_op1_no_bwd(&GeluErf)?,
+        };
+        self.norm(&self.out_norm, &(self.out.forward(&inter)? + x)?)
+    }
+
+    /// candle-nn's fused layer norm has no backward pass: the composed one when training.
+    fn norm(&self, norm: &LayerNorm, x: &Tensor) -> Result<Tensor> {
+        match (x.track_op(), norm.bias()) {
+            (true, Some(b)) => Ok(candle_nn::ops::layer_norm_slow(
+                x,
+                norm.weight(),
+                b,
+                self.eps as f32,
+            )?),
+            _ => Ok(norm.forward(x)?),
+        }
+    }
+}
+
+/// Linear layer(s) sharing an input, kept as one transposed `(in, out)` contiguous
+/// weight: gemm reads it in place, where candle-nn's `Linear` (a `(out, in)`
+/// weight seen through `.t()`) has gemm repack the whole weight on every call.
+#[derive(Clone)]
+struct Dense {
+    /// `(weight, bias)` of each part as loaded (trainable when they are variables).
+    parts: Vec<(Tensor, Tensor)>,
+    weight_t: Tensor,
+    bias: Tensor,
+}
+
+impl Dense {
+    fn load(vb: &VarBuilder, names: &[&str], fan_in: usize, fan_out: usize) -> Result<Self> {
+        let parts = names
+            .iter()
+            .map(|n| {
+                Ok((
+                    vb.get((fan_out, fan_in), &format!("{n}.weight"))?,
+                    vb.get(fan_out, &format!("{n}.bias"))?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let (weight_t, bias) = Self::fuse(&parts)?;
+        Ok(Self {
+            parts,
+            weight_t,
+            bias,
+        })
+    }
+
+    fn fuse(parts: &[(Tensor, Tensor)]) -> Result<(Tensor, Tensor)> {
+        let (w, b): (Vec<_>, Vec<_>) = parts.iter().cloned().unzip();
+        Ok((Tensor::cat(&w, 0)?.t()?.contiguous()?, Tensor::cat(&b, 0)?))
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if self.parts[0].0.is_variable() {
+            let (w, b) = Self::fuse(&self.parts)?;
+            return Ok(x.matmul(&w)?.broadcast_add(&b)?);
+        }
+        Ok(x.matmul(&self.weight_t)?.broadcast_add(&self.bias)?)
+    }
+}
+
+/// GELU (erf form) for inference. candle's `gelu_erf` calls libm's scalar
+/// `erff` per element; this rational erf (Eigen's `generic_fast_erf_float`,
+/// within a few ulp) is branch-free, so it vectorises (SSE/AVX, wasm simd128).
+struct GeluErf;
+
+impl candle_core::CustomOp1 for GeluErf {
+    fn name(&self) -> &'static str {
+        "gelu-erf-rational"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (CpuStorage::F32(xs), Some((start, end))) = (s, l.contiguous_offsets()) else {
+            candle_core::bail!("gelu-erf-rational: expected a contiguous f32 tensor");
+        };
+        let out = xs[start..end].iter().map(|&x| gelu_erf(x)).collect();
+        Ok((CpuStorage::F32(out), l.shape().clone()))
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::excessive_precision)]
+fn gelu_erf(x: f32) -> f32 {
+    const ALPHA: [f32; 7] = [
+        -2.72614225801306e-10,
+        2.77068142495902e-08,
+        -2.10102402082508e-06,
+        -5.69250639462346e-05,
+        -7.34990630326855e-04,
+        -2.95459980854025e-03,
+        -1.60960333262415e-02,
+    ];
+    const BETA: [f32; 5] = [
+        -1.45660718464996e-05,
+        -2.13374055278905e-04,
+        -1.68282697438203e-03,
+        -7.37332916720468e-03,
+        -1.42647390514189e-02,
+    ];
+    let z = (x * std::f32::consts::FRAC_1_SQRT_2).clamp(-4.0, 4.0);
+    let z2 = z * z;
+    let p = ALPHA.iter().fold(0.0, |acc, &a| acc * z2 + a);
+    let q = BETA.iter().fold(0.0, |acc, &b| acc * z2 + b);
+    (z * p / q + 1.0) * 0.5 * x
 }
 
 /// Mean over real pieces (sentence-transformers clamps the count at 1e-9),
@@ -226,4 +425,14 @@ pub fn pool_and_normalize(hidden: &Tensor, mask: &Tensor) -> Result<Tensor> {
     let mean = summed.broadcast_div(&counts)?;
     let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
     Ok(mean.broadcast_div(&norm)?)
+}
+
+impl Encoder {
+    /// What heads record as their encoder.
+    pub fn encoder_ref(&self) -> crate::heads::EncoderRef {
+        crate::heads::EncoderRef {
+            id: ENCODER_ID.into(),
+            dim: self.dim(),
+        }
+    }
 }

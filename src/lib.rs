@@ -1,10 +1,16 @@
 //! A multi-task sentence transformer: sentence-transformers' all-MiniLM-L6-v2
 //! on candle, exact against the Python reference, for native use and the browser.
 
+pub mod data;
 pub mod encoder;
 pub mod error;
+pub mod heads;
 pub mod input;
+pub mod metrics;
+pub mod model;
+pub mod rng;
 pub mod tokenize;
+pub mod train;
 pub mod weights;
 
 pub use encoder::{Embedding, Encoder, ENCODER_ID};

@@ -1,8 +1,14 @@
 //! Argument parsing and dispatch for the native binary.
 
 mod bench;
+mod cache;
+mod datasets;
 mod embed;
+mod eval;
 mod import_weights;
+mod lines;
+mod predict;
+mod train;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +57,17 @@ enum Command {
     /// sentence-transformers does; "tokens" counts the pieces kept, [CLS]
     /// and [SEP] included. Output order is input order.
     Embed(embed::Args),
+    /// Predict every head's label for each sentence: one JSON object per input
+    /// line, {"text": ..., "predictions": {"topic": {"label": ..., "probabilities":
+    /// {...}}, ...}}. Input rules are those of `embed`.
+    Predict(predict::Args),
+    /// Train one head, or several heads together (repeat --head/--data), on
+    /// labelled data; writes NAME.json and NAME.safetensors to --out and prints
+    /// a JSON summary with validation metrics.
+    Train(Box<train::Args>),
+    /// Evaluate a head on labelled data: prints one JSON object with accuracy,
+    /// macro_f1, per-class precision/recall/F1, the confusion matrix and the count.
+    Eval(eval::Args),
     /// Measure encoder throughput (sentences per second) at several batch
     /// sizes and thread counts; prints one JSON object per configuration and
     /// a summary object as the last line.
@@ -65,6 +82,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Embed(args) => embed::run(args),
+        Command::Predict(args) => predict::run(args),
+        Command::Train(args) => train::run(*args),
+        Command::Eval(args) => eval::run(args),
         Command::Bench(args) => bench::run(args),
         Command::ImportWeights(args) => import_weights::run(args),
     };

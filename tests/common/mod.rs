@@ -1,5 +1,8 @@
-//! Shared by the integration tests: the shipped encoder, loaded once, and the golden fixture.
+//! Shared by the integration tests: the shipped encoder, loaded once, the golden
+//! fixture, and synthetic embeddings.
 #![allow(dead_code)]
+
+pub mod synthetic;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -1,0 +1,498 @@
+//! Classification heads over the normalised sentence embedding, and their
+//! file format: `NAME.safetensors` (weights) plus `NAME.json` (everything else).
+
+use std::collections::{BTreeMap, HashSet};
+
+use candle_core::{DType, Device, Tensor, Var, D};
+use candle_nn::{Linear, Module};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::rng::Rng;
+
+/// Format tag written into every head's JSON.
+pub const HEAD_FORMAT: &str = "sentence-multitask-head/1";
+
+/// Non-linearity of an MLP head's hidden layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    /// max(0, x).
+    Relu,
+    /// GELU (erf form).
+    Gelu,
+    /// tanh.
+    Tanh,
+}
+
+/// The shape of a head.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Architecture {
+    /// One linear layer: embedding to logits.
+    Linear,
+    /// One hidden layer, then logits.
+    Mlp {
+        /// Hidden width.
+        hidden: usize,
+        /// Hidden activation.
+        activation: Activation,
+        /// Dropout on the hidden layer while training (0 disables it).
+        dropout: f32,
+    },
+}
+
+impl Default for Architecture {
+    fn default() -> Self {
+        Self::Mlp {
+            hidden: 256,
+            activation: Activation::Gelu,
+            dropout: 0.1,
+        }
+    }
+}
+
+/// Which encoder a head was made for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncoderRef {
+    /// Encoder identifier, e.g. `sentence-transformers/all-MiniLM-L6-v2`.
+    pub id: String,
+    /// Embedding dimension.
+    pub dim: usize,
+}
+
+/// How a head was trained: kept in its JSON so figures travel with it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainingRecord {
+    /// Where the training data came from.
+    #[serde(default)]
+    pub data: Vec<String>,
+    /// Training examples per class.
+    #[serde(default)]
+    pub examples_per_class: BTreeMap<String, usize>,
+    /// Validation metrics of the weights kept.
+    #[serde(default)]
+    pub metrics: Option<serde_json::Value>,
+    /// Seed of the run.
+    #[serde(default)]
+    pub seed: u64,
+    /// Anything else worth keeping (the command, epochs run, settings).
+    #[serde(default, flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// Everything about a head except its weights: the content of `NAME.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HeadMeta {
+    /// Always [`HEAD_FORMAT`].
+    pub format: String,
+    /// The head's name (the task), e.g. `topic`.
+    pub name: String,
+    /// Class labels in output order.
+    pub labels: Vec<String>,
+    /// Layer structure.
+    pub architecture: Architecture,
+    /// The encoder whose embeddings the head reads.
+    pub encoder: EncoderRef,
+    /// How it was trained, if it was.
+    #[serde(default)]
+    pub training: Option<TrainingRecord>,
+}
+
+/// A classification head: metadata plus trainable parameters.
+#[derive(Clone, Debug)]
+pub struct Head {
+    meta: HeadMeta,
+    /// Parameters by name (`hidden.weight`, `hidden.bias`, `output.weight`, `output.bias`).
+    params: BTreeMap<String, Var>,
+}
+
+/// One head's answer for one input.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Prediction {
+    /// The most probable label.
+    pub label: String,
+    /// Probability of every label, in the head's label order.
+    pub probabilities: Vec<(String, f32)>,
+}
+
+fn check_labels(labels: &[String]) -> std::result::Result<(), String> {
+    if labels.len() < 2 {
+        return Err(format!("needs at least 2 labels, has {}", labels.len()));
+    }
+    let mut seen = HashSet::new();
+    for label in labels {
+        if label.trim().is_empty() {
+            return Err("has an empty label".into());
+        }
+        if !seen.insert(label) {
+            return Err(format!("has the label {label:?} twice"));
+        }
+    }
+    Ok(())
+}
+
+fn check_name(name: &str) -> std::result::Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "name {name:?} must be 1-64 characters of letters, digits, '-' or '_'"
+        ))
+    }
+}
+
+impl Head {
+    /// A freshly initialised head (PyTorch's default uniform(+-1/sqrt(fan_in)) from `seed`).
+    pub fn new(
+        name: &str,
+        labels: Vec<String>,
+        architecture: Architecture,
+        encoder: EncoderRef,
+        seed: u64,
+    ) -> Result<Self> {
+        let meta = HeadMeta {
+            format: HEAD_FORMAT.into(),
+            name: name.into(),
+            labels,
+            architecture,
+            encoder,
+            training: None,
+        };
+        let invalid = |reason: String| Error::InvalidArgument {
+            what: format!("head {name:?}"),
+            reason,
+        };
+        check_name(name).map_err(invalid)?;
+        check_labels(&meta.labels).map_err(invalid)?;
+        if let Architecture::Mlp {
+            hidden, dropout, ..
+        } = architecture
+        {
+            if hidden == 0 || !(0.0..1.0).contains(&dropout) {
+                return Err(invalid(format!(
+                    "MLP needs hidden >= 1 and dropout in [0, 1), got {hidden} and {dropout}"
+                )));
+            }
+        }
+        let mut rng = Rng::new(seed);
+        let params = Self::expected_shapes(&meta)
+            .into_iter()
+            .map(|(name, shape)| {
+                let fan_in = *shape.last().unwrap_or(&1) as f32;
+                let bound = 1.0 / fan_in.max(1.0).sqrt();
+                let n = shape.iter().product();
+                let values: Vec<f32> = (0..n).map(|_| rng.uniform(-bound, bound)).collect();
+                let var = Var::from_tensor(&Tensor::from_vec(values, shape, &Device::Cpu)?)?;
+                Ok((name, var))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self { meta, params })
+    }
+
+    /// Parameter names and shapes the metadata implies.
+    fn expected_shapes(meta: &HeadMeta) -> Vec<(String, Vec<usize>)> {
+        let (dim, classes) = (meta.encoder.dim, meta.labels.len());
+        match meta.architecture {
+            Architecture::Linear => vec![
+                ("output.weight".into(), vec![classes, dim]),
+                ("output.bias".into(), vec![classes]),
+            ],
+            Architecture::Mlp { hidden, .. } => vec![
+                ("hidden.weight".into(), vec![hidden, dim]),
+                ("hidden.bias".into(), vec![hidden]),
+                ("output.weight".into(), vec![classes, hidden]),
+                ("output.bias".into(), vec![classes]),
+            ],
+        }
+    }
+
+    /// Reads a head from the bytes of `NAME.json` and `NAME.safetensors`,
+    /// refusing one made for another encoder or dimension, with bad labels,
+    /// or whose weights do not match its architecture.
+    pub fn from_bytes(
+        json: &[u8],
+        weights: &[u8],
+        encoder: &EncoderRef,
+        source_name: &str,
+    ) -> Result<Self> {
+        let refuse = |reason: String| Error::BadModelFile {
+            file: source_name.into(),
+            reason,
+        };
+        let meta: HeadMeta = serde_json::from_slice(json)
+            .map_err(|e| refuse(format!("not a head description ({e})")))?;
+        if meta.format != HEAD_FORMAT {
+            return Err(refuse(format!(
+                "format {:?} is not {HEAD_FORMAT:?}",
+                meta.format
+            )));
+        }
+        check_name(&meta.name).map_err(refuse)?;
+        check_labels(&meta.labels).map_err(|r| refuse(format!("head {:?} {r}", meta.name)))?;
+        if meta.encoder.id != encoder.id {
+            return Err(refuse(format!(
+                "head {:?} was made for encoder {:?}, not {:?}",
+                meta.name, meta.encoder.id, encoder.id
+            )));
+        }
+        if meta.encoder.dim != encoder.dim {
+            return Err(refuse(format!(
+                "head {:?} expects {}-dimensional embeddings, the encoder gives {}",
+                meta.name, meta.encoder.dim, encoder.dim
+            )));
+        }
+        let tensors = candle_core::safetensors::load_buffer(weights, &Device::Cpu)
+            .map_err(|e| refuse(format!("weights are not readable safetensors ({e})")))?;
+        let expected = Self::expected_shapes(&meta);
+        if tensors.len() != expected.len() {
+            let mut names: Vec<&String> = tensors.keys().collect();
+            names.sort();
+            return Err(refuse(format!(
+                "weights hold tensors {names:?}, the {:?} architecture needs {:?}",
+                meta.architecture,
+                expected.iter().map(|(n, _)| n).collect::<Vec<_>>()
+            )));
+        }
+        let mut params = BTreeMap::new();
+        for (name, shape) in expected {
+            let tensor = tensors
+                .get(&name)
+                .ok_or_else(|| refuse(format!("weights lack tensor `{name}`")))?;
+            if tensor.dims() != shape.as_slice() || tensor.dtype() != DType::F32 {
+                return Err(refuse(format!(
+                    "tensor `{name}` is {:?} {:?}, expected F32 {shape:?} for {} labels",
+                    tensor.dtype(),
+                    tensor.dims(),
+                    meta.labels.len()
+                )));
+            }
+            let finite = tensor
+                .flatten_all()?
+                .to_vec1::<f32>()?
+                .iter()
+                .all(|v| v.is_finite());
+            if !finite {
+                return Err(refuse(format!(
+                    "tensor `{name}` contains NaN or infinite values"
+                )));
+            }
+            params.insert(name, Var::from_tensor(tensor)?);
+        }
+        Ok(Self { meta, params })
+    }
+
+    /// The bytes of `NAME.json`.
+    pub fn to_json(&self) -> Result<Vec<u8>> {
+        let mut bytes =
+            serde_json::to_vec_pretty(&self.meta).map_err(|e| Error::InvalidArgument {
+                what: "head description".into(),
+                reason: e.to_string(),
+            })?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+
+    /// The bytes of `NAME.safetensors`.
+    pub fn to_safetensors(&self) -> Result<Vec<u8>> {
+        let tensors: Vec<(&str, &Tensor)> = self
+            .params
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_tensor()))
+            .collect();
+        safetensors::serialize(tensors, None).map_err(|e| Error::InvalidArgument {
+            what: format!("weights of head {:?}", self.meta.name),
+            reason: e.to_string(),
+        })
+    }
+
+    /// The head's metadata.
+    pub fn meta(&self) -> &HeadMeta {
+        &self.meta
+    }
+
+    /// The head's name.
+    pub fn name(&self) -> &str {
+        &self.meta.name
+    }
+
+    /// Labels in output order.
+    pub fn labels(&self) -> &[String] {
+        &self.meta.labels
+    }
+
+    /// Records how the head was trained.
+    pub fn set_training(&mut self, record: TrainingRecord) {
+        self.meta.training = Some(record);
+    }
+
+    /// The trainable parameters, in name order.
+    pub fn vars(&self) -> Vec<Var> {
+        self.params.values().cloned().collect()
+    }
+
+    /// A deep copy of the parameter values (for keeping the best epoch).
+    pub fn snapshot(&self) -> Result<Vec<Tensor>> {
+        Ok(self
+            .params
+            .values()
+            .map(|v| v.as_tensor().copy())
+            .collect::<candle_core::Result<_>>()?)
+    }
+
+    /// Restores values taken by [`Head::snapshot`].
+    pub fn restore(&self, values: &[Tensor]) -> Result<()> {
+        for (var, value) in self.params.values().zip(values) {
+            var.set(value)?;
+        }
+        Ok(())
+    }
+
+    fn linear(&self, prefix: &str) -> Linear {
+        let w = self.params[&format!("{prefix}.weight")].as_tensor().clone();
+        let b = self.params[&format!("{prefix}.bias")].as_tensor().clone();
+        Linear::new(w, Some(b))
+    }
+
+    /// Logits `(batch, classes)` for embeddings `(batch, dim)`. With
+    /// `dropout_rng`, the MLP's dropout is applied (training).
+    pub fn logits(&self, embeddings: &Tensor, dropout_rng: Option<&mut Rng>) -> Result<Tensor> {
+        match self.meta.architecture {
+            Architecture::Linear => Ok(self.linear("output").forward(embeddings)?),
+            Architecture::Mlp {
+                activation,
+                dropout,
+                ..
+            } => {
+                let h = self.linear("hidden").forward(embeddings)?;
+                let h = match activation {
+                    Activation::Relu => h.relu()?,
+                    Activation::Gelu => h.gelu_erf()?,
+                    Activation::Tanh => h.tanh()?,
+                };
+                let h = match dropout_rng {
+                    Some(rng) if dropout > 0.0 => {
+                        let keep = 1.0 - dropout;
+                        let mask: Vec<f32> = (0..h.elem_count())
+                            .map(|_| {
+                                if rng.next_f32() < keep {
+                                    1.0 / keep
+                                } else {
+                                    0.0
+                                }
+                            })
+                            .collect();
+                        let mask = Tensor::from_vec(mask, h.shape(), h.device())?;
+                        (h * mask)?
+                    }
+                    _ => h,
+                };
+                Ok(self.linear("output").forward(&h)?)
+            }
+        }
+    }
+
+    /// Class probabilities `(batch, classes)`.
+    pub fn probabilities(&self, embeddings: &Tensor) -> Result<Tensor> {
+        Ok(candle_nn::ops::softmax(
+            &self.logits(embeddings, None)?,
+            D::Minus1,
+        )?)
+    }
+
+    /// Predictions for a batch of embeddings `(batch, dim)`.
+    pub fn predict(&self, embeddings: &Tensor) -> Result<Vec<Prediction>> {
+        let probs = self.probabilities(embeddings)?.to_vec2::<f32>()?;
+        Ok(probs
+            .into_iter()
+            .map(|row| {
+                let best = row
+                    .iter()
+                    .enumerate()
+                    .fold(0, |best, (i, p)| if *p > row[best] { i } else { best });
+                Prediction {
+                    label: self.meta.labels[best].clone(),
+                    probabilities: self.meta.labels.iter().cloned().zip(row).collect(),
+                }
+            })
+            .collect())
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod files {
+    use std::path::{Path, PathBuf};
+
+    use super::{EncoderRef, Head};
+    use crate::error::{Error, Result};
+
+    fn read(path: &Path) -> Result<Vec<u8>> {
+        std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    impl Head {
+        /// Reads `NAME.json` and `NAME.safetensors`; `path` may name either file.
+        pub fn read(path: &Path, encoder: &EncoderRef) -> Result<Self> {
+            let json = path.with_extension("json");
+            let weights = path.with_extension("safetensors");
+            Head::from_bytes(
+                &read(&json)?,
+                &read(&weights)?,
+                encoder,
+                &json.display().to_string(),
+            )
+        }
+
+        /// Writes `NAME.json` and `NAME.safetensors` into `dir` (created if needed);
+        /// returns the JSON file's path.
+        pub fn write(&self, dir: &Path) -> Result<PathBuf> {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+            let json = dir.join(format!("{}.json", self.name()));
+            let weights = dir.join(format!("{}.safetensors", self.name()));
+            for (path, bytes) in [(&weights, self.to_safetensors()?), (&json, self.to_json()?)] {
+                std::fs::write(path, bytes).map_err(|source| Error::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+            }
+            Ok(json)
+        }
+    }
+
+    /// Reads one head (a `.json` or `.safetensors` path) or every head in a directory.
+    pub fn read_heads(path: &Path, encoder: &EncoderRef) -> Result<Vec<Head>> {
+        if !path.is_dir() {
+            return Ok(vec![Head::read(path, encoder)?]);
+        }
+        let entries = std::fs::read_dir(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut jsons: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        jsons.sort();
+        if jsons.is_empty() {
+            return Err(Error::BadModelFile {
+                file: path.display().to_string(),
+                reason: "holds no head (NAME.json with NAME.safetensors)".into(),
+            });
+        }
+        jsons.iter().map(|p| Head::read(p, encoder)).collect()
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub use files::read_heads;

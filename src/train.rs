@@ -1,0 +1,635 @@
+//! The trainer: AdamW on cross-entropy over candle-nn `Var`s, for one head or
+//! several heads together over one backbone, with freezing, loss weights,
+//! batch sampling, class weighting, validation and early stopping.
+
+use candle_core::{Device, Tensor, Var, D};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::heads::Head;
+use crate::metrics::Metrics;
+use crate::rng::Rng;
+
+/// Which parts of the encoder train. Frozen parts stay bit-identical.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "layers")]
+pub enum Trainable {
+    /// Encoder frozen: texts are encoded once and only heads train.
+    #[default]
+    Heads,
+    /// The top `k` transformer layers train too (lower layers' output is cached).
+    TopLayers(usize),
+    /// Every encoder weight trains.
+    All,
+}
+
+/// How batches of different tasks are interleaved.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "temperature")]
+pub enum Sampling {
+    /// Each task's batches once per epoch, shuffled together: big tasks get more steps.
+    Proportional,
+    /// Tasks take turns, the smaller ones cycling, until the largest has had every batch.
+    Alternating,
+    /// Each step picks task `i` with probability proportional to `n_i^(1/T)`.
+    Temperature(f64),
+}
+
+/// Settings of a run. The defaults train a head on a frozen encoder well.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Passes over the training data at most.
+    pub epochs: usize,
+    /// Examples per step.
+    pub batch_size: usize,
+    /// AdamW learning rate of the heads.
+    pub learning_rate: f64,
+    /// AdamW learning rate of trainable encoder weights.
+    pub encoder_learning_rate: f64,
+    /// AdamW weight decay.
+    pub weight_decay: f64,
+    /// Seed for initialisation, shuffling and dropout.
+    pub seed: u64,
+    /// Stop after this many epochs without a better validation loss (0: never stop early).
+    pub patience: usize,
+    /// Weight each class's loss by `n / (classes * n_class)`.
+    pub class_weighted: bool,
+    /// How tasks share steps.
+    pub sampling: Sampling,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 30,
+            batch_size: 32,
+            learning_rate: 1e-3,
+            encoder_learning_rate: 2e-5,
+            weight_decay: 0.01,
+            seed: 0,
+            patience: 3,
+            class_weighted: false,
+            sampling: Sampling::Proportional,
+        }
+    }
+}
+
+/// Labelled examples as rows of a task's features, with class indices.
+#[derive(Clone, Debug, Default)]
+pub struct Split {
+    /// Feature rows (indices into what the [`Features`] source holds for this split).
+    pub rows: Vec<usize>,
+    /// Class index of each row.
+    pub labels: Vec<usize>,
+}
+
+impl Split {
+    /// Rows `0..labels.len()` with these labels.
+    pub fn from_labels(labels: Vec<usize>) -> Self {
+        Self {
+            rows: (0..labels.len()).collect(),
+            labels,
+        }
+    }
+
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True when there are no examples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+}
+
+/// Which split of a task a batch comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// Training examples.
+    Train,
+    /// Validation examples.
+    Val,
+}
+
+/// Turns rows of a task's split into the embeddings its head reads. With a
+/// frozen encoder these are cached embeddings; with trainable layers, the
+/// cached lower-layer states run through the layers that train.
+pub trait Features {
+    /// Embeddings `(rows.len(), dim)` for `rows` of `task`'s `part`.
+    fn embeddings(&self, task: usize, part: Part, rows: &[usize]) -> Result<Tensor>;
+    /// Encoder weights that train (empty when the encoder is frozen).
+    fn vars(&self) -> Vec<Var>;
+}
+
+/// Embeddings computed once: the frozen-encoder case.
+pub struct CachedEmbeddings {
+    /// Per task: `(train, val)` embeddings, `(n, dim)` each.
+    pub tasks: Vec<(Tensor, Tensor)>,
+}
+
+impl Features for CachedEmbeddings {
+    fn embeddings(&self, task: usize, part: Part, rows: &[usize]) -> Result<Tensor> {
+        let (train, val) = &self.tasks[task];
+        let source = if part == Part::Train { train } else { val };
+        let index = Tensor::from_vec(
+            rows.iter().map(|&r| r as u32).collect::<Vec<_>>(),
+            rows.len(),
+            &Device::Cpu,
+        )?;
+        Ok(source.index_select(&index, 0)?)
+    }
+
+    fn vars(&self) -> Vec<Var> {
+        Vec::new()
+    }
+}
+
+/// One task of a run: a head and its data.
+pub struct Task {
+    /// The head that learns the task.
+    pub head: Head,
+    /// Training examples.
+    pub train: Split,
+    /// Validation examples (may be empty: then no early stopping on this task).
+    pub val: Split,
+    /// Multiplier of this task's loss.
+    pub loss_weight: f64,
+    /// A frozen head does not train (bit-identical afterwards) but is still validated.
+    pub frozen: bool,
+}
+
+/// Validation figures of one task after an epoch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskValidation {
+    /// The head's name.
+    pub task: String,
+    /// Mean (class-weighted) cross-entropy.
+    pub loss: f64,
+    /// Share correct.
+    pub accuracy: f64,
+}
+
+/// What the trainer reports while it runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Progress {
+    /// After each optimiser step.
+    Step {
+        /// Name of the head this step trained.
+        task: String,
+        /// 1-based epoch.
+        epoch: usize,
+        /// Steps done in this epoch.
+        step: usize,
+        /// Steps in this epoch.
+        steps: usize,
+        /// Loss of this step.
+        loss: f64,
+    },
+    /// After each epoch.
+    Epoch {
+        /// 1-based epoch.
+        epoch: usize,
+        /// Mean training loss of the epoch.
+        train_loss: f64,
+        /// Validation of each task with validation data.
+        validation: Vec<TaskValidation>,
+    },
+}
+
+/// Whether the run goes on after a progress report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// Keep training.
+    Continue,
+    /// Stop now, keeping the best weights so far.
+    Stop,
+}
+
+/// The outcome of a run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainReport {
+    /// Epochs completed.
+    pub epochs_run: usize,
+    /// Epoch whose weights were kept (the best validation loss, else the last).
+    pub best_epoch: usize,
+    /// True when early stopping or the callback ended the run.
+    pub stopped_early: bool,
+    /// Epoch reports in order.
+    pub history: Vec<Progress>,
+    /// Per task: validation metrics of the kept weights (None without validation data).
+    pub validation: Vec<Option<Metrics>>,
+}
+
+/// Cross-entropy of `logits` against `labels`, each example weighted by its
+/// class's weight (PyTorch's `weight=` semantics: divided by the weight sum).
+pub fn cross_entropy(logits: &Tensor, labels: &Tensor, class_weights: &Tensor) -> Result<Tensor> {
+    let log_probs = candle_nn::ops::log_softmax(logits, D::Minus1)?;
+    let picked = log_probs.gather(&labels.unsqueeze(1)?, 1)?.squeeze(1)?;
+    let weights = class_weights.index_select(labels, 0)?;
+    let total = weights.sum_all()?;
+    Ok(((picked * &weights)?.sum_all()?.neg()? / total)?)
+}
+
+/// Class weights `n / (classes * n_c)` (0 for absent classes), or all ones.
+pub fn class_weights(labels: &[usize], classes: usize, balanced: bool) -> Vec<f32> {
+    if !balanced {
+        return vec![1.0; classes];
+    }
+    let mut counts = vec![0usize; classes];
+    for &l in labels {
+        if l < classes {
+            counts[l] += 1;
+        }
+    }
+    let n = labels.len() as f32;
+    counts
+        .iter()
+        .map(|&c| {
+            if c == 0 {
+                0.0
+            } else {
+                n / (classes as f32 * c as f32)
+            }
+        })
+        .collect()
+}
+
+/// Task order of one epoch's steps for `batches[i]` batches per task.
+pub fn schedule(batches: &[usize], sampling: Sampling, rng: &mut Rng) -> Vec<usize> {
+    let active: Vec<usize> = (0..batches.len()).filter(|&i| batches[i] > 0).collect();
+    match sampling {
+        Sampling::Proportional => {
+            let mut order: Vec<usize> = active
+                .iter()
+                .flat_map(|&i| std::iter::repeat_n(i, batches[i]))
+                .collect();
+            rng.shuffle(&mut order);
+            order
+        }
+        Sampling::Alternating => {
+            let longest = active.iter().map(|&i| batches[i]).max().unwrap_or(0);
+            (0..longest).flat_map(|_| active.iter().copied()).collect()
+        }
+        Sampling::Temperature(t) => {
+            let t = if t.is_finite() && t > 0.0 { t } else { 1.0 };
+            let weights: Vec<f64> = active
+                .iter()
+                .map(|&i| (batches[i] as f64).powf(1.0 / t))
+                .collect();
+            let total: f64 = weights.iter().sum();
+            let steps: usize = active.iter().map(|&i| batches[i]).sum();
+            (0..steps)
+                .map(|_| {
+                    let mut x = f64::from(rng.next_f32()) * total;
+                    for (k, w) in weights.iter().enumerate() {
+                        if x < *w {
+                            return active[k];
+                        }
+                        x -= w;
+                    }
+                    active[active.len() - 1]
+                })
+                .collect()
+        }
+    }
+}
+
+/// Hands out a task's training rows in shuffled batches, reshuffling when used up.
+struct BatchCycle {
+    order: Vec<usize>,
+    next: usize,
+    batch_size: usize,
+}
+
+impl BatchCycle {
+    fn new(len: usize, batch_size: usize, rng: &mut Rng) -> Self {
+        let mut order: Vec<usize> = (0..len).collect();
+        rng.shuffle(&mut order);
+        Self {
+            order,
+            next: 0,
+            batch_size,
+        }
+    }
+
+    fn batches(&self) -> usize {
+        self.order.len().div_ceil(self.batch_size)
+    }
+
+    /// Positions (into the split) of the next batch.
+    fn take(&mut self, rng: &mut Rng) -> Vec<usize> {
+        if self.next >= self.order.len() {
+            rng.shuffle(&mut self.order);
+            self.next = 0;
+        }
+        let end = (self.next + self.batch_size).min(self.order.len());
+        let batch = self.order[self.next..end].to_vec();
+        self.next = end;
+        batch
+    }
+}
+
+fn check(tasks: &[Task], features: &dyn Features, config: &TrainConfig) -> Result<()> {
+    let invalid = |what: &str, reason: String| {
+        Err(Error::InvalidArgument {
+            what: what.into(),
+            reason,
+        })
+    };
+    if config.batch_size == 0 || config.epochs == 0 {
+        return invalid(
+            "training settings",
+            "epochs and batch size must be at least 1".into(),
+        );
+    }
+    let usable =
+        |x: f64, min_exclusive: bool| x.is_finite() && (x > 0.0 || !min_exclusive && x == 0.0);
+    if !(usable(config.learning_rate, true)
+        && usable(config.encoder_learning_rate, false)
+        && usable(config.weight_decay, false))
+    {
+        return invalid(
+            "training settings",
+            "the learning rate must be finite and > 0, the encoder learning rate and weight decay finite and >= 0".into(),
+        );
+    }
+    for task in tasks {
+        let name = task.head.name();
+        let classes = task.head.labels().len();
+        if task.train.rows.len() != task.train.labels.len()
+            || task.val.rows.len() != task.val.labels.len()
+        {
+            return invalid(name, "rows and labels differ in length".into());
+        }
+        if let Some(&bad) = task
+            .train
+            .labels
+            .iter()
+            .chain(&task.val.labels)
+            .find(|&&l| l >= classes)
+        {
+            return invalid(
+                name,
+                format!("label index {bad} but the head has {classes} labels"),
+            );
+        }
+        if !(task.loss_weight.is_finite() && task.loss_weight >= 0.0) {
+            return invalid(
+                name,
+                format!("loss weight {} must be finite and >= 0", task.loss_weight),
+            );
+        }
+        if !task.frozen && task.train.is_empty() {
+            return invalid(name, "no training examples".into());
+        }
+    }
+    if tasks.iter().all(|t| t.frozen) && features.vars().is_empty() {
+        return invalid(
+            "training",
+            "every head and the encoder are frozen: nothing would train".into(),
+        );
+    }
+    Ok(())
+}
+
+/// Loss and predicted classes of `task` on `rows` of `part`, without dropout.
+fn evaluate(
+    task: &Task,
+    index: usize,
+    features: &dyn Features,
+    part: Part,
+    weights: &Tensor,
+    batch_size: usize,
+) -> Result<(f64, Vec<usize>)> {
+    let split = if part == Part::Train {
+        &task.train
+    } else {
+        &task.val
+    };
+    let mut loss_sum = 0.0;
+    let mut weight_sum = 0.0;
+    let mut predicted = Vec::with_capacity(split.len());
+    for (rows, labels) in split
+        .rows
+        .chunks(batch_size)
+        .zip(split.labels.chunks(batch_size))
+    {
+        let x = features.embeddings(index, part, rows)?;
+        let logits = task.head.logits(&x, None)?;
+        let y = Tensor::from_vec(
+            labels.iter().map(|&l| l as u32).collect::<Vec<_>>(),
+            labels.len(),
+            &Device::Cpu,
+        )?;
+        let batch_weight = f64::from(weights.index_select(&y, 0)?.sum_all()?.to_scalar::<f32>()?);
+        let loss = f64::from(cross_entropy(&logits, &y, weights)?.to_scalar::<f32>()?);
+        loss_sum += loss * batch_weight;
+        weight_sum += batch_weight;
+        predicted.extend(
+            logits
+                .argmax(D::Minus1)?
+                .to_vec1::<u32>()?
+                .into_iter()
+                .map(|p| p as usize),
+        );
+    }
+    let loss = if weight_sum > 0.0 {
+        loss_sum / weight_sum
+    } else {
+        0.0
+    };
+    Ok((loss, predicted))
+}
+
+/// Trains `tasks` over `features`. Returns with the best weights (lowest
+/// total validation loss) in the heads and the encoder vars.
+pub fn train(
+    tasks: &mut [Task],
+    features: &dyn Features,
+    config: &TrainConfig,
+    progress: &mut dyn FnMut(&Progress) -> Control,
+) -> Result<TrainReport> {
+    check(tasks, features, config)?;
+    let mut rng = Rng::new(config.seed);
+    let class_w: Vec<Tensor> = tasks
+        .iter()
+        .map(|t| {
+            let w = class_weights(
+                &t.train.labels,
+                t.head.labels().len(),
+                config.class_weighted,
+            );
+            Tensor::from_vec(w.clone(), w.len(), &Device::Cpu)
+        })
+        .collect::<candle_core::Result<_>>()?;
+    let head_vars: Vec<Var> = tasks
+        .iter()
+        .filter(|t| !t.frozen)
+        .flat_map(|t| t.head.vars())
+        .collect();
+    let encoder_vars = features.vars();
+    let adam = |vars: Vec<Var>, lr: f64| {
+        AdamW::new(
+            vars,
+            ParamsAdamW {
+                lr,
+                weight_decay: config.weight_decay,
+                ..Default::default()
+            },
+        )
+    };
+    let mut head_opt = adam(head_vars, config.learning_rate)?;
+    let mut encoder_opt = adam(encoder_vars.clone(), config.encoder_learning_rate)?;
+    let mut cycles: Vec<BatchCycle> = tasks
+        .iter()
+        .map(|t| {
+            BatchCycle::new(
+                if t.frozen { 0 } else { t.train.len() },
+                config.batch_size,
+                &mut rng,
+            )
+        })
+        .collect();
+    let has_val = tasks.iter().any(|t| !t.val.is_empty());
+    let snapshot = |tasks: &[Task]| -> Result<(Vec<Vec<Tensor>>, Vec<Tensor>)> {
+        let heads = tasks
+            .iter()
+            .map(|t| t.head.snapshot())
+            .collect::<Result<_>>()?;
+        let enc = encoder_vars
+            .iter()
+            .map(|v| v.as_tensor().copy())
+            .collect::<candle_core::Result<_>>()?;
+        Ok((heads, enc))
+    };
+    let mut best = (f64::INFINITY, 0usize, snapshot(tasks)?);
+    let mut history = Vec::new();
+    let mut since_best = 0;
+    let mut stopped_early = false;
+    let mut epochs_run = 0;
+    'epochs: for epoch in 1..=config.epochs {
+        let batches: Vec<usize> = cycles.iter().map(BatchCycle::batches).collect();
+        let order = schedule(&batches, config.sampling, &mut rng);
+        let mut loss_sum = 0.0;
+        for (step, &t) in order.iter().enumerate() {
+            let positions = cycles[t].take(&mut rng);
+            let task = &tasks[t];
+            let rows: Vec<usize> = positions.iter().map(|&p| task.train.rows[p]).collect();
+            let labels: Vec<u32> = positions
+                .iter()
+                .map(|&p| task.train.labels[p] as u32)
+                .collect();
+            let y = Tensor::from_vec(labels, positions.len(), &Device::Cpu)?;
+            let x = features.embeddings(t, Part::Train, &rows)?;
+            let logits = task.head.logits(&x, Some(&mut rng))?;
+            let loss = cross_entropy(&logits, &y, &class_w[t])?;
+            let value = f64::from(loss.to_scalar::<f32>()?);
+            if !value.is_finite() {
+                return Err(Error::InvalidArgument {
+                    what: "training".into(),
+                    reason: format!(
+                        "loss became {value} at epoch {epoch}, step {}; lower the learning rate",
+                        step + 1
+                    ),
+                });
+            }
+            let grads = (loss * task.loss_weight)?.backward()?;
+            head_opt.step(&grads)?;
+            encoder_opt.step(&grads)?;
+            loss_sum += value;
+            let report = Progress::Step {
+                task: task.head.name().into(),
+                epoch,
+                step: step + 1,
+                steps: order.len(),
+                loss: value,
+            };
+            if progress(&report) == Control::Stop {
+                stopped_early = true;
+                break 'epochs;
+            }
+        }
+        epochs_run = epoch;
+        let mut validation = Vec::new();
+        let mut total_val = 0.0;
+        for (i, task) in tasks.iter().enumerate() {
+            if task.val.is_empty() {
+                continue;
+            }
+            let (loss, predicted) = evaluate(task, i, features, Part::Val, &class_w[i], 256)?;
+            let correct = predicted
+                .iter()
+                .zip(&task.val.labels)
+                .filter(|(p, g)| p == g)
+                .count();
+            total_val += task.loss_weight.max(1e-12) * loss;
+            validation.push(TaskValidation {
+                task: task.head.name().into(),
+                loss,
+                accuracy: correct as f64 / task.val.len() as f64,
+            });
+        }
+        let report = Progress::Epoch {
+            epoch,
+            train_loss: loss_sum / order.len().max(1) as f64,
+            validation,
+        };
+        history.push(report.clone());
+        let control = progress(&report);
+        if !has_val || total_val < best.0 - 1e-6 {
+            best = (total_val, epoch, snapshot(tasks)?);
+            since_best = 0;
+        } else {
+            since_best += 1;
+        }
+        if control == Control::Stop || (config.patience > 0 && since_best >= config.patience) {
+            stopped_early = epoch < config.epochs;
+            break;
+        }
+    }
+    if has_val || stopped_early {
+        let (_, _, (heads, enc)) = &best;
+        for (task, values) in tasks.iter().zip(heads) {
+            task.head.restore(values)?;
+        }
+        for (var, value) in encoder_vars.iter().zip(enc) {
+            var.set(value)?;
+        }
+    }
+    let validation = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, task)| {
+            if task.val.is_empty() {
+                return Ok(None);
+            }
+            let (_, predicted) = evaluate(task, i, features, Part::Val, &class_w[i], 256)?;
+            Ok(Some(Metrics::compute(
+                task.head.labels(),
+                &task.val.labels,
+                &predicted,
+            )))
+        })
+        .collect::<Result<_>>()?;
+    Ok(TrainReport {
+        epochs_run,
+        best_epoch: best.1,
+        stopped_early,
+        history,
+        validation,
+    })
+}
+
+/// Predicted class indices of `head` for embeddings `(n, dim)`.
+pub fn predict_classes(head: &Head, embeddings: &Tensor) -> Result<Vec<usize>> {
+    let logits = head.logits(embeddings, None)?;
+    Ok(logits
+        .argmax(D::Minus1)?
+        .to_vec1::<u32>()?
+        .into_iter()
+        .map(|p| p as usize)
+        .collect())
+}

@@ -1,0 +1,414 @@
+//! The trainer on synthetic embeddings: learning, freezing, seeds, weighting,
+//! sampling, early stopping, and bad settings.
+
+mod common;
+
+use candle_core::Tensor;
+use common::synthetic::{clusters, head};
+use sentence_multitask::heads::{Activation, Architecture, Head};
+use sentence_multitask::rng::Rng;
+use sentence_multitask::train::{
+    predict_classes, schedule, train, CachedEmbeddings, Control, Progress, Sampling, Split, Task,
+    TrainConfig,
+};
+
+fn mlp() -> Architecture {
+    Architecture::Mlp {
+        hidden: 32,
+        activation: Activation::Gelu,
+        dropout: 0.1,
+    }
+}
+
+fn bits(h: &Head) -> Vec<u32> {
+    h.vars()
+        .iter()
+        .flat_map(|v| {
+            v.as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        })
+        .map(f32::to_bits)
+        .collect()
+}
+
+fn task(h: Head, labels: Vec<usize>, val: Vec<usize>) -> Task {
+    Task {
+        head: h,
+        train: Split::from_labels(labels),
+        val: Split::from_labels(val),
+        loss_weight: 1.0,
+        frozen: false,
+    }
+}
+
+fn quiet(_: &Progress) -> Control {
+    Control::Continue
+}
+
+fn epoch_losses(history: &[Progress]) -> Vec<f64> {
+    history
+        .iter()
+        .filter_map(|p| match p {
+            Progress::Epoch { train_loss, .. } => Some(*train_loss),
+            Progress::Step { .. } => None,
+        })
+        .collect()
+}
+
+#[test]
+fn separable_data_reaches_full_training_accuracy_as_the_loss_falls() {
+    for arch in [Architecture::Linear, mlp()] {
+        let (x, y) = clusters(3, &[20, 20, 20], 0.3, 1);
+        let mut tasks = vec![task(
+            head("t", &["a", "b", "c"], arch, 0),
+            y.clone(),
+            vec![],
+        )];
+        let features = CachedEmbeddings {
+            tasks: vec![(x.clone(), x.zeros_like().unwrap())],
+        };
+        let config = TrainConfig {
+            epochs: 40,
+            batch_size: 8,
+            learning_rate: 1e-2,
+            ..Default::default()
+        };
+        let report = train(&mut tasks, &features, &config, &mut quiet).unwrap();
+        let losses = epoch_losses(&report.history);
+        assert_eq!(losses.len(), 40);
+        assert!(
+            losses[39] < losses[0] * 0.2,
+            "loss {} -> {}",
+            losses[0],
+            losses[39]
+        );
+        assert_eq!(predict_classes(&tasks[0].head, &x).unwrap(), y, "{arch:?}");
+    }
+}
+
+#[test]
+fn same_seed_same_weights_other_seed_other_weights() {
+    let run = |seed| {
+        let (x, y) = clusters(2, &[30, 30], 1.0, 3);
+        let mut tasks = vec![task(head("t", &["a", "b"], mlp(), seed), y, vec![])];
+        let features = CachedEmbeddings {
+            tasks: vec![(x.clone(), x)],
+        };
+        let config = TrainConfig {
+            epochs: 3,
+            seed,
+            ..Default::default()
+        };
+        train(&mut tasks, &features, &config, &mut quiet).unwrap();
+        bits(&tasks[0].head)
+    };
+    assert_eq!(run(5), run(5));
+    assert_ne!(run(5), run(6));
+}
+
+#[test]
+fn a_frozen_head_is_bit_identical_while_the_other_trains() {
+    let (xa, ya) = clusters(2, &[20, 20], 0.5, 1);
+    let (xb, yb) = clusters(3, &[10, 10, 10], 0.5, 2);
+    let a = head("a", &["p", "q"], mlp(), 1);
+    let b = head("b", &["x", "y", "z"], mlp(), 2);
+    let (a_before, b_before) = (bits(&a), bits(&b));
+    let mut tasks = vec![
+        Task {
+            frozen: true,
+            ..task(a, ya.clone(), ya)
+        },
+        task(b, yb, vec![]),
+    ];
+    let features = CachedEmbeddings {
+        tasks: vec![(xa.clone(), xa), (xb.clone(), xb)],
+    };
+    let report = train(
+        &mut tasks,
+        &features,
+        &TrainConfig {
+            epochs: 3,
+            ..Default::default()
+        },
+        &mut quiet,
+    )
+    .unwrap();
+    assert_eq!(bits(&tasks[0].head), a_before, "frozen head changed");
+    assert_ne!(
+        bits(&tasks[1].head),
+        b_before,
+        "trained head did not change"
+    );
+    assert!(
+        report.validation[0].is_some(),
+        "a frozen head is still validated"
+    );
+}
+
+#[test]
+fn everything_frozen_is_refused() {
+    let (x, y) = clusters(2, &[5, 5], 0.5, 1);
+    let mut tasks = vec![Task {
+        frozen: true,
+        ..task(head("a", &["p", "q"], mlp(), 1), y, vec![])
+    }];
+    let features = CachedEmbeddings {
+        tasks: vec![(x.clone(), x)],
+    };
+    let err = train(&mut tasks, &features, &TrainConfig::default(), &mut quiet).unwrap_err();
+    assert!(err.to_string().contains("nothing would train"), "{err}");
+}
+
+#[test]
+fn class_weighting_raises_minority_recall() {
+    // One informative coordinate, overlapping classes, 190:10. Unweighted, the
+    // boundary sits in the minority's range and swallows most of it.
+    let mut rng = Rng::new(11);
+    let mut data = vec![0f32; 200 * 384];
+    let mut y = Vec::new();
+    for i in 0..200 {
+        let minority = i >= 190;
+        data[i * 384] = if minority {
+            rng.uniform(-0.2, 1.0)
+        } else {
+            rng.uniform(-1.0, 0.2)
+        };
+        y.push(usize::from(minority));
+    }
+    let x = Tensor::from_vec(data, (200, 384), &candle_core::Device::Cpu).unwrap();
+    let recall = |weighted: bool| {
+        let mut tasks = vec![task(
+            head("t", &["big", "small"], Architecture::Linear, 0),
+            y.clone(),
+            vec![],
+        )];
+        let features = CachedEmbeddings {
+            tasks: vec![(x.clone(), x.clone())],
+        };
+        let config = TrainConfig {
+            epochs: 30,
+            learning_rate: 1e-2,
+            class_weighted: weighted,
+            ..Default::default()
+        };
+        train(&mut tasks, &features, &config, &mut quiet).unwrap();
+        let p = predict_classes(&tasks[0].head, &x).unwrap();
+        let hits = p
+            .iter()
+            .zip(&y)
+            .filter(|(p, g)| **g == 1 && **p == 1)
+            .count();
+        hits as f64 / 10.0
+    };
+    let (plain, weighted) = (recall(false), recall(true));
+    assert!(
+        weighted >= plain + 0.3,
+        "minority recall {plain} unweighted vs {weighted} weighted"
+    );
+}
+
+#[test]
+fn loss_weight_sets_how_fast_a_task_learns() {
+    let final_loss_of_a = |weight: f64| {
+        let (xa, ya) = clusters(2, &[30, 30], 1.5, 1);
+        let (xb, yb) = clusters(2, &[30, 30], 1.5, 2);
+        let mut tasks = vec![
+            Task {
+                loss_weight: weight,
+                ..task(
+                    head("a", &["p", "q"], Architecture::Linear, 1),
+                    ya.clone(),
+                    ya,
+                )
+            },
+            task(
+                head("b", &["x", "y"], Architecture::Linear, 2),
+                yb.clone(),
+                yb,
+            ),
+        ];
+        let features = CachedEmbeddings {
+            tasks: vec![(xa.clone(), xa), (xb.clone(), xb)],
+        };
+        let config = TrainConfig {
+            epochs: 2,
+            patience: 0,
+            learning_rate: 1e-3,
+            weight_decay: 0.0,
+            ..Default::default()
+        };
+        let report = train(&mut tasks, &features, &config, &mut quiet).unwrap();
+        match report.history.last().unwrap() {
+            Progress::Epoch { validation, .. } => validation[0].loss,
+            _ => unreachable!(),
+        }
+    };
+    // AdamW normalises gradient scale, so a weight only matters through its
+    // share of the summed loss: a zero weight freezes the task's learning.
+    let learned = final_loss_of_a(1.0);
+    let ignored = final_loss_of_a(0.0);
+    assert!(
+        learned < ignored - 0.01,
+        "weight 1: {learned}, weight 0: {ignored}"
+    );
+}
+
+#[test]
+fn schedules_follow_the_sampling_strategy() {
+    let mut rng = Rng::new(0);
+    let count = |order: &[usize], t: usize| order.iter().filter(|&&x| x == t).count();
+    let p = schedule(&[30, 3], Sampling::Proportional, &mut rng);
+    assert_eq!((count(&p, 0), count(&p, 1)), (30, 3));
+    let a = schedule(&[30, 3], Sampling::Alternating, &mut rng);
+    assert_eq!((count(&a, 0), count(&a, 1)), (30, 30));
+    assert!(
+        a.windows(2).all(|w| w[0] != w[1]),
+        "alternating takes turns"
+    );
+    let hot = schedule(&[300, 30], Sampling::Temperature(100.0), &mut rng);
+    let cold = schedule(&[300, 30], Sampling::Temperature(1.0), &mut rng);
+    assert_eq!(hot.len(), 330);
+    assert!(
+        count(&hot, 1) > 130,
+        "high temperature is near uniform: {}",
+        count(&hot, 1)
+    );
+    assert!(
+        count(&cold, 1) < 60,
+        "T=1 is near proportional: {}",
+        count(&cold, 1)
+    );
+}
+
+#[test]
+fn alternating_gives_the_small_task_as_many_steps_as_the_big_one() {
+    let (xa, ya) = clusters(2, &[64, 64], 0.5, 1);
+    let (xb, yb) = clusters(2, &[8, 8], 0.5, 2);
+    let steps_of_b = |sampling| {
+        let mut tasks = vec![
+            task(
+                head("a", &["p", "q"], Architecture::Linear, 1),
+                ya.clone(),
+                vec![],
+            ),
+            task(
+                head("b", &["x", "y"], Architecture::Linear, 2),
+                yb.clone(),
+                vec![],
+            ),
+        ];
+        let features = CachedEmbeddings {
+            tasks: vec![(xa.clone(), xa.clone()), (xb.clone(), xb.clone())],
+        };
+        let mut steps = 0;
+        let config = TrainConfig {
+            epochs: 1,
+            batch_size: 16,
+            sampling,
+            ..Default::default()
+        };
+        train(&mut tasks, &features, &config, &mut |p: &Progress| {
+            if matches!(p, Progress::Step { task, .. } if task == "b") {
+                steps += 1;
+            }
+            Control::Continue
+        })
+        .unwrap();
+        steps
+    };
+    assert_eq!(steps_of_b(Sampling::Proportional), 1);
+    assert_eq!(steps_of_b(Sampling::Alternating), 8);
+}
+
+#[test]
+fn early_stopping_keeps_the_best_epoch() {
+    // Validation labels are the opposite of training labels: the validation
+    // loss rises from the first epoch on.
+    let (x, y) = clusters(2, &[20, 20], 0.3, 1);
+    let flipped: Vec<usize> = y.iter().map(|l| 1 - l).collect();
+    let mut tasks = vec![task(
+        head("t", &["a", "b"], Architecture::Linear, 0),
+        y,
+        flipped,
+    )];
+    let features = CachedEmbeddings {
+        tasks: vec![(x.clone(), x)],
+    };
+    let config = TrainConfig {
+        epochs: 50,
+        patience: 2,
+        learning_rate: 1e-2,
+        ..Default::default()
+    };
+    let report = train(&mut tasks, &features, &config, &mut quiet).unwrap();
+    assert!(report.stopped_early);
+    assert_eq!(report.epochs_run, 3);
+    assert_eq!(report.best_epoch, 1);
+}
+
+#[test]
+fn the_callback_can_stop_a_run() {
+    let (x, y) = clusters(2, &[50, 50], 0.3, 1);
+    let mut tasks = vec![task(
+        head("t", &["a", "b"], Architecture::Linear, 0),
+        y,
+        vec![],
+    )];
+    let features = CachedEmbeddings {
+        tasks: vec![(x.clone(), x)],
+    };
+    let mut steps = 0;
+    let report = train(
+        &mut tasks,
+        &features,
+        &TrainConfig::default(),
+        &mut |p: &Progress| {
+            if matches!(p, Progress::Step { .. }) {
+                steps += 1;
+            }
+            if steps == 3 {
+                Control::Stop
+            } else {
+                Control::Continue
+            }
+        },
+    )
+    .unwrap();
+    assert!(report.stopped_early);
+    assert_eq!(steps, 3);
+}
+
+#[test]
+fn nan_inputs_and_bad_settings_give_errors() {
+    let x = Tensor::full(f32::NAN, (4, 384), &candle_core::Device::Cpu).unwrap();
+    let mut tasks = vec![task(
+        head("t", &["a", "b"], Architecture::Linear, 0),
+        vec![0, 1, 0, 1],
+        vec![],
+    )];
+    let features = CachedEmbeddings {
+        tasks: vec![(x.clone(), x)],
+    };
+    let err = train(&mut tasks, &features, &TrainConfig::default(), &mut quiet).unwrap_err();
+    assert!(err.to_string().contains("loss became NaN"), "{err}");
+    let err = train(
+        &mut tasks,
+        &features,
+        &TrainConfig {
+            batch_size: 0,
+            ..Default::default()
+        },
+        &mut quiet,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("batch size"), "{err}");
+    tasks[0].train = Split::from_labels(vec![0, 5]);
+    let err = train(&mut tasks, &features, &TrainConfig::default(), &mut quiet).unwrap_err();
+    assert!(err.to_string().contains("label index 5"), "{err}");
+    tasks[0].train = Split::from_labels(vec![]);
+    let err = train(&mut tasks, &features, &TrainConfig::default(), &mut quiet).unwrap_err();
+    assert!(err.to_string().contains("no training examples"), "{err}");
+}
