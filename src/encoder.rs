@@ -4,12 +4,15 @@
 
 use std::ops::Range;
 
-use candle_core::{CpuStorage, DType, Device, IndexOp, Layout, Module, Shape, Tensor, D};
-use candle_nn::{LayerNorm, VarBuilder};
+use std::collections::HashMap;
+
+use candle_core::{DType, Device, Tensor, D};
+use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::layer::Layer;
 use crate::tokenize::{SentenceTokenizer, MAX_SEQ_LEN};
 use crate::weights::{load_tensors, parse_config, ModelFiles};
 
@@ -42,6 +45,8 @@ pub struct Encoder {
     /// BERT with zero layers: its forward pass is the embedding block alone.
     embeddings: BertModel,
     layers: Vec<Layer>,
+    /// The loaded f32 weights by name (shared with the layers, not copied).
+    tensors: HashMap<String, Tensor>,
     config: Config,
     device: Device,
 }
@@ -62,7 +67,7 @@ impl Encoder {
         }
         let device = Device::Cpu;
         let tensors = load_tensors(&files.weights, &config, &device)?;
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
+        let vb = VarBuilder::from_tensors(tensors.clone(), DType::F32, &device);
         let embedding_config = Config {
             num_hidden_layers: 0,
             ..config.clone()
@@ -75,6 +80,7 @@ impl Encoder {
             tokenizer,
             embeddings,
             layers,
+            tensors,
             config,
             device,
         })
@@ -249,173 +255,6 @@ impl Encoder {
     }
 }
 
-/// One BERT layer (candle-transformers' `BertLayer`, same maths) over the real
-/// pieces of a batch, packed one sentence after another. Attention runs
-/// sentence by sentence: the masked reference gives padded keys weight exactly
-/// 0, so no mask and no `(batch, heads, len, len)` tensor is needed.
-#[derive(Clone)]
-struct Layer {
-    /// query, key and value as one `(hidden, 3 * hidden)` product.
-    qkv: Dense,
-    attn_out: Dense,
-    attn_norm: LayerNorm,
-    inter: Dense,
-    out: Dense,
-    out_norm: LayerNorm,
-    heads: usize,
-    eps: f64,
-}
-
-impl Layer {
-    fn load(vb: VarBuilder, c: &Config) -> Result<Self> {
-        let (h, i) = (c.hidden_size, c.intermediate_size);
-        let ln = |vb: VarBuilder| candle_nn::layer_norm(h, c.layer_norm_eps, vb);
-        Ok(Self {
-            qkv: Dense::load(&vb.pp("attention.self"), &["query", "key", "value"], h, h)?,
-            attn_out: Dense::load(&vb, &["attention.output.dense"], h, h)?,
-            attn_norm: ln(vb.pp("attention.output.LayerNorm"))?,
-            inter: Dense::load(&vb, &["intermediate.dense"], h, i)?,
-            out: Dense::load(&vb, &["output.dense"], i, h)?,
-            out_norm: ln(vb.pp("output.LayerNorm"))?,
-            heads: c.num_attention_heads,
-            eps: c.layer_norm_eps,
-        })
-    }
-
-    /// `x`: the real pieces of each sentence, one after another, `(sum(lengths), hidden)`.
-    fn forward(&self, x: &Tensor, lengths: &[usize]) -> Result<Tensor> {
-        let (rows, dim) = x.dims2()?;
-        let head_dim = dim / self.heads;
-        let qkv = self
-            .qkv
-            .forward(x)?
-            .reshape((rows, 3, self.heads, head_dim))?;
-        let mut context = Vec::with_capacity(lengths.len());
-        let mut start = 0;
-        for &n in lengths {
-            // (heads, n, head_dim) view of query, key or value for this sentence.
-            let view = |which: usize| qkv.narrow(0, start, n)?.i((.., which))?.transpose(0, 1);
-            let scores = (view(0)?.matmul(&view(1)?.t()?)? / (head_dim as f64).sqrt())?;
-            let probs = match scores.track_op() {
-                true => candle_nn::ops::softmax(&scores, D::Minus1)?,
-                false => candle_nn::ops::softmax_last_dim(&scores)?,
-            };
-            context.push(probs.matmul(&view(2)?)?.transpose(0, 1)?);
-            start += n;
-        }
-        let context = Tensor::cat(&context, 0)?.reshape((rows, dim))?;
-        let x = self.norm(&self.attn_norm, &(self.attn_out.forward(&context)? + x)?)?;
-        let inter = self.inter.forward(&x)?;
-        let inter = match inter.track_op() {
-            true => inter.gelu_erf()?,
-            false => inter.apply_op1_no_bwd(&GeluErf)?,
-        };
-        self.norm(&self.out_norm, &(self.out.forward(&inter)? + x)?)
-    }
-
-    /// candle-nn's fused layer norm has no backward pass: the composed one when training.
-    fn norm(&self, norm: &LayerNorm, x: &Tensor) -> Result<Tensor> {
-        match (x.track_op(), norm.bias()) {
-            (true, Some(b)) => Ok(candle_nn::ops::layer_norm_slow(
-                x,
-                norm.weight(),
-                b,
-                self.eps as f32,
-            )?),
-            _ => Ok(norm.forward(x)?),
-        }
-    }
-}
-
-/// Linear layer(s) sharing an input, kept as one transposed `(in, out)` contiguous
-/// weight: gemm reads it in place, where candle-nn's `Linear` (a `(out, in)`
-/// weight seen through `.t()`) has gemm repack the whole weight on every call.
-#[derive(Clone)]
-struct Dense {
-    /// `(weight, bias)` of each part as loaded (trainable when they are variables).
-    parts: Vec<(Tensor, Tensor)>,
-    weight_t: Tensor,
-    bias: Tensor,
-}
-
-impl Dense {
-    fn load(vb: &VarBuilder, names: &[&str], fan_in: usize, fan_out: usize) -> Result<Self> {
-        let parts = names
-            .iter()
-            .map(|n| {
-                Ok((
-                    vb.get((fan_out, fan_in), &format!("{n}.weight"))?,
-                    vb.get(fan_out, &format!("{n}.bias"))?,
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let (weight_t, bias) = Self::fuse(&parts)?;
-        Ok(Self {
-            parts,
-            weight_t,
-            bias,
-        })
-    }
-
-    fn fuse(parts: &[(Tensor, Tensor)]) -> Result<(Tensor, Tensor)> {
-        let (w, b): (Vec<_>, Vec<_>) = parts.iter().cloned().unzip();
-        Ok((Tensor::cat(&w, 0)?.t()?.contiguous()?, Tensor::cat(&b, 0)?))
-    }
-
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if self.parts[0].0.is_variable() {
-            let (w, b) = Self::fuse(&self.parts)?;
-            return Ok(x.matmul(&w)?.broadcast_add(&b)?);
-        }
-        Ok(x.matmul(&self.weight_t)?.broadcast_add(&self.bias)?)
-    }
-}
-
-/// GELU (erf form) for inference. candle's `gelu_erf` calls libm's scalar
-/// `erff` per element; this rational erf (Eigen's `generic_fast_erf_float`,
-/// within a few ulp) is branch-free, so it vectorises (SSE/AVX, wasm simd128).
-struct GeluErf;
-
-impl candle_core::CustomOp1 for GeluErf {
-    fn name(&self) -> &'static str {
-        "gelu-erf-rational"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (CpuStorage::F32(xs), Some((start, end))) = (s, l.contiguous_offsets()) else {
-            candle_core::bail!("gelu-erf-rational: expected a contiguous f32 tensor");
-        };
-        let out = xs[start..end].iter().map(|&x| gelu_erf(x)).collect();
-        Ok((CpuStorage::F32(out), l.shape().clone()))
-    }
-}
-
-#[inline(always)]
-#[allow(clippy::excessive_precision)]
-fn gelu_erf(x: f32) -> f32 {
-    const ALPHA: [f32; 7] = [
-        -2.72614225801306e-10,
-        2.77068142495902e-08,
-        -2.10102402082508e-06,
-        -5.69250639462346e-05,
-        -7.34990630326855e-04,
-        -2.95459980854025e-03,
-        -1.60960333262415e-02,
-    ];
-    const BETA: [f32; 5] = [
-        -1.45660718464996e-05,
-        -2.13374055278905e-04,
-        -1.68282697438203e-03,
-        -7.37332916720468e-03,
-        -1.42647390514189e-02,
-    ];
-    let z = (x * std::f32::consts::FRAC_1_SQRT_2).clamp(-4.0, 4.0);
-    let z2 = z * z;
-    let p = ALPHA.iter().fold(0.0, |acc, &a| acc * z2 + a);
-    let q = BETA.iter().fold(0.0, |acc, &b| acc * z2 + b);
-    (z * p / q + 1.0) * 0.5 * x
-}
-
 /// Mean over real pieces (sentence-transformers clamps the count at 1e-9),
 /// then L2 normalisation (torch's `F.normalize`, eps 1e-12).
 pub fn pool_and_normalize(hidden: &Tensor, mask: &Tensor) -> Result<Tensor> {
@@ -428,11 +267,52 @@ pub fn pool_and_normalize(hidden: &Tensor, mask: &Tensor) -> Result<Tensor> {
 }
 
 impl Encoder {
+    /// The weights of layers `range`, by name.
+    pub(crate) fn layer_tensors(&self, range: Range<usize>) -> Vec<(&String, &Tensor)> {
+        let prefixes: Vec<String> = range.map(|i| format!("encoder.layer.{i}.")).collect();
+        self.tensors
+            .iter()
+            .filter(|(name, _)| prefixes.iter().any(|p| name.starts_with(p)))
+            .collect()
+    }
+
+    /// Replaces some weights (by name) and rebuilds the layers from them.
+    pub(crate) fn replace_tensors(&mut self, new: HashMap<String, Tensor>) -> Result<()> {
+        for (name, tensor) in new {
+            match self.tensors.get(&name) {
+                Some(old) if old.dims() == tensor.dims() => {
+                    self.tensors.insert(name, tensor);
+                }
+                _ => {
+                    return Err(Error::InvalidArgument {
+                        what: "encoder weights".into(),
+                        reason: format!(
+                            "`{name}` is not an encoder weight of shape {:?}",
+                            tensor.dims()
+                        ),
+                    })
+                }
+            }
+        }
+        let vb = VarBuilder::from_tensors(self.tensors.clone(), DType::F32, &self.device);
+        self.layers = (0..self.config.num_hidden_layers)
+            .map(|i| Layer::load(vb.pp(format!("encoder.layer.{i}")), &self.config))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(())
+    }
+
     /// What heads record as their encoder.
     pub fn encoder_ref(&self) -> crate::heads::EncoderRef {
         crate::heads::EncoderRef {
             id: ENCODER_ID.into(),
             dim: self.dim(),
         }
+    }
+}
+
+impl Encoder {
+    /// The encoder's weights as f32 safetensors bytes (e.g. after fine-tuning).
+    pub fn weights_bytes(&self) -> Result<Vec<u8>> {
+        crate::weights::serialize_tensors(&self.tensors, DType::F32, HashMap::new())
     }
 }

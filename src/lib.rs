@@ -4,8 +4,10 @@
 pub mod data;
 pub mod encoder;
 pub mod error;
+pub mod finetune;
 pub mod heads;
 pub mod input;
+mod layer;
 pub mod metrics;
 pub mod model;
 pub mod rng;

@@ -20,7 +20,8 @@ pub enum Trainable {
     Heads,
     /// The top `k` transformer layers train too (lower layers' output is cached).
     TopLayers(usize),
-    /// Every encoder weight trains.
+    /// Every transformer layer trains. The token, position and type
+    /// embedding tables stay frozen (their output is cached like a lower layer's).
     All,
 }
 

@@ -224,3 +224,62 @@ fn train_reports_bad_data_and_arguments() {
     assert!(err.contains("temperature:T"), "{err}");
     assert!(!out_dir.exists(), "nothing written on failure");
 }
+
+#[test]
+fn train_with_the_top_layer_writes_the_changed_encoder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("ft");
+    let data = fixture("data/three_topics.jsonl");
+    let out = run(
+        &[
+            "train",
+            "--head",
+            "hobby",
+            "--data",
+            data.to_str().unwrap(),
+            "--val-fraction",
+            "0",
+            "--arch",
+            "linear",
+            "--epochs",
+            "3",
+            "--lr",
+            "0.02",
+            "--trainable",
+            "top-1",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        "",
+    );
+    let summary = &ok_lines(&out)[0];
+    let encoder_dir = out_dir.join("encoder");
+    assert_eq!(summary["encoder"], encoder_dir.to_str().unwrap());
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("hobby.json")).unwrap()).unwrap();
+    assert_eq!(
+        meta["training"]["trainable"],
+        serde_json::json!({"kind": "top-layers", "layers": 1})
+    );
+    // The fine-tuned encoder loads and its embeddings moved away from the shipped ones.
+    let moved = ok_lines(&run(
+        &["embed", "--weights", encoder_dir.to_str().unwrap()],
+        "Bake the bread.\n",
+    ));
+    let shipped = ok_lines(&run(&["embed"], "Bake the bread.\n"));
+    assert_ne!(moved[0]["embedding"], shipped[0]["embedding"]);
+    assert_eq!(moved[0]["embedding"].as_array().unwrap().len(), 384);
+    let err = stderr(&run(
+        &[
+            "train",
+            "--head",
+            "a",
+            "--data",
+            "x.jsonl",
+            "--trainable",
+            "top-0",
+        ],
+        "",
+    ));
+    assert!(err.contains("top-K (K >= 1)"), "{err}");
+}
