@@ -2,25 +2,12 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use common::{cosine, golden, weights_dir};
 
 fn run(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sentence-multitask"))
-        .args(args)
-        .env_remove("SENTENCE_MULTITASK_WEIGHTS")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    // A child that exits before reading (bad arguments) closes the pipe early.
-    let _ = input.write_all(stdin);
-    drop(input);
-    child.wait_with_output().unwrap()
+    common::run_cli(args, stdin)
 }
 
 fn lines(out: &Output) -> Vec<serde_json::Value> {

@@ -13,7 +13,25 @@ use sha2::{Digest, Sha256};
 const CHUNK: usize = 512;
 
 /// Where cached embeddings go unless `--cache-dir` says otherwise.
-pub const DEFAULT_CACHE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/embedding-cache");
+const DEFAULT_CACHE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/embedding-cache");
+
+/// Where embeddings are cached, as command-line options.
+#[derive(clap::Args)]
+pub struct CacheArgs {
+    /// Directory for cached embeddings.
+    #[arg(long, default_value = DEFAULT_CACHE_DIR)]
+    cache_dir: PathBuf,
+    /// Do not read or write cached embeddings.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+impl CacheArgs {
+    /// The cache these options describe, for the encoder built from `files`.
+    pub fn open(&self, files: &ModelFiles) -> EmbeddingCache {
+        EmbeddingCache::new((!self.no_cache).then(|| self.cache_dir.clone()), files)
+    }
+}
 
 /// Caches embeddings in a directory (or not at all when `dir` is None).
 pub struct EmbeddingCache {

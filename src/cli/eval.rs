@@ -7,7 +7,7 @@ use sentence_multitask::metrics::Metrics;
 use sentence_multitask::train::predict_classes;
 use sentence_multitask::{Encoder, Error, ModelFiles, Result};
 
-use super::cache::{EmbeddingCache, DEFAULT_CACHE_DIR};
+use super::cache::CacheArgs;
 use super::datasets::{label_indices, read};
 use super::WeightsArg;
 
@@ -27,12 +27,8 @@ pub struct Args {
     /// Skip (and count) malformed rows instead of stopping at the first.
     #[arg(long)]
     skip_malformed: bool,
-    /// Directory for cached embeddings.
-    #[arg(long, default_value = DEFAULT_CACHE_DIR)]
-    cache_dir: PathBuf,
-    /// Do not read or write cached embeddings.
-    #[arg(long)]
-    no_cache: bool,
+    #[command(flatten)]
+    cache: CacheArgs,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -53,7 +49,7 @@ pub fn run(args: Args) -> Result<()> {
     let file = read(&args.data, args.format.as_deref(), args.skip_malformed)?;
     let gold = label_indices(&file.examples, head.labels(), &args.data)?;
     let texts: Vec<String> = file.examples.into_iter().map(|e| e.text).collect();
-    let cache = EmbeddingCache::new((!args.no_cache).then_some(args.cache_dir), &files);
+    let cache = args.cache.open(&files);
     let x = cache.embed(&encoder, &texts, "evaluation data")?;
     let predicted = predict_classes(&head, &x)?;
     let metrics = Metrics::compute(head.labels(), &gold, &predicted);

@@ -14,7 +14,7 @@ use sentence_multitask::weights::{CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE};
 use sentence_multitask::{Encoder, Error, ModelFiles, Result};
 use serde_json::json;
 
-use super::cache::{EmbeddingCache, DEFAULT_CACHE_DIR};
+use super::cache::CacheArgs;
 use super::datasets::{label_indices, read, split_per_class};
 use super::WeightsArg;
 
@@ -99,12 +99,8 @@ pub struct Args {
     /// Skip (and count) malformed rows instead of stopping at the first.
     #[arg(long)]
     skip_malformed: bool,
-    /// Directory for cached embeddings.
-    #[arg(long, default_value = DEFAULT_CACHE_DIR)]
-    cache_dir: PathBuf,
-    /// Do not read or write cached embeddings.
-    #[arg(long)]
-    no_cache: bool,
+    #[command(flatten)]
+    cache: CacheArgs,
 }
 
 fn parse_trainable(s: &str) -> std::result::Result<Trainable, String> {
@@ -175,7 +171,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     let files = ModelFiles::read_dir(&args.weights.weights)?;
     let mut encoder = Encoder::from_files(&files)?;
-    let cache = EmbeddingCache::new((!args.no_cache).then(|| args.cache_dir.clone()), &files);
+    let cache = args.cache.open(&files);
     let initial: Vec<Head> = match &args.init {
         Some(path) => read_heads(path, &encoder.encoder_ref())?,
         None => Vec::new(),

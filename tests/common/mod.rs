@@ -5,6 +5,7 @@
 pub mod synthetic;
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 use std::sync::OnceLock;
 
 use sentence_multitask::{Encoder, ModelFiles};
@@ -72,4 +73,23 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
 /// Euclidean norm, accumulated in f64.
 pub fn norm(a: &[f32]) -> f64 {
     a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt()
+}
+
+/// Runs the binary with `args`, feeding `stdin`; the weights variable is unset.
+pub fn run_cli(args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sentence-multitask"))
+        .args(args)
+        .env_remove("SENTENCE_MULTITASK_WEIGHTS")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    // A child that exits before reading (bad arguments) closes the pipe early.
+    let _ = input.write_all(stdin);
+    drop(input);
+    child.wait_with_output().unwrap()
 }
