@@ -34,4 +34,5 @@ heads-topic:
 
 heads-sentiment:
 	$(CARGO) run --quiet --release -- train --head sentiment --format sst2 \
-	  --data $(DATA)/sst2/train.tsv --val $(DATA)/sst2/dev.tsv --arch mlp --seed 0 --out weights/heads
+	  --data $(DATA)/sst2/train.tsv --val $(DATA)/sst2/dev.tsv --arch linear --lr 0.002 --weight-decay 0 \
+	  --patience 5 --epochs 40 --seed 0 --out weights/heads
