@@ -73,9 +73,7 @@ impl Encoder {
             ..config.clone()
         };
         let embeddings = BertModel::load(vb.clone(), &embedding_config)?;
-        let layers = (0..config.num_hidden_layers)
-            .map(|i| Layer::load(vb.pp(format!("encoder.layer.{i}")), &config))
-            .collect::<Result<Vec<_>>>()?;
+        let layers = load_layers(&vb, &config)?;
         Ok(Self {
             tokenizer,
             embeddings,
@@ -255,6 +253,13 @@ impl Encoder {
     }
 }
 
+/// Every transformer layer of `config`, from weights named `encoder.layer.{i}.*`.
+fn load_layers(vb: &VarBuilder, config: &Config) -> Result<Vec<Layer>> {
+    (0..config.num_hidden_layers)
+        .map(|i| Layer::load(vb.pp(format!("encoder.layer.{i}")), config))
+        .collect()
+}
+
 /// Mean over real pieces (sentence-transformers clamps the count at 1e-9),
 /// then L2 normalisation (torch's `F.normalize`, eps 1e-12).
 pub fn pool_and_normalize(hidden: &Tensor, mask: &Tensor) -> Result<Tensor> {
@@ -295,9 +300,7 @@ impl Encoder {
             }
         }
         let vb = VarBuilder::from_tensors(self.tensors.clone(), DType::F32, &self.device);
-        self.layers = (0..self.config.num_hidden_layers)
-            .map(|i| Layer::load(vb.pp(format!("encoder.layer.{i}")), &self.config))
-            .collect::<Result<Vec<_>>>()?;
+        self.layers = load_layers(&vb, &self.config)?;
         Ok(())
     }
 
@@ -308,9 +311,7 @@ impl Encoder {
             dim: self.dim(),
         }
     }
-}
 
-impl Encoder {
     /// The encoder's weights as f32 safetensors bytes (e.g. after fine-tuning).
     pub fn weights_bytes(&self) -> Result<Vec<u8>> {
         crate::weights::serialize_tensors(&self.tensors, DType::F32, HashMap::new())

@@ -272,12 +272,7 @@ impl Head {
                     meta.labels.len()
                 )));
             }
-            let finite = tensor
-                .flatten_all()?
-                .to_vec1::<f32>()?
-                .iter()
-                .all(|v| v.is_finite());
-            if !finite {
+            if !crate::weights::all_finite(tensor)? {
                 return Err(refuse(format!(
                     "tensor `{name}` contains NaN or infinite values"
                 )));

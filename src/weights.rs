@@ -179,17 +179,21 @@ pub fn load_tensors(
             .load(device)
             .and_then(|t| t.to_dtype(DType::F32))
             .map_err(|e| bad(&name, format!("could not be read: {e}")))?;
-        let non_finite = tensor
-            .flatten_all()?
-            .to_vec1::<f32>()?
-            .iter()
-            .any(|v| !v.is_finite());
-        if non_finite {
+        if !all_finite(&tensor)? {
             return Err(bad(&name, "contains NaN or infinite values".into()));
         }
         out.insert(name, tensor);
     }
     Ok(out)
+}
+
+/// True when every value of an f32 tensor is finite (no NaN, no infinity).
+pub(crate) fn all_finite(tensor: &Tensor) -> Result<bool> {
+    Ok(tensor
+        .flatten_all()?
+        .to_vec1::<f32>()?
+        .iter()
+        .all(|v| v.is_finite()))
 }
 
 /// Serialises `tensors` as safetensors bytes in `dtype`, names sorted, with
