@@ -427,10 +427,7 @@ mod files {
     use crate::error::{Error, Result};
 
     fn read(path: &Path) -> Result<Vec<u8>> {
-        std::fs::read(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+        std::fs::read(path).map_err(Error::io(path))
     }
 
     impl Head {
@@ -449,17 +446,11 @@ mod files {
         /// Writes `NAME.json` and `NAME.safetensors` into `dir` (created if needed);
         /// returns the JSON file's path.
         pub fn write(&self, dir: &Path) -> Result<PathBuf> {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
+            std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
             let json = dir.join(format!("{}.json", self.name()));
             let weights = dir.join(format!("{}.safetensors", self.name()));
             for (path, bytes) in [(&weights, self.to_safetensors()?), (&json, self.to_json()?)] {
-                std::fs::write(path, bytes).map_err(|source| Error::Io {
-                    path: path.clone(),
-                    source,
-                })?;
+                std::fs::write(path, bytes).map_err(Error::io(path.clone()))?;
             }
             Ok(json)
         }
@@ -470,10 +461,7 @@ mod files {
         if !path.is_dir() {
             return Ok(vec![Head::read(path, encoder)?]);
         }
-        let entries = std::fs::read_dir(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let entries = std::fs::read_dir(path).map_err(Error::io(path))?;
         let mut jsons: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "json"))

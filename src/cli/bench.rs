@@ -45,10 +45,7 @@ pub fn run(args: Args) -> Result<()> {
         return measure_in_process(&args, threads);
     }
     // One process per thread count: the thread pool is fixed once started.
-    let exe = std::env::current_exe().map_err(|source| Error::Io {
-        path: "current executable".into(),
-        source,
-    })?;
+    let exe = std::env::current_exe().map_err(Error::io("current executable"))?;
     let mut all = Vec::new();
     for &threads in &args.threads {
         let batch_sizes: Vec<String> = args.batch_sizes.iter().map(u32::to_string).collect();
@@ -65,10 +62,7 @@ pub fn run(args: Args) -> Result<()> {
             .arg("--repeats")
             .arg(args.repeats.to_string())
             .output()
-            .map_err(|source| Error::Io {
-                path: exe.clone(),
-                source,
-            })?;
+            .map_err(Error::io(exe.clone()))?;
         if !output.status.success() {
             return Err(Error::InvalidArgument {
                 what: format!("bench with {threads} threads"),
@@ -88,10 +82,7 @@ pub fn run(args: Args) -> Result<()> {
 
 fn measure_in_process(args: &Args, threads: u32) -> Result<()> {
     super::set_threads(Some(threads));
-    let bytes = std::fs::read(&args.sentences).map_err(|source| Error::Io {
-        path: args.sentences.clone(),
-        source,
-    })?;
+    let bytes = std::fs::read(&args.sentences).map_err(Error::io(args.sentences.clone()))?;
     let sentences: Vec<String> = serde_json::from_slice(&bytes).map_err(|e| Error::BadInput {
         source_name: args.sentences.display().to_string(),
         line: e.line(),

@@ -102,14 +102,10 @@ fn read_cached(path: &Path, rows: usize, dim: usize) -> Option<Tensor> {
 }
 
 fn store(path: &Path, tensor: &Tensor) -> Result<()> {
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
+        std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
     }
     let tmp = path.with_extension("partial");
     tensor.save_safetensors("embeddings", &tmp)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    std::fs::rename(&tmp, path).map_err(Error::io(path))
 }

@@ -28,10 +28,7 @@ pub fn read(path: &Path, format: Option<&str>, skip_malformed: bool) -> Result<L
             reason: format!("cannot tell the format of {name} from its extension; pass --format"),
         })?,
     };
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(Error::io(path))?;
     let set = data::read_examples(&bytes, &name, format, skip_malformed)?;
     let labels: Vec<String> = match format {
         DataFormat::Sst2 => SST2_LABELS.iter().map(|s| s.to_string()).collect(),

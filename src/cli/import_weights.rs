@@ -54,10 +54,7 @@ pub fn run(args: Args) -> Result<()> {
         ("dtype".to_string(), note.to_string()),
     ]);
     let bytes = serialize_tensors(&tensors, dtype, metadata)?;
-    std::fs::create_dir_all(&args.out).map_err(|source| Error::Io {
-        path: args.out.clone(),
-        source,
-    })?;
+    std::fs::create_dir_all(&args.out).map_err(Error::io(args.out.clone()))?;
     write(&args.out.join(WEIGHTS_FILE), &bytes)?;
     write(&args.out.join(CONFIG_FILE), &files.config)?;
     write(&args.out.join(TOKENIZER_FILE), &files.tokenizer)?;
@@ -71,8 +68,5 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    std::fs::write(path, bytes).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    std::fs::write(path, bytes).map_err(Error::io(path))
 }

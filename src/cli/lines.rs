@@ -34,10 +34,7 @@ impl InputArgs {
         };
         let (reader, name): (Box<dyn BufRead>, String) = match &self.input {
             Some(path) => {
-                let file = File::open(path).map_err(|source| Error::Io {
-                    path: path.clone(),
-                    source,
-                })?;
+                let file = File::open(path).map_err(Error::io(path.clone()))?;
                 (Box::new(BufReader::new(file)), path.display().to_string())
             }
             None => (Box::new(std::io::stdin().lock()), "<stdin>".into()),

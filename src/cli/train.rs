@@ -327,8 +327,7 @@ fn layer_features(encoder: &Encoder, prepared: &[Prepared], k: usize) -> Result<
 
 /// Writes a fine-tuned encoder (f32) with the original config and tokenizer.
 fn write_encoder(encoder: &Encoder, files: &ModelFiles, dir: &std::path::Path) -> Result<()> {
-    let io = |path: PathBuf| move |source| Error::Io { path, source };
-    std::fs::create_dir_all(dir).map_err(io(dir.to_path_buf()))?;
+    std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
     let weights = encoder.weights_bytes()?;
     for (name, bytes) in [
         (WEIGHTS_FILE, weights.as_slice()),
@@ -336,7 +335,7 @@ fn write_encoder(encoder: &Encoder, files: &ModelFiles, dir: &std::path::Path) -
         (TOKENIZER_FILE, files.tokenizer.as_slice()),
     ] {
         let path = dir.join(name);
-        std::fs::write(&path, bytes).map_err(io(path.clone()))?;
+        std::fs::write(&path, bytes).map_err(Error::io(&path))?;
     }
     Ok(())
 }
