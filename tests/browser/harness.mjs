@@ -1,0 +1,109 @@
+// Shared set-up of the browser tests: the project's own `serve` on a free
+// loopback port, and Debian's headless Chromium driven by playwright-core.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BIN = process.env.SENTENCE_MULTITASK_BIN || join(REPO, 'target', 'debug', 'sentence-multitask');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+/** Starts `sentence-multitask serve --port 0`; resolves to `{url, stop}`. */
+export function serve(extraArgs = []) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(BIN, ['serve', '--port', '0', ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.on('error', reject);
+    child.on('exit', (code) => reject(new Error(`serve exited with ${code} before printing its URL: ${out}`)));
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const match = /http:\/\/127\.0\.0\.1:\d+\//.exec(out);
+      if (match) resolvePromise({ url: match[0], stop: () => child.kill() });
+    });
+  });
+}
+
+/** A fresh headless Chromium with its own profile; `close()` removes it. */
+export async function browser() {
+  const profile = mkdtempSync(join(tmpdir(), 'sentence-multitask-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1100, height: 900 },
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Opens the page, records every request, and waits for the model. */
+export async function openPage(context, url, { timeout = 60_000 } = {}) {
+  const page = await context.newPage();
+  const requests = [];
+  const errors = [];
+  page.on('request', (request) => requests.push(request.url()));
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('dialog', (dialog) => {
+    errors.push(`dialog opened: ${dialog.message()}`);
+    dialog.dismiss();
+  });
+  await page.goto(url);
+  await page.waitForSelector('[data-testid="status"][data-state="ready"]', { timeout });
+  return { page, requests, errors };
+}
+
+/** Replaces the sentences and waits until every line has both predictions. */
+export async function typeSentences(page, text, { timeout = 60_000 } = {}) {
+  await page.fill('[data-testid="sentence-input"]', text);
+  const expected = text.split('\n').filter((line) => line.trim() !== '').length;
+  await waitFor(
+    page,
+    (n) =>
+      document.querySelectorAll('[data-testid="result"]').length === n &&
+      document.querySelectorAll('[data-testid="prediction-topic"][data-label]').length === n &&
+      document.querySelectorAll('[data-testid="prediction-sentiment"][data-label]').length === n,
+    expected,
+    { timeout },
+  );
+}
+
+/**
+ * Polls `predicate(arg)` in the page until it is truthy. (Playwright's
+ * waitForFunction evaluates strings, which the page's CSP rightly forbids.)
+ */
+export async function waitFor(page, predicate, arg, { timeout = 60_000, interval = 50 } = {}) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await page.evaluate(predicate, arg);
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${predicate}`);
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+/** `[{topic, sentiment}]` of the rendered results, in order. */
+export function labels(page) {
+  return page.$$eval('[data-testid="result"]', (rows) =>
+    rows.map((row) => ({
+      topic: row.querySelector('[data-testid="prediction-topic"]').dataset.label,
+      sentiment: row.querySelector('[data-testid="prediction-sentiment"]').dataset.label,
+    })),
+  );
+}

@@ -1,0 +1,155 @@
+// The page: input, status, results. No model code here; the worker owns it.
+
+import { el, heatmap, resultRow } from './render.js';
+
+const EXAMPLES = [
+  'The striker scored twice in the final minutes to win the cup.',
+  'Shares fell sharply after the bank reported a quarterly loss.',
+  'The new chip doubles battery life for laptops and phones.',
+  'Leaders met in Geneva to discuss the ceasefire.',
+  'What a wonderful, heartfelt film. I loved every minute.',
+  'The service was slow and the food was cold. Never again.',
+];
+/** Pause after the last keystroke before encoding. */
+const DEBOUNCE_MS = 150;
+/** Sentences shown in the heat map (it grows as n²). */
+const HEATMAP_MAX = 16;
+
+const $ = (id) => document.getElementById(id);
+const status = document.querySelector('[data-testid="status"]');
+const input = $('sentences');
+const list = $('results');
+
+const state = {
+  heads: [],
+  /** text -> {vector, tokens, predictions} */
+  cache: new Map(),
+  /** rendered rows: [{text, ready, node}] by non-empty line */
+  rows: [],
+  requestId: 0,
+  ready: false,
+};
+
+const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+/** Resolved when the worker is idle; for tests and the benchmark. */
+window.sentenceMultitask = { state, worker };
+
+function setStatus(kind, text) {
+  status.dataset.state = kind;
+  $('status-text').textContent = text;
+  $('retry').hidden = kind !== 'error';
+  $('download').hidden = kind !== 'loading';
+}
+
+const megabytes = (n) => `${(n / 1e6).toFixed(1)} MB`;
+
+function lines() {
+  return input.value.split('\n').filter((line) => line.trim() !== '');
+}
+
+function requestMissing() {
+  if (!state.ready) return;
+  const missing = [...new Set(lines().filter((text) => !state.cache.has(text)))];
+  if (missing.length > 0) {
+    state.requestId += 1;
+    worker.postMessage({ type: 'encode', id: state.requestId, texts: missing });
+  }
+  render();
+}
+
+let debounce = 0;
+input.addEventListener('input', () => {
+  clearTimeout(debounce);
+  debounce = setTimeout(requestMissing, DEBOUNCE_MS);
+});
+
+function render() {
+  const texts = lines();
+  texts.forEach((text, i) => {
+    const result = state.cache.get(text);
+    const old = state.rows[i];
+    if (old && old.text === text && old.ready === Boolean(result)) return;
+    const node = resultRow(text, result, state.heads);
+    if (old) old.node.replaceWith(node);
+    else list.append(node);
+    state.rows[i] = { text, ready: Boolean(result), node };
+  });
+  for (const row of state.rows.splice(texts.length)) row.node.remove();
+  const done = texts.filter((t) => state.cache.has(t)).length;
+  $('results-meta').textContent = texts.length ? `${done} of ${texts.length} lines` : '';
+  drawHeatmap(texts);
+}
+
+function drawHeatmap(texts) {
+  const shown = [...new Set(texts)].slice(0, HEATMAP_MAX).filter((t) => state.cache.has(t));
+  const section = $('similarity');
+  section.hidden = shown.length < 2;
+  if (section.hidden) return;
+  $('similarity-meta').textContent = texts.length > HEATMAP_MAX ? `first ${HEATMAP_MAX} distinct lines` : '';
+  heatmap($('heatmap'), shown.map((text) => ({ text, vector: state.cache.get(text).vector })));
+}
+
+worker.onmessage = ({ data }) => {
+  switch (data.type) {
+    case 'progress': {
+      const bar = $('download');
+      bar.max = Math.max(1, data.total);
+      bar.value = data.loaded;
+      setStatus('loading', `Downloading the model: ${megabytes(data.loaded)} of ${megabytes(data.total)}`);
+      break;
+    }
+    case 'ready': {
+      state.ready = true;
+      state.heads = data.heads;
+      state.timings = data.timings;
+      const weights = data.sizes['model.safetensors'];
+      $('runs').textContent =
+        `Model: all-MiniLM-L6-v2, ${data.info.layers} layers, ${data.info.dim} dimensions, ` +
+        `${megabytes(weights)} of weights, Rust + candle in WebAssembly` +
+        `${data.info.simd ? ' with SIMD' : ' (no SIMD)'}, in a worker thread.`;
+      const source = data.timings.fromCache ? 'from this browser\u2019s cache' : `downloaded ${megabytes(data.timings.downloadedBytes)}`;
+      setStatus('ready', `Ready in ${Math.round(data.timings.readyMs)} ms (${source}).`);
+      requestMissing();
+      break;
+    }
+    case 'results': {
+      data.texts.forEach((text, i) => {
+        state.cache.set(text, {
+          vector: data.embeddings.subarray(i * data.dim, (i + 1) * data.dim),
+          tokens: data.tokens[i],
+          predictions: data.predictions[i],
+        });
+      });
+      render();
+      break;
+    }
+    case 'idle':
+      // Lines typed while the worker was busy may still be missing.
+      if (lines().some((t) => !state.cache.has(t))) requestMissing();
+      break;
+    case 'error':
+      if (data.stage === 'load') setStatus('error', `The model could not be loaded: ${data.message}`);
+      else setStatus('error', `Something went wrong: ${data.message}`);
+      break;
+  }
+};
+worker.onerror = (event) => setStatus('error', `The model worker failed: ${event.message || 'unknown error'}`);
+
+$('retry').addEventListener('click', () => {
+  setStatus('loading', 'Retrying…');
+  worker.postMessage({ type: 'load' });
+});
+
+for (const example of EXAMPLES) {
+  const chip = el('button', { type: 'button', class: 'chip', text: example });
+  chip.addEventListener('click', () => {
+    const current = input.value.replace(/\n+$/, '');
+    input.value = current ? `${current}\n${example}` : example;
+    requestMissing();
+    input.focus();
+  });
+  $('examples').append(chip);
+}
+
+setStatus('loading', 'Downloading the model…');
+worker.postMessage({ type: 'load' });

@@ -1,0 +1,119 @@
+// Downloads the model files listed in weights/SHA256SUMS from the page's own
+// origin, with progress in bytes, checks each against its sum, and keeps it in
+// the Cache API under a key that includes the sum, so a second visit reads the
+// cache and a changed file is fetched anew.
+
+const CACHE_NAME = 'sentence-multitask-weights';
+const BASE = new URL('./weights/', self.location.href);
+
+/** Thrown for anything the person should read: what failed and where. */
+export class LoadError extends Error {}
+
+/** `[{file, sha256}]` from a `sha256sum` listing. */
+export function parseSums(text) {
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line, i) => {
+      const match = /^([0-9a-f]{64}) [ *](\S+)$/.exec(line.trim());
+      if (!match) throw new LoadError(`weights/SHA256SUMS line ${i + 1} is not "<sha256>  <file>"`);
+      return { sha256: match[1], file: match[2] };
+    });
+}
+
+async function sha256Hex(bytes) {
+  const digest = await crypto.subtle.digest('SHA-256', bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+async function fetchChecked(url, what) {
+  let response;
+  try {
+    response = await fetch(url, { cache: 'no-store' });
+  } catch (e) {
+    throw new LoadError(`could not download ${what}: ${e.message}`);
+  }
+  if (!response.ok) throw new LoadError(`could not download ${what}: HTTP ${response.status}`);
+  return response;
+}
+
+/** Reads a response body, calling `onBytes(n)` as chunks arrive. */
+async function readBody(response, onBytes) {
+  const reader = response.body.getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.length;
+    onBytes(value.length);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return bytes;
+}
+
+/**
+ * Every file in SHA256SUMS as `Map(file -> Uint8Array)`, from the cache when
+ * it holds the same sum, else downloaded and checked. `onProgress({loaded,
+ * total, cached})` reports bytes. Returns `{files, downloadedBytes, fromCache}`.
+ */
+export async function loadModelFiles(onProgress) {
+  const sumsText = await (await fetchChecked(new URL('SHA256SUMS', BASE), 'weights/SHA256SUMS')).text();
+  const listing = parseSums(sumsText);
+  const cache = await caches.open(CACHE_NAME).catch(() => null);
+  const keys = listing.map(({ file, sha256 }) => new URL(`${file}?sha256=${sha256}`, BASE).href);
+  if (cache) {
+    // Forget files no longer listed (an older model or head).
+    const wanted = new Set(keys);
+    for (const request of await cache.keys()) {
+      if (!wanted.has(request.url)) await cache.delete(request);
+    }
+  }
+  const progress = { loaded: 0, total: 0, cached: 0 };
+  const files = new Map();
+  let downloadedBytes = 0;
+  await Promise.all(
+    listing.map(async ({ file, sha256 }, i) => {
+      const hit = cache && (await cache.match(keys[i]));
+      if (hit) {
+        const bytes = new Uint8Array(await hit.arrayBuffer());
+        progress.cached += bytes.length;
+        files.set(file, bytes);
+        return;
+      }
+      const response = await fetchChecked(new URL(file, BASE), `weights/${file}`);
+      progress.total += Number(response.headers.get('Content-Length') || 0);
+      onProgress({ ...progress });
+      const bytes = await readBody(response, (n) => {
+        progress.loaded += n;
+        onProgress({ ...progress });
+      });
+      downloadedBytes += bytes.length;
+      const actual = await sha256Hex(bytes);
+      if (actual !== sha256) {
+        throw new LoadError(
+          `weights/${file} arrived corrupted (${bytes.length} bytes, sha256 ${actual.slice(0, 12)}…, ` +
+            `expected ${sha256.slice(0, 12)}…)`,
+        );
+      }
+      files.set(file, bytes);
+      if (cache) {
+        await cache.put(keys[i], new Response(bytes)).catch(() => {
+          // A full or unavailable cache only costs the next visit a download.
+        });
+      }
+    }),
+  );
+  return { files, downloadedBytes, fromCache: downloadedBytes === 0 };
+}
+
+/** Drops every cached model file (after a cached file turned out unusable). */
+export async function clearModelCache() {
+  await caches.delete(CACHE_NAME).catch(() => false);
+}
