@@ -2,19 +2,27 @@
 SHELL := bash
 CARGO ?= cargo
 
-.PHONY: test check-format lint unit weights bench heads heads-topic heads-sentiment web web-tools demo
+.PHONY: test check-format lint unit weights bench heads heads-topic heads-sentiment web web-tools wasm-test browser-test demo
 
-## Everything CI checks: formatting, lints, and all tests.
-test: check-format lint unit
+## Everything CI checks: formatting, lints for both targets, native tests,
+## the wasm API in headless Chromium, and the page end to end.
+test: check-format lint unit wasm-test browser-test
 
 check-format:
 	$(CARGO) fmt --all -- --check
 
-lint:
+lint: web-tools
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
 
 unit:
 	$(CARGO) test --all-targets
+
+## The page as a person uses it: `serve` + headless Chromium (playwright-core from npm).
+## Screenshots land in target/screenshots/.
+browser-test: web
+	$(CARGO) build --bin sentence-multitask
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && npm test
 
 ## The page: wasm build into www/pkg/ (installs the wasm target and the exact
 ## wasm-bindgen CLI of Cargo.lock when missing; no wasm-opt: Debian's breaks the output).
@@ -29,6 +37,11 @@ web-tools:
 web: web-tools
 	$(CARGO) build --lib --release --target wasm32-unknown-unknown
 	wasm-bindgen --target web --no-typescript --out-dir www/pkg $(WASM)
+
+## The wasm API in headless Chromium (wasm-bindgen-test, Debian's chromium-driver).
+wasm-test: web-tools
+	WASM_BINDGEN_TEST_TIMEOUT=900 WASM_BINDGEN_TEST_WEBDRIVER_JSON=tests/webdriver.json \
+	  $(CARGO) test --target wasm32-unknown-unknown --test wasm
 
 ## Build the page and serve it on 127.0.0.1 (PORT=... to choose the port).
 PORT ?= 8000

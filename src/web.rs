@@ -119,10 +119,7 @@ impl WebModel {
     /// (n × dim, row-major), tokens: Uint32Array, predictions: [{head:
     /// {label, probabilities}}]}`.
     pub fn predict(&self, texts: Vec<String>) -> Result<Object, JsError> {
-        let outputs = self
-            .model
-            .predict(&texts, BATCH_SIZE)
-            .map_err(js_error)?;
+        let outputs = self.model.predict(&texts, BATCH_SIZE).map_err(js_error)?;
         let dim = self.model.encoder.dim();
         let mut embeddings = Vec::with_capacity(outputs.len() * dim);
         let mut tokens = Vec::with_capacity(outputs.len());

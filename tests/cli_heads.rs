@@ -271,3 +271,22 @@ fn train_with_the_top_layer_writes_the_changed_encoder() {
     ));
     assert!(err.contains("top-K (K >= 1)"), "{err}");
 }
+
+#[test]
+fn predict_matches_the_fixture_the_wasm_test_checks() {
+    use common::predictions::{answers_of_predict_output, assert_same_answers, EXPECTED};
+    let input = fixture("predict-sentences.jsonl");
+    let out = run(
+        &["predict", "--jsonl", "--input", input.to_str().unwrap()],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let actual = answers_of_predict_output(&String::from_utf8_lossy(&out.stdout));
+    let expected = answers_of_predict_output(EXPECTED);
+    assert_eq!(expected.len(), 66 * 2);
+    assert_same_answers(&actual, &expected, 1e-5);
+}

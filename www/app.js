@@ -63,25 +63,32 @@ input.addEventListener('input', () => {
   debounce = setTimeout(requestMissing, DEBOUNCE_MS);
 });
 
+/** Brings the result rows in line with the text: only changed rows are rebuilt. */
 function render() {
   const texts = lines();
+  const added = document.createDocumentFragment();
   texts.forEach((text, i) => {
     const result = state.cache.get(text);
     const old = state.rows[i];
     if (old && old.text === text && old.ready === Boolean(result)) return;
     const node = resultRow(text, result, state.heads);
     if (old) old.node.replaceWith(node);
-    else list.append(node);
+    else added.append(node);
     state.rows[i] = { text, ready: Boolean(result), node };
   });
+  list.append(added);
   for (const row of state.rows.splice(texts.length)) row.node.remove();
   const done = texts.filter((t) => state.cache.has(t)).length;
   $('results-meta').textContent = texts.length ? `${done} of ${texts.length} lines` : '';
   drawHeatmap(texts);
 }
 
+let heatmapKey = '';
 function drawHeatmap(texts) {
   const shown = [...new Set(texts)].slice(0, HEATMAP_MAX).filter((t) => state.cache.has(t));
+  const key = JSON.stringify(shown);
+  if (key === heatmapKey) return;
+  heatmapKey = key;
   const section = $('similarity');
   section.hidden = shown.length < 2;
   if (section.hidden) return;

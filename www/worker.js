@@ -30,9 +30,11 @@ async function load() {
   if (loading || model) return;
   loading = true;
   const t0 = performance.now();
+  // Downloads still running when another file has failed must not report.
+  let live = true;
   try {
     const [{ files, downloadedBytes, fromCache }] = await Promise.all([
-      loadModelFiles((p) => post({ type: 'progress', ...p })),
+      loadModelFiles((p) => live && post({ type: 'progress', ...p })),
       init(),
     ]);
     const t1 = performance.now();
@@ -52,6 +54,7 @@ async function load() {
       sizes: Object.fromEntries([...files].map(([name, bytes]) => [name, bytes.length])),
     });
   } catch (e) {
+    live = false;
     post({ type: 'error', stage: 'load', message: errorText(e) });
   } finally {
     loading = false;

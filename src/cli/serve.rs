@@ -2,27 +2,31 @@
 //! loopback, with the headers the page needs: the right MIME types,
 //! cross-origin isolation (COOP/COEP, so wasm threads can come later) and a
 //! Content-Security-Policy that allows nothing but the page's own origin.
+//!
+//! A deliberately small HTTP/1.1 server: GET and HEAD of static files, one
+//! thread per connection, one request per connection (`Connection: close`),
+//! so no response ever waits behind another.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
 use sentence_multitask::{Error, Result};
-use tiny_http::{Header, Method, Request, Response, Server, StatusCode};
 
 const DEFAULT_WWW: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/www");
 const DEFAULT_WEIGHTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/weights");
-
-/// Requests served at once (a large weight file must not hold up the page).
-const WORKERS: usize = 4;
 
 /// Only the page's own origin, for everything; wasm may compile.
 const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
      worker-src 'self'; connect-src 'self'; img-src 'self' data: blob:; \
      style-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
      form-action 'none'; frame-ancestors 'none'";
+
+/// Longest request head read (request line plus headers).
+const MAX_HEAD_BYTES: u64 = 16 * 1024;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -56,40 +60,34 @@ pub fn run(args: Args) -> Result<()> {
             args.www.display()
         );
     }
-    let server = Server::http((args.host.as_str(), args.port)).map_err(|e| {
-        Error::InvalidArgument {
+    let listener =
+        TcpListener::bind((args.host.as_str(), args.port)).map_err(|e| Error::InvalidArgument {
             what: format!("address {}:{}", args.host, args.port),
             reason: format!("cannot listen there ({e})"),
-        }
-    })?;
-    let addr = server.server_addr().to_ip().ok_or_else(|| Error::InvalidArgument {
-        what: "address".into(),
-        reason: "not an IP address".into(),
-    })?;
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(Error::io("listening socket"))?;
     let host = if addr.ip().is_unspecified() {
         "127.0.0.1".to_string()
     } else {
         addr.ip().to_string()
     };
-    println!("Serving the page on http://{host}:{}/ (Ctrl-C stops)", addr.port());
+    println!(
+        "Serving the page on http://{host}:{}/ (Ctrl-C stops)",
+        addr.port()
+    );
     std::io::stdout().flush().map_err(Error::io("stdout"))?;
-    let server = Arc::new(server);
     let roots = Arc::new(Roots {
         www: args.www,
         weights: args.weights,
     });
-    let workers: Vec<_> = (0..WORKERS)
-        .map(|_| {
-            let (server, roots) = (Arc::clone(&server), Arc::clone(&roots));
-            std::thread::spawn(move || {
-                for request in server.incoming_requests() {
-                    roots.answer(request);
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        let _ = worker.join();
+    for stream in listener.incoming().flatten() {
+        let roots = Arc::clone(&roots);
+        std::thread::spawn(move || {
+            // A client that goes away mid-answer is no error of ours.
+            let _ = roots.answer(stream);
+        });
     }
     Ok(())
 }
@@ -100,11 +98,49 @@ struct Roots {
     weights: PathBuf,
 }
 
+/// What a request asks for.
+struct Request {
+    method: String,
+    target: String,
+    if_none_match: Option<String>,
+}
+
+/// Reads the request line and headers; `None` if they are not HTTP.
+fn read_request(stream: &TcpStream) -> Option<Request> {
+    let mut reader = BufReader::new(stream.take(MAX_HEAD_BYTES));
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let (method, target) = (parts.next()?.to_string(), parts.next()?.to_string());
+    parts.next()?.starts_with("HTTP/").then_some(())?;
+    let mut if_none_match = None;
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let header = line.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            if name.eq_ignore_ascii_case("if-none-match") {
+                if_none_match = Some(value.trim().to_string());
+            }
+        }
+    }
+    Some(Request {
+        method,
+        target,
+        if_none_match,
+    })
+}
+
 impl Roots {
     /// The file a URL path names, or `None` for anything outside the roots:
     /// `..`, hidden files, odd characters.
-    fn resolve(&self, url: &str) -> Option<PathBuf> {
-        let path = url.split(['?', '#']).next().unwrap_or("");
+    fn resolve(&self, target: &str) -> Option<PathBuf> {
+        let path = target.split(['?', '#']).next().unwrap_or("");
         let rest = path.strip_prefix('/')?;
         let rest = if rest.is_empty() || rest.ends_with('/') {
             format!("{rest}index.html")
@@ -127,86 +163,71 @@ impl Roots {
         })
     }
 
-    fn answer(&self, request: Request) {
-        let response = match request.method() {
-            Method::Get | Method::Head => self.file_response(&request),
-            _ => text(405, "only GET and HEAD are served"),
+    fn answer(&self, mut stream: TcpStream) -> std::io::Result<()> {
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let Some(request) = read_request(&stream) else {
+            return respond_text(&mut stream, "400 Bad Request", "not an HTTP request");
         };
-        let _ = request.respond(with_policy(response));
-    }
-
-    fn file_response(&self, request: &Request) -> Response<Box<dyn std::io::Read + Send>> {
-        let Some(path) = self.resolve(request.url()) else {
-            return text(404, "not found");
-        };
-        let Ok(file) = File::open(&path) else {
-            return text(404, "not found");
-        };
-        let Ok(meta) = file.metadata() else {
-            return text(404, "not found");
-        };
-        if !meta.is_file() {
-            return text(404, "not found");
+        if request.method != "GET" && request.method != "HEAD" {
+            return respond_text(
+                &mut stream,
+                "405 Method Not Allowed",
+                "only GET and HEAD are served",
+            );
         }
+        let found = self
+            .resolve(&request.target)
+            .and_then(|path| Some((File::open(&path).ok()?, path)))
+            .and_then(|(file, path)| Some((file.metadata().ok()?, file, path)))
+            .filter(|(meta, _, _)| meta.is_file());
+        let Some((meta, mut file, path)) = found else {
+            return respond_text(&mut stream, "404 Not Found", "not found");
+        };
         let modified = meta
             .modified()
             .ok()
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_nanos());
         let etag = format!("\"{:x}-{:x}\"", meta.len(), modified);
-        let unchanged = request
-            .headers()
-            .iter()
-            .any(|h| h.field.equiv("If-None-Match") && h.value.as_str() == etag);
-        let response = if unchanged {
-            Response::new(StatusCode(304), vec![], empty(), Some(0), None)
-        } else {
-            let len = meta.len() as usize;
-            let body: Box<dyn std::io::Read + Send> = if request.method() == &Method::Head {
-                empty()
-            } else {
-                Box::new(file)
-            };
-            // Sized bodies keep Content-Length (the page's progress bar reads it).
-            Response::new(StatusCode(200), vec![], body, Some(len), None)
-                .with_chunked_threshold(usize::MAX)
-        };
-        response
-            .with_header(header("Content-Type", mime_type(&path)))
-            .with_header(header("ETag", &etag))
-            .with_header(header("Cache-Control", "no-cache"))
+        let headers = format!(
+            "Content-Type: {}\r\nETag: {etag}\r\nCache-Control: no-cache\r\n",
+            mime_type(&path)
+        );
+        if request.if_none_match.as_deref() == Some(etag.as_str()) {
+            return write_head(&mut stream, "304 Not Modified", &headers, 0);
+        }
+        write_head(&mut stream, "200 OK", &headers, meta.len())?;
+        if request.method == "GET" {
+            std::io::copy(&mut file, &mut stream)?;
+        }
+        stream.flush()
     }
 }
 
-fn empty() -> Box<dyn std::io::Read + Send> {
-    Box::new(std::io::empty())
+/// Status line, the given headers, the headers every answer carries, and the length.
+fn write_head(
+    stream: &mut TcpStream,
+    status: &str,
+    headers: &str,
+    len: u64,
+) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {status}\r\n{headers}Content-Length: {len}\r\nConnection: close\r\n\
+         Content-Security-Policy: {CSP}\r\n\
+         Cross-Origin-Opener-Policy: same-origin\r\n\
+         Cross-Origin-Embedder-Policy: require-corp\r\n\
+         Cross-Origin-Resource-Policy: same-origin\r\n\
+         X-Content-Type-Options: nosniff\r\n\
+         Referrer-Policy: no-referrer\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes())
 }
 
-fn text(status: u16, body: &str) -> Response<Box<dyn std::io::Read + Send>> {
-    let bytes = body.as_bytes().to_vec();
-    let len = bytes.len();
-    Response::new(
-        StatusCode(status),
-        vec![header("Content-Type", "text/plain; charset=utf-8")],
-        Box::new(std::io::Cursor::new(bytes)),
-        Some(len),
-        None,
-    )
-}
-
-/// Adds the headers every answer carries.
-fn with_policy<R: std::io::Read>(response: Response<R>) -> Response<R> {
-    response
-        .with_header(header("Content-Security-Policy", CSP))
-        .with_header(header("Cross-Origin-Opener-Policy", "same-origin"))
-        .with_header(header("Cross-Origin-Embedder-Policy", "require-corp"))
-        .with_header(header("Cross-Origin-Resource-Policy", "same-origin"))
-        .with_header(header("X-Content-Type-Options", "nosniff"))
-        .with_header(header("Referrer-Policy", "no-referrer"))
-}
-
-fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("static header is valid")
+fn respond_text(stream: &mut TcpStream, status: &str, body: &str) -> std::io::Result<()> {
+    let headers = "Content-Type: text/plain; charset=utf-8\r\n";
+    write_head(stream, status, headers, body.len() as u64)?;
+    stream.write_all(body.as_bytes())?;
+    stream.flush()
 }
 
 /// MIME type by extension; `.wasm` must be `application/wasm` for streaming compilation.

@@ -1,0 +1,135 @@
+// The page as a person uses it, in headless Chromium against `sentence-multitask serve`.
+
+import assert from 'node:assert/strict';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+
+import { REPO, browser, labels, openPage, serve, typeSentences, waitFor } from './harness.mjs';
+
+const SHOTS = join(REPO, 'target', 'screenshots');
+let server;
+let chrome;
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  server = await serve();
+  chrome = await browser();
+});
+
+after(async () => {
+  await chrome?.close();
+  server?.stop();
+});
+
+const sameOrigin = (url) => url.startsWith(server.url) || url.startsWith('data:') || url.startsWith('blob:');
+
+test('a person types sentences and sees both predictions, the strip and the heat map; a reload starts from the cache', async () => {
+  const { page, requests, errors } = await openPage(chrome.context, server.url);
+  assert.match(await page.textContent('[data-testid="status"]'), /downloaded/);
+  await typeSentences(
+    page,
+    [
+      'The striker scored twice as the team won the championship final.',
+      'This was the worst, most boring film I have ever sat through.',
+      'Shares of the bank fell sharply after its quarterly loss.',
+    ].join('\n'),
+  );
+  const got = await labels(page);
+  assert.equal(got[0].topic, 'Sports');
+  assert.equal(got[1].sentiment, 'negative');
+  assert.equal(got[2].topic, 'Business');
+  assert.equal(await page.locator('[data-testid="embedding-strip"]').count(), 3);
+  assert.equal(await page.locator('[data-testid="heatmap-cell"]').count(), 9);
+  const diagonal = await page.locator('[data-testid="heatmap-cell"]').first().textContent();
+  assert.equal(diagonal, '1.00');
+  // Embedding values on hover.
+  const strip = page.locator('[data-testid="embedding-strip"]').first();
+  await strip.hover({ position: { x: 5, y: 5 } });
+  assert.match(await page.locator('.readout').first().textContent(), /^dim \d+: -?\d\.\d{4}$/);
+  await page.screenshot({ path: join(SHOTS, 'page-results.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: join(SHOTS, 'page-phone.png'), fullPage: true });
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 390, `no sideways scrolling at phone width (page is ${width}px wide)`);
+  await page.setViewportSize({ width: 1100, height: 900 });
+
+  // A second visit reads the weights from the cache instead of the network.
+  const before = requests.length;
+  await page.reload();
+  await page.waitForSelector('[data-testid="status"][data-state="ready"]');
+  assert.match(await page.textContent('[data-testid="status"]'), /cache/);
+  const refetched = requests.slice(before).filter((url) => /\/weights\/(?!SHA256SUMS)/.test(url));
+  assert.deepEqual(refetched, [], 'no weight file is fetched again');
+  assert.deepEqual(requests.filter((url) => !sameOrigin(url)), [], 'only the page\u2019s own origin is contacted');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('hostile text is shown as text and runs nothing', async () => {
+  const { page, errors } = await openPage(chrome.context, server.url);
+  const hostile = '<img src=x onerror=alert(1)><script>alert(2)</script>';
+  await typeSentences(page, hostile);
+  assert.equal(await page.locator('[data-testid="result"] .sentence').textContent(), hostile);
+  assert.equal(await page.locator('main img, main script').count(), 0);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('2,000 lines and a 100 KB line leave the page responsive and all get results', async () => {
+  const { page, requests, errors } = await openPage(chrome.context, server.url);
+  const lines = Array.from({ length: 2000 }, (_, i) => `Line ${i}: the market ${i % 2 ? 'rallied' : 'slumped'} on day ${i}.`);
+  lines.push('word '.repeat(20_000));
+  await page.fill('[data-testid="sentence-input"]', lines.join('\n'));
+  // While the worker encodes, the page's own thread keeps answering.
+  let slowest = 0;
+  for (let i = 0; i < 10; i++) {
+    const ms = await page.evaluate(
+      () =>
+        new Promise((resolve) => {
+          const t0 = performance.now();
+          setTimeout(() => resolve(performance.now() - t0), 0);
+        }),
+    );
+    slowest = Math.max(slowest, ms);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.ok(slowest < 250, `the page's event loop answered within ${slowest} ms`);
+  await waitFor(
+    page,
+    (n) => document.querySelectorAll('[data-testid="prediction-topic"][data-label]').length === n,
+    lines.length,
+    { timeout: 240_000 },
+  );
+  const long = page.locator('[data-testid="result"]').last();
+  assert.match(await long.locator('.readout').textContent(), /^256 word pieces$/);
+  assert.deepEqual(requests.filter((url) => !sameOrigin(url)), []);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a corrupt download says so and Retry recovers once the file is good', async () => {
+  const weights = mkdtempSync(join(tmpdir(), 'sentence-multitask-weights-'));
+  cpSync(join(REPO, 'weights'), weights, { recursive: true });
+  truncateSync(join(weights, 'model.safetensors'), 1_000_000);
+  const broken = await serve(['--weights', weights]);
+  const other = await browser();
+  const { context } = other;
+  try {
+    const page = await context.newPage();
+    await page.goto(broken.url);
+    await page.waitForSelector('[data-testid="status"][data-state="error"]', { timeout: 60_000 });
+    assert.match(await page.textContent('[data-testid="status"]'), /model\.safetensors arrived corrupted/);
+    assert.ok(await page.isVisible('#retry'));
+    copyFileSync(join(REPO, 'weights', 'model.safetensors'), join(weights, 'model.safetensors'));
+    await page.click('#retry');
+    await page.waitForSelector('[data-testid="status"][data-state="ready"]', { timeout: 60_000 });
+    await typeSentences(page, 'The goalkeeper saved a penalty in the last minute.');
+    assert.equal((await labels(page))[0].topic, 'Sports');
+  } finally {
+    await other.close();
+    broken.stop();
+    rmSync(weights, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,155 @@
+//! The wasm build, in headless Chromium through wasm-bindgen-test (`make
+//! wasm-test`): the browser encoder reproduces the golden fixture at the same
+//! bar as natively, and its predictions equal the native `predict` output.
+#![cfg(target_arch = "wasm32")]
+
+#[path = "common/predictions.rs"]
+mod predictions;
+#[path = "common/vectors.rs"]
+mod vectors;
+
+use std::collections::BTreeMap;
+
+use js_sys::{Float32Array, Reflect, Uint32Array};
+use sentence_multitask::web::WebModel;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const CONFIG: &[u8] = include_bytes!("../weights/config.json");
+const TOKENIZER: &[u8] = include_bytes!("../weights/tokenizer.json");
+const WEIGHTS: &[u8] = include_bytes!("../weights/model.safetensors");
+const GOLDEN: &str = include_str!("fixtures/all-MiniLM-L6-v2.public.json");
+/// In the order the native CLI reads weights/heads/ (by file name).
+const HEADS: [(&str, &[u8], &[u8]); 2] = [
+    (
+        "sentiment",
+        include_bytes!("../weights/heads/sentiment.json"),
+        include_bytes!("../weights/heads/sentiment.safetensors"),
+    ),
+    (
+        "topic",
+        include_bytes!("../weights/heads/topic.json"),
+        include_bytes!("../weights/heads/topic.safetensors"),
+    ),
+];
+
+#[derive(serde::Deserialize)]
+struct GoldenItem {
+    text: String,
+    token_ids: Vec<u32>,
+    embedding: Vec<f32>,
+}
+
+#[derive(serde::Deserialize)]
+struct Golden {
+    items: Vec<GoldenItem>,
+}
+
+#[derive(serde::Deserialize)]
+struct HeadAnswer {
+    label: String,
+    probabilities: Vec<f32>,
+}
+
+fn model() -> WebModel {
+    let mut model = WebModel::new(CONFIG.to_vec(), TOKENIZER.to_vec(), WEIGHTS.to_vec())
+        .unwrap_or_else(|_| panic!("the shipped weights load in wasm"));
+    for (name, json, weights) in HEADS {
+        model
+            .set_head(json, weights, name)
+            .unwrap_or_else(|_| panic!("head {name} loads"));
+    }
+    model
+}
+
+fn get(object: &JsValue, key: &str) -> JsValue {
+    Reflect::get(object, &JsValue::from_str(key)).expect("field present")
+}
+
+#[wasm_bindgen_test]
+fn wasm_encoder_matches_the_golden_fixture() {
+    let golden: Golden = serde_json::from_str(GOLDEN).expect("golden JSON");
+    let model = model();
+    let texts: Vec<String> = golden.items.iter().map(|i| i.text.clone()).collect();
+    for item in &golden.items {
+        let ids = model
+            .tokenize(&item.text)
+            .unwrap_or_else(|_| panic!("tokenize {:?}", item.text));
+        assert_eq!(ids, item.token_ids, "token ids of {:?}", item.text);
+    }
+    let out: JsValue = model
+        .predict(texts)
+        .unwrap_or_else(|_| panic!("predict"))
+        .into();
+    let dim = get(&out, "dim").as_f64().expect("dim") as usize;
+    let embeddings = Float32Array::from(get(&out, "embeddings")).to_vec();
+    let tokens = Uint32Array::from(get(&out, "tokens")).to_vec();
+    assert_eq!(dim, 384);
+    assert_eq!(embeddings.len(), golden.items.len() * dim);
+    let mut worst = f64::INFINITY;
+    for (i, item) in golden.items.iter().enumerate() {
+        let vector = &embeddings[i * dim..(i + 1) * dim];
+        let c = vectors::cosine(vector, &item.embedding);
+        assert!(c >= 0.99999, "cosine {c} for {:?}", item.text);
+        assert!(
+            (vectors::norm(vector) - 1.0).abs() < 1e-4,
+            "norm of {:?}",
+            item.text
+        );
+        assert_eq!(
+            tokens[i] as usize,
+            item.token_ids.len(),
+            "pieces of {:?}",
+            item.text
+        );
+        worst = worst.min(c);
+    }
+    assert!(worst >= 0.99999, "minimum cosine {worst}");
+}
+
+#[wasm_bindgen_test]
+fn wasm_predictions_equal_the_native_predict_output() {
+    let model = model();
+    let texts = predictions::texts();
+    let out: JsValue = model
+        .predict(texts.clone())
+        .unwrap_or_else(|_| panic!("predict"))
+        .into();
+    let per_text: Vec<BTreeMap<String, HeadAnswer>> =
+        serde_wasm_bindgen::from_value(get(&out, "predictions")).expect("predictions shape");
+    let mut actual = Vec::new();
+    for (text, answers) in texts.iter().zip(per_text) {
+        // The native output lists heads in the order they were loaded.
+        for (name, _, _) in HEADS {
+            let answer = &answers[name];
+            actual.push((
+                text.clone(),
+                name.to_string(),
+                answer.label.clone(),
+                answer.probabilities.clone(),
+            ));
+        }
+    }
+    let expected = predictions::answers_of_predict_output(predictions::EXPECTED);
+    predictions::assert_same_answers(&actual, &expected, 1e-4);
+}
+
+#[wasm_bindgen_test]
+fn a_head_for_another_encoder_is_refused_in_wasm() {
+    let mut model = model();
+    let (_, json, weights) = HEADS[0];
+    let foreign = String::from_utf8(json.to_vec())
+        .expect("UTF-8")
+        .replace("\"dim\": 384", "\"dim\": 768");
+    assert!(model
+        .set_head(foreign.as_bytes(), weights, "foreign.json")
+        .is_err());
+    assert!(WebModel::new(
+        CONFIG.to_vec(),
+        TOKENIZER.to_vec(),
+        WEIGHTS[..1000].to_vec()
+    )
+    .is_err());
+}
