@@ -13,7 +13,7 @@ check-format:
 
 lint: web-tools
 	$(CARGO) clippy --all-targets -- -D warnings
-	$(CARGO) clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
+	$(CARGO) clippy --lib --test wasm --target wasm32-unknown-unknown -- -D warnings
 
 unit:
 	$(CARGO) test --all-targets

@@ -6,6 +6,7 @@ pub mod predictions;
 pub mod synthetic;
 pub mod vectors;
 
+#[allow(unused_imports)]
 pub use vectors::{cosine, norm};
 
 use std::path::{Path, PathBuf};
