@@ -348,6 +348,34 @@ impl Head {
         Ok(())
     }
 
+    /// The same head with classes `labels`: the hidden layer and the output
+    /// rows of labels it already had are copied; rows of new labels are
+    /// freshly initialised from `seed`. Training metadata is dropped.
+    pub fn with_labels(&self, labels: Vec<String>, seed: u64) -> Result<Self> {
+        let fresh = Self::new(
+            self.name(),
+            labels,
+            self.meta.architecture,
+            self.meta.encoder.clone(),
+            seed,
+        )?;
+        for (name, var) in &fresh.params {
+            let old = self.params[name].as_tensor();
+            if !name.starts_with("output.") {
+                var.set(&old.copy()?)?;
+                continue;
+            }
+            let mut rows = var.as_tensor().chunk(fresh.meta.labels.len(), 0)?;
+            for (row, label) in rows.iter_mut().zip(&fresh.meta.labels) {
+                if let Some(i) = self.meta.labels.iter().position(|l| l == label) {
+                    *row = old.narrow(0, i, 1)?;
+                }
+            }
+            var.set(&Tensor::cat(&rows, 0)?)?;
+        }
+        Ok(fresh)
+    }
+
     fn linear(&self, prefix: &str) -> Linear {
         let w = self.params[&format!("{prefix}.weight")].as_tensor().clone();
         let b = self.params[&format!("{prefix}.bias")].as_tensor().clone();

@@ -11,6 +11,7 @@ mod layer;
 pub mod metrics;
 pub mod model;
 pub mod rng;
+pub mod teach;
 pub mod tokenize;
 pub mod train;
 pub mod weights;

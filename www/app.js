@@ -1,6 +1,7 @@
 // The page: input, status, results. No model code here; the worker owns it.
 
 import { el, heatmap, resultRow } from './render.js';
+import { labelControl, refreshHeads, setupTeaching } from './teach.js';
 
 const EXAMPLES = [
   'The striker scored twice in the final minutes to win the cup.',
@@ -33,6 +34,30 @@ const state = {
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
 /** Resolved when the worker is idle; for tests and the benchmark. */
 window.sentenceMultitask = { state, worker };
+
+/** Requests that expect one reply: id -> {resolve, reject, onEvent}. */
+const pending = new Map();
+let nextCall = 0;
+
+/** Sends `{type, id, ...payload}` to the worker; resolves with its reply. */
+function call(type, payload, onEvent) {
+  const id = `call-${++nextCall}`;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject, onEvent });
+    worker.postMessage({ type, id, ...payload });
+  });
+}
+
+/** The model's heads changed (trained, imported, reset): predict again. */
+function headsChanged(heads) {
+  state.heads = heads;
+  state.cache.clear();
+  state.rows = [];
+  list.replaceChildren();
+  heatmapKey = '';
+  refreshHeads();
+  requestMissing();
+}
 
 function setStatus(kind, text) {
   status.dataset.state = kind;
@@ -71,7 +96,7 @@ function render() {
     const result = state.cache.get(text);
     const old = state.rows[i];
     if (old && old.text === text && old.ready === Boolean(result)) return;
-    const node = resultRow(text, result, state.heads);
+    const node = resultRow(text, result, state.heads, (row) => row.append(labelControl(text)));
     if (old) old.node.replaceWith(node);
     else added.append(node);
     state.rows[i] = { text, ready: Boolean(result), node };
@@ -117,6 +142,7 @@ worker.onmessage = ({ data }) => {
       const source = data.timings.fromCache ? 'from this browser\u2019s cache' : `downloaded ${megabytes(data.timings.downloadedBytes)}`;
       setStatus('ready', `Ready in ${Math.round(data.timings.readyMs)} ms (${source}).`);
       requestMissing();
+      setupTeaching(call, () => state.heads, headsChanged);
       break;
     }
     case 'results': {
@@ -128,6 +154,16 @@ worker.onmessage = ({ data }) => {
         });
       });
       render();
+      break;
+    }
+    case 'train-epoch':
+      pending.get(data.id)?.onEvent?.(data);
+      break;
+    case 'reply': {
+      const waiting = pending.get(data.id);
+      pending.delete(data.id);
+      if (data.ok) waiting?.resolve(data.value);
+      else waiting?.reject(new Error(data.message));
       break;
     }
     case 'idle':

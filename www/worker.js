@@ -4,20 +4,33 @@
 // page -> worker
 //   {type: 'load'}                         download (or read from cache) and build the model
 //   {type: 'encode', id, texts}            embed + predict; replaces texts still queued
+//   {type: 'train', id, head, examples: [{text, label}], config, stop}
+//                                          stop: SharedArrayBuffer; the page sets [0] = 1 to stop
+//   {type: 'set-head', id, json, safetensors, source}   import (or restore) a head
+//   {type: 'reset-head', id, head}         back to the shipped head
+//   {type: 'head-files', id, head}         NAME.json + NAME.safetensors bytes
+//   {type: 'read-examples', id, bytes, name} / {type: 'write-examples', id, examples, format}
 // worker -> page
 //   {type: 'progress', loaded, total, cached}
 //   {type: 'ready', info, heads, timings}
 //   {type: 'results', id, texts, dim, embeddings, tokens, predictions, ms}
 //   {type: 'idle', id}                     the queue is empty
+//   {type: 'train-epoch', id, epoch, trainLoss, validation}
+//   {type: 'reply', id, ok, value | message}   answer to train, set-head, reset-head, head-files, *-examples
 //   {type: 'error', stage, message}
 
-import init, { WebModel } from './pkg/sentence_multitask.js';
+import init, { WebModel, readExamples, writeExamples } from './pkg/sentence_multitask.js';
 import { loadModelFiles, clearModelCache } from './model-files.js';
 
 /** Sentences per call into wasm: small enough that results stream in. */
 const CHUNK = 16;
 
 let model = null;
+/** The shipped head files, for "reset head to default": name -> {json, safetensors}. */
+const shipped = new Map();
+/** Embeddings already computed: text -> Float32Array (training reuses them). */
+const embeddings = new Map();
+const MAX_CACHED_EMBEDDINGS = 50_000;
 let loading = false;
 let queue = [];
 let queueId = 0;
@@ -69,8 +82,13 @@ function buildModel(files) {
   };
   const built = new WebModel(need('config.json'), need('tokenizer.json'), need('model.safetensors'));
   for (const name of files.keys()) {
-    const match = /^heads\/([^/]+)\.json$/.exec(name);
-    if (match) built.setHead(files.get(name), need(`heads/${match[1]}.safetensors`), name);
+    const head = /^heads\/([^/]+)\.json$/.exec(name);
+    if (head) {
+      const pair = { json: files.get(name), safetensors: need(`heads/${head[1]}.safetensors`) };
+      built.setHead(pair.json, pair.safetensors, name);
+      shipped.set(head[1], pair);
+    }
+    if (/^replay\/[^/]+\.safetensors$/.test(name)) built.setReplay(files.get(name), name);
   }
   return built;
 }
@@ -91,6 +109,7 @@ async function pump() {
         continue;
       }
       const ms = performance.now() - t0;
+      remember(texts, out.embeddings, out.dim);
       post({ type: 'results', id, texts, ms, dim: out.dim, embeddings: out.embeddings, tokens: out.tokens, predictions: out.predictions }, [
         out.embeddings.buffer,
         out.tokens.buffer,
@@ -104,8 +123,90 @@ async function pump() {
   }
 }
 
+function remember(texts, flat, dim) {
+  if (embeddings.size > MAX_CACHED_EMBEDDINGS) embeddings.clear();
+  texts.forEach((text, i) => embeddings.set(text, flat.slice(i * dim, (i + 1) * dim)));
+}
+
+/** Embeddings of `texts` as one flat array, computing only the new ones. */
+function embedAll(texts) {
+  const missing = [...new Set(texts.filter((t) => !embeddings.has(t)))];
+  for (let i = 0; i < missing.length; i += CHUNK) {
+    const chunk = missing.slice(i, i + CHUNK);
+    remember(chunk, model.embed(chunk), model.info().dim);
+  }
+  const dim = model.info().dim;
+  const flat = new Float32Array(texts.length * dim);
+  texts.forEach((text, i) => flat.set(embeddings.get(text), i * dim));
+  return flat;
+}
+
+function train({ id, head, examples, config, stop }) {
+  const t0 = performance.now();
+  const flat = embedAll(examples.map((e) => e.text));
+  const t1 = performance.now();
+  const before = model.replayAccuracy(head);
+  const summary = model.train(
+    head,
+    flat,
+    examples.map((e) => e.label),
+    config,
+    (event) => post({ type: 'train-epoch', id, epoch: event.epoch, trainLoss: event.train_loss, validation: event.validation }),
+    stop ? new Int32Array(stop) : undefined,
+  );
+  const t2 = performance.now();
+  return {
+    ...summary,
+    embedMs: t1 - t0,
+    trainMs: t2 - t1,
+    replayAccuracy: { before, after: model.replayAccuracy(head) },
+    heads: model.heads(),
+    files: model.headFiles(head),
+  };
+}
+
+/** Runs a request that expects one reply, answering with its value or error. */
+function reply(id, work) {
+  try {
+    post({ type: 'reply', id, ok: true, value: work() });
+  } catch (e) {
+    post({ type: 'reply', id, ok: false, message: errorText(e) });
+  }
+}
+
+const whenModel = (work) => () => {
+  if (!model) throw new Error('the model is not loaded yet');
+  return work();
+};
+
 self.onmessage = ({ data }) => {
   switch (data.type) {
+    case 'train':
+      reply(data.id, whenModel(() => train(data)));
+      break;
+    case 'set-head':
+      reply(data.id, whenModel(() => {
+        const info = model.setHead(data.json, data.safetensors, data.source);
+        return { head: info, heads: model.heads(), files: model.headFiles(info.name) };
+      }));
+      break;
+    case 'reset-head':
+      reply(data.id, whenModel(() => {
+        const pair = shipped.get(data.head);
+        if (!pair) throw new Error(`there is no shipped head ${JSON.stringify(data.head)}`);
+        model.setHead(pair.json, pair.safetensors, `heads/${data.head}.json`);
+        return { heads: model.heads() };
+      }));
+      break;
+    case 'head-files':
+      reply(data.id, whenModel(() => model.headFiles(data.head)));
+      break;
+    case 'read-examples':
+      reply(data.id, () => readExamples(data.bytes, data.name));
+      break;
+    case 'write-examples':
+      reply(data.id, () => writeExamples(data.examples, data.format));
+      break;
     case 'load':
       load();
       break;

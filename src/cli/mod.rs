@@ -8,6 +8,7 @@ mod eval;
 mod import_weights;
 mod lines;
 mod predict;
+mod replay;
 mod serve;
 mod train;
 
@@ -73,6 +74,9 @@ enum Command {
     /// sizes and thread counts; prints one JSON object per configuration and
     /// a summary object as the last line.
     Bench(bench::Args),
+    /// Write a replay set: f16 embeddings of some of a head's data, which the
+    /// page mixes in when a person teaches the head, so it keeps its classes.
+    ReplaySet(replay::Args),
     /// Serve the page (www/) and the model files (weights/) on 127.0.0.1,
     /// printing the URL; the page then computes everything in the browser.
     Serve(serve::Args),
@@ -90,6 +94,7 @@ pub fn main() -> ExitCode {
         Command::Train(args) => train::run(*args),
         Command::Eval(args) => eval::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::ReplaySet(args) => replay::run(args),
         Command::Serve(args) => serve::run(args),
         Command::ImportWeights(args) => import_weights::run(args),
     };

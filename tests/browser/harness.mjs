@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = process.env.SENTENCE_MULTITASK_BIN || join(REPO, 'target', 'debug', 'sentence-multitask');
+export const BIN = process.env.SENTENCE_MULTITASK_BIN || join(REPO, 'target', 'debug', 'sentence-multitask');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
 /** Starts `sentence-multitask serve --port 0`; resolves to `{url, stop}`. */

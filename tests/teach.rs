@@ -1,0 +1,234 @@
+//! Teaching a head in the page's way (src/teach.rs): new classes from a few
+//! examples, old classes kept by replay, replay files, and bad lessons refused.
+
+mod common;
+
+use candle_core::{Device, Tensor};
+use sentence_multitask::heads::Head;
+use sentence_multitask::teach::{lesson_classes, teach, LessonConfig, ReplaySet};
+use sentence_multitask::train::Control;
+
+use common::{encoder, fixture, weights_dir};
+
+fn default_head(name: &str) -> Head {
+    Head::read(
+        &weights_dir().join(format!("heads/{name}.json")),
+        &encoder().encoder_ref(),
+    )
+    .expect("default head loads")
+}
+
+fn replay_file(path: &std::path::Path) -> ReplaySet {
+    let bytes = std::fs::read(path).expect("replay file");
+    ReplaySet::from_safetensors(
+        &bytes,
+        &encoder().encoder_ref(),
+        &path.display().to_string(),
+    )
+    .expect("replay file loads")
+}
+
+fn embed(texts: &[&str]) -> Tensor {
+    let rows: Vec<f32> = encoder()
+        .embed(texts, 8)
+        .expect("embed")
+        .into_iter()
+        .flat_map(|e| e.vector)
+        .collect();
+    Tensor::from_vec(rows, (texts.len(), 384), &Device::Cpu).unwrap()
+}
+
+fn labels_of(head: &Head, texts: &[&str]) -> Vec<String> {
+    sentence_multitask::train::predict_classes(head, &embed(texts))
+        .unwrap()
+        .into_iter()
+        .map(|c| head.labels()[c].clone())
+        .collect()
+}
+
+const COOKING: [&str; 8] = [
+    "Whisk the eggs with sugar until pale, then fold in the flour.",
+    "Simmer the tomato sauce with garlic and basil for twenty minutes.",
+    "Knead the dough, let it rise for an hour, then bake at 220 degrees.",
+    "Season the chicken thighs with paprika and roast them until crisp.",
+    "Chop the onions finely and fry them in butter until golden.",
+    "This lentil soup recipe needs cumin, carrots and a squeeze of lemon.",
+    "Marinate the tofu in soy sauce and ginger before grilling it.",
+    "Blanch the green beans, then toss them with toasted almonds.",
+];
+const COOKING_HELD_OUT: [&str; 6] = [
+    "Stir the risotto slowly, adding warm stock one ladle at a time.",
+    "Brush the pastry with beaten egg and bake until it puffs up.",
+    "Grate the parmesan over the pasta and add a pinch of black pepper.",
+    "Let the caramel bubble until it turns a deep amber colour.",
+    "Sear the steak in a hot pan for two minutes on each side.",
+    "Peel and dice the potatoes, then boil them in salted water.",
+];
+
+#[test]
+fn a_fifth_topic_from_8_examples_keeps_the_four_default_classes() {
+    let current = default_head("topic");
+    let replay = replay_file(&weights_dir().join("replay/topic.safetensors"));
+    let held_out = replay_file(&fixture("topic-heldout.safetensors"));
+    assert_eq!(held_out.labels, current.labels());
+    let before = held_out.accuracy(&current).unwrap();
+    let labels = vec!["Cooking".to_string(); COOKING.len()];
+    let lesson = teach(
+        &current,
+        &embed(&COOKING),
+        &labels,
+        Some(&replay),
+        &LessonConfig::default(),
+        &mut |_| Control::Continue,
+    )
+    .expect("training runs");
+    let head = lesson.head;
+    assert_eq!(
+        head.labels(),
+        ["World", "Sports", "Business", "Sci/Tech", "Cooking"]
+    );
+    let after = held_out.accuracy(&head).unwrap();
+    eprintln!(
+        "held-out accuracy of the four default classes: {before:.4} before, {after:.4} after"
+    );
+    assert!(
+        after >= before - 0.02,
+        "held-out accuracy of the four default classes fell from {before:.4} to {after:.4}"
+    );
+    assert_eq!(
+        labels_of(&head, &COOKING_HELD_OUT),
+        vec!["Cooking"; COOKING_HELD_OUT.len()]
+    );
+    // Too few to hold any out for validation: all 8 train.
+    assert_eq!(lesson.examples_per_class["Cooking"], 8);
+    // Three quarters of the 128 replayed a class train; the rest validate.
+    assert_eq!(lesson.examples_per_class["World"], 96);
+}
+
+#[test]
+fn a_new_three_class_task_from_scratch() {
+    let current = default_head("sentiment");
+    let train: [(&str, &str); 12] = [
+        (
+            "Heavy rain and strong winds are expected tonight.",
+            "weather",
+        ),
+        ("Sunny skies with a high of 25 degrees tomorrow.", "weather"),
+        (
+            "Snow will fall in the mountains over the weekend.",
+            "weather",
+        ),
+        ("A thick fog covers the valley this morning.", "weather"),
+        ("Add two cups of flour and a pinch of salt.", "recipe"),
+        ("Bake the cake for 40 minutes at 180 degrees.", "recipe"),
+        ("Fry the garlic gently in olive oil.", "recipe"),
+        ("Mix the butter and sugar until creamy.", "recipe"),
+        ("The guitarist played a long solo at the concert.", "music"),
+        ("Her new album mixes jazz with electronic beats.", "music"),
+        ("The orchestra rehearsed the symphony all week.", "music"),
+        ("He sang the chorus while the drummer kept time.", "music"),
+    ];
+    let texts: Vec<&str> = train.iter().map(|(t, _)| *t).collect();
+    let labels: Vec<String> = train.iter().map(|(_, l)| l.to_string()).collect();
+    let config = LessonConfig {
+        from_scratch: true,
+        ..LessonConfig::default()
+    };
+    let mut epochs = 0;
+    let lesson = teach(&current, &embed(&texts), &labels, None, &config, &mut |p| {
+        if matches!(p, sentence_multitask::train::Progress::Epoch { .. }) {
+            epochs += 1;
+        }
+        Control::Continue
+    })
+    .unwrap();
+    assert!(epochs > 0);
+    assert_eq!(lesson.head.labels(), ["weather", "recipe", "music"]);
+    assert_eq!(
+        labels_of(
+            &lesson.head,
+            &[
+                "Thunderstorms will move in by the afternoon.",
+                "Stir in the cream and simmer the sauce.",
+                "The band released a live record of their tour."
+            ]
+        ),
+        ["weather", "recipe", "music"]
+    );
+}
+
+#[test]
+fn with_labels_keeps_the_old_classes_weights_exactly() {
+    let current = default_head("topic");
+    let grown = current
+        .with_labels(
+            lesson_classes(current.labels(), &["Cooking".into()], false),
+            7,
+        )
+        .unwrap();
+    let x = embed(&COOKING);
+    let old = current.logits(&x, None).unwrap().to_vec2::<f32>().unwrap();
+    let new = grown.logits(&x, None).unwrap().to_vec2::<f32>().unwrap();
+    for (a, b) in old.iter().zip(&new) {
+        assert_eq!(a[..], b[..4]);
+    }
+}
+
+#[test]
+fn replay_files_round_trip_and_foreign_or_broken_ones_are_refused() {
+    let set = replay_file(&weights_dir().join("replay/sentiment.safetensors"));
+    assert_eq!(set.labels, ["negative", "positive"]);
+    let encoder_ref = encoder().encoder_ref();
+    let bytes = set.to_safetensors(&encoder_ref).unwrap();
+    let again = ReplaySet::from_safetensors(&bytes, &encoder_ref, "again").unwrap();
+    assert_eq!(again.classes, set.classes);
+    assert_eq!(
+        again.embeddings.to_vec2::<f32>().unwrap(),
+        set.embeddings.to_vec2::<f32>().unwrap()
+    );
+    let mut foreign = encoder_ref.clone();
+    foreign.id = "some/other-model".into();
+    let err = ReplaySet::from_safetensors(&bytes, &foreign, "x.safetensors").unwrap_err();
+    assert!(err.to_string().contains("other-model"), "{err}");
+    let err =
+        ReplaySet::from_safetensors(&bytes[..bytes.len() / 2], &encoder_ref, "cut.safetensors")
+            .unwrap_err();
+    assert!(err.to_string().contains("cut.safetensors"), "{err}");
+}
+
+#[test]
+fn bad_lessons_are_refused_with_the_reason() {
+    let current = default_head("sentiment");
+    let go = &mut |_: &sentence_multitask::train::Progress| Control::Continue;
+    let none = Tensor::zeros((0, 384), candle_core::DType::F32, &Device::Cpu).unwrap();
+    let err = teach(&current, &none, &[], None, &LessonConfig::default(), go).unwrap_err();
+    assert!(err.to_string().contains("no examples"), "{err}");
+    let one = embed(&["just one class"]);
+    let scratch = LessonConfig {
+        from_scratch: true,
+        ..LessonConfig::default()
+    };
+    let err = teach(&current, &one, &["only".into()], None, &scratch, go).unwrap_err();
+    assert!(err.to_string().contains("at least 2 classes"), "{err}");
+    let nan = Tensor::from_vec(vec![f32::NAN; 384], (1, 384), &Device::Cpu).unwrap();
+    let err = teach(
+        &current,
+        &nan,
+        &["positive".into()],
+        None,
+        &LessonConfig::default(),
+        go,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("NaN"), "{err}");
+    let err = teach(
+        &current,
+        &one,
+        &[" ".into()],
+        None,
+        &LessonConfig::default(),
+        go,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("empty label"), "{err}");
+}
