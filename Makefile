@@ -2,7 +2,7 @@
 SHELL := bash
 CARGO ?= cargo
 
-.PHONY: test check-format lint unit weights bench heads heads-topic heads-sentiment web web-tools wasm-test browser-test demo
+.PHONY: test check-format lint unit weights bench heads heads-topic heads-sentiment replay sums web web-tools wasm-test browser-test bench-web demo
 
 ## Everything CI checks: formatting, lints for both targets, native tests,
 ## the wasm API in headless Chromium, and the page end to end.
@@ -43,6 +43,12 @@ wasm-test: web-tools
 	WASM_BINDGEN_TEST_TIMEOUT=900 WASM_BINDGEN_TEST_WEBDRIVER_JSON=tests/webdriver.json \
 	  $(CARGO) test --target wasm32-unknown-unknown --test wasm
 
+## In-browser throughput, load times, download size, parity and memory of the real worker;
+## JSON lines, the summary last. REPS=... repetitions per batch size.
+bench-web: web
+	$(CARGO) build --bin sentence-multitask
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && node bench.mjs
+
 ## Build the page and serve it on 127.0.0.1 (PORT=... to choose the port).
 PORT ?= 8000
 demo: web
@@ -59,6 +65,19 @@ bench:
 ## Retrain the default heads into weights/heads/ (needs ../shared/data; see weights/README.md).
 DATA ?= ../shared/data
 heads: heads-topic heads-sentiment
+
+## weights/SHA256SUMS lists every file the page loads; refresh it after retraining heads or replay sets.
+SUMMED := config.json tokenizer.json model.safetensors heads/topic.json heads/topic.safetensors \
+  heads/sentiment.json heads/sentiment.safetensors replay/topic.safetensors replay/sentiment.safetensors
+sums:
+	cd weights && sha256sum $(SUMMED) > SHA256SUMS
+
+## Rebuild the replay sets the page mixes in when a head is taught (see weights/README.md).
+replay:
+	$(CARGO) run --quiet --release -- replay-set --head topic --format ag-news --data $(DATA)/ag_news/train_subset20k.csv \
+	  --val-fraction 0.1 --part train --per-class 128 --out weights/replay/topic.safetensors
+	$(CARGO) run --quiet --release -- replay-set --head sentiment --format sst2 --data $(DATA)/sst2/train.tsv \
+	  --per-class 128 --out weights/replay/sentiment.safetensors
 
 heads-topic:
 	$(CARGO) run --quiet --release -- train --head topic --format ag-news \

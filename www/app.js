@@ -32,8 +32,8 @@ const state = {
 };
 
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-/** Resolved when the worker is idle; for tests and the benchmark. */
-window.sentenceMultitask = { state, worker };
+/** For tests and the benchmark (make bench-web). */
+window.sentenceMultitask = { state, worker, call: (...args) => call(...args) };
 
 /** Requests that expect one reply: id -> {resolve, reject, onEvent}. */
 const pending = new Map();
@@ -88,21 +88,38 @@ input.addEventListener('input', () => {
   debounce = setTimeout(requestMissing, DEBOUNCE_MS);
 });
 
-/** Brings the result rows in line with the text: only changed rows are rebuilt. */
+/** Rows built per task, so thousands of lines never block the page for long. */
+const ROWS_PER_TASK = 150;
+let renderQueued = false;
+
+/**
+ * Brings the result rows in line with the text: only changed rows are
+ * rebuilt, at most ROWS_PER_TASK at a time (the rest in following tasks).
+ */
 function render() {
   const texts = lines();
   const added = document.createDocumentFragment();
-  texts.forEach((text, i) => {
+  let built = 0;
+  for (let i = 0; i < texts.length && built < ROWS_PER_TASK; i++) {
+    const text = texts[i];
     const result = state.cache.get(text);
     const old = state.rows[i];
-    if (old && old.text === text && old.ready === Boolean(result)) return;
+    if (old && old.text === text && old.ready === Boolean(result)) continue;
     const node = resultRow(text, result, state.heads, (row) => row.append(labelControl(text)));
     if (old) old.node.replaceWith(node);
     else added.append(node);
     state.rows[i] = { text, ready: Boolean(result), node };
-  });
+    built += 1;
+  }
   list.append(added);
   for (const row of state.rows.splice(texts.length)) row.node.remove();
+  if (built === ROWS_PER_TASK && !renderQueued) {
+    renderQueued = true;
+    setTimeout(() => {
+      renderQueued = false;
+      render();
+    }, 0);
+  }
   const done = texts.filter((t) => state.cache.has(t)).length;
   $('results-meta').textContent = texts.length ? `${done} of ${texts.length} lines` : '';
   drawHeatmap(texts);

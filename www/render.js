@@ -13,6 +13,9 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** Characters of a line shown in its result row. */
+const SHOWN_CHARS = 2000;
+
 const percent = (p) => `${(p * 100).toFixed(p >= 0.995 || p < 0.005 ? 0 : 1)}%`;
 
 /** One head's block: top label and a bar per class. */
@@ -109,7 +112,9 @@ function embeddingStrip(vector, tokens) {
  */
 export function resultRow(text, result, heads, extra) {
   const row = el('li', { class: result ? 'result' : 'result pending', 'data-testid': 'result', 'aria-busy': result ? undefined : 'true' });
-  row.append(el('p', { class: 'sentence', text: text }));
+  // A huge line is shown in part (the model reads only its first 256 word pieces anyway).
+  const shown = text.length > SHOWN_CHARS ? `${text.slice(0, SHOWN_CHARS)}… (${text.length - SHOWN_CHARS} more characters)` : text;
+  row.append(el('p', { class: 'sentence', text: shown }));
   const predictions = el('div', { class: 'predictions' });
   for (const head of heads) predictions.append(predictionBlock(head, result && result.predictions[head.name]));
   row.append(predictions);

@@ -10,6 +10,8 @@
 //   {type: 'reset-head', id, head}         back to the shipped head
 //   {type: 'head-files', id, head}         NAME.json + NAME.safetensors bytes
 //   {type: 'read-examples', id, bytes, name} / {type: 'write-examples', id, examples, format}
+//   {type: 'bench', id, texts, batch, reps}  sentences/s at one batch size (make bench-web)
+//   {type: 'embed', id, texts}             embeddings only (make bench-web's parity check)
 // worker -> page
 //   {type: 'progress', loaded, total, cached}
 //   {type: 'ready', info, heads, timings}
@@ -26,6 +28,8 @@ import { loadModelFiles, clearModelCache } from './model-files.js';
 const CHUNK = 16;
 
 let model = null;
+/** The wasm instance's exports (for its memory size). */
+let wasm = null;
 /** The shipped head files, for "reset head to default": name -> {json, safetensors}. */
 const shipped = new Map();
 /** Embeddings already computed: text -> Float32Array (training reuses them). */
@@ -46,7 +50,8 @@ async function load() {
   // Downloads still running when another file has failed must not report.
   let live = true;
   try {
-    const [{ files, downloadedBytes, fromCache }] = await Promise.all([
+    let files, downloadedBytes, fromCache;
+    [{ files, downloadedBytes, fromCache }, wasm] = await Promise.all([
       loadModelFiles((p) => live && post({ type: 'progress', ...p })),
       init(),
     ]);
@@ -197,6 +202,21 @@ self.onmessage = ({ data }) => {
         model.setHead(pair.json, pair.safetensors, `heads/${data.head}.json`);
         return { heads: model.heads() };
       }));
+      break;
+    case 'bench':
+      reply(data.id, whenModel(() => {
+        const run = () => {
+          for (let i = 0; i < data.texts.length; i += data.batch) model.predict(data.texts.slice(i, i + data.batch));
+        };
+        run();
+        const t0 = performance.now();
+        for (let r = 0; r < data.reps; r++) run();
+        const seconds = (performance.now() - t0) / 1000;
+        return { sps: (data.texts.length * data.reps) / seconds, wasmMemoryBytes: wasm.memory.buffer.byteLength };
+      }));
+      break;
+    case 'embed':
+      reply(data.id, whenModel(() => ({ embeddings: model.embed(data.texts), wasmMemoryBytes: wasm.memory.buffer.byteLength })));
       break;
     case 'head-files':
       reply(data.id, whenModel(() => model.headFiles(data.head)));

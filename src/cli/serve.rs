@@ -1,4 +1,5 @@
-//! `serve`: the page (www/) and the model files (weights/) over HTTP on
+//! `serve`: the page (www/), the model files (weights/) and DISCUSSION.md
+//! (which the page links) over HTTP on
 //! loopback, with the headers the page needs: the right MIME types,
 //! cross-origin isolation (COOP/COEP, so wasm threads can come later) and a
 //! Content-Security-Policy that allows nothing but the page's own origin.
@@ -156,6 +157,10 @@ impl Roots {
         });
         if !safe {
             return None;
+        }
+        if rest == "DISCUSSION.md" {
+            // The page links the project's write-up on what to freeze and why.
+            return Some(self.www.parent()?.join(rest));
         }
         Some(match rest.strip_prefix("weights/") {
             Some(file) => self.weights.join(file),

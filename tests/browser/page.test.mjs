@@ -82,20 +82,25 @@ test('2,000 lines and a 100 KB line leave the page responsive and all get result
   const lines = Array.from({ length: 2000 }, (_, i) => `Line ${i}: the market ${i % 2 ? 'rallied' : 'slumped'} on day ${i}.`);
   lines.push('word '.repeat(20_000));
   await page.fill('[data-testid="sentence-input"]', lines.join('\n'));
-  // While the worker encodes, the page's own thread keeps answering.
-  let slowest = 0;
-  for (let i = 0; i < 10; i++) {
-    const ms = await page.evaluate(
-      () =>
-        new Promise((resolve) => {
-          const t0 = performance.now();
-          setTimeout(() => resolve(performance.now() - t0), 0);
-        }),
+  // While the worker encodes, the page's own thread keeps answering: a
+  // zero-delay timer fires promptly (the median), and never after a stall.
+  const delays = [];
+  for (let i = 0; i < 15; i++) {
+    delays.push(
+      await page.evaluate(
+        () =>
+          new Promise((resolve) => {
+            const t0 = performance.now();
+            setTimeout(() => resolve(performance.now() - t0), 0);
+          }),
+      ),
     );
-    slowest = Math.max(slowest, ms);
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 150));
   }
-  assert.ok(slowest < 250, `the page's event loop answered within ${slowest} ms`);
+  delays.sort((a, b) => a - b);
+  const median = delays[Math.floor(delays.length / 2)];
+  assert.ok(median < 150, `median timer delay ${median} ms while encoding (${delays.map(Math.round)})`);
+  assert.ok(delays.at(-1) < 1000, `a timer waited ${delays.at(-1)} ms while encoding`);
   await waitFor(
     page,
     (n) => document.querySelectorAll('[data-testid="prediction-topic"][data-label]').length === n,
