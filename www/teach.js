@@ -149,7 +149,7 @@ function drawTeaching() {
     });
     return el('li', { class: 'example', 'data-testid': 'example' }, text, label, drop);
   });
-  $('examples').replaceChildren(...rows);
+  $('example-list').replaceChildren(...rows);
   $('examples-meta').textContent = `${mine.length} example${mine.length === 1 ? '' : 's'} for ${head}`;
 }
 
@@ -192,7 +192,7 @@ function drawCurve(points) {
   svg.replaceChildren(line(path(points.map((p) => p.loss), maxLoss), 'loss'));
   const accuracy = points.map((p) => p.accuracy).filter((a) => a !== undefined);
   if (accuracy.length === points.length) svg.append(line(path(accuracy, 1), 'accuracy'));
-  svg.hidden = points.length === 0;
+  svg.toggleAttribute('hidden', points.length === 0);
   const last = points.at(-1);
   $('curve-legend').textContent = last
     ? `epoch ${last.epoch}: loss ${last.loss.toFixed(3)}${last.accuracy === undefined ? '' : `, validation accuracy ${(last.accuracy * 100).toFixed(0)}%`}`

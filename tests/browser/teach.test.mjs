@@ -100,6 +100,7 @@ test('teach a brand-new three-class task, keep it across a reload, export and im
     (await labels(page)).map((l) => l.topic),
     HELD_OUT.map(([, label]) => label),
   );
+  await page.screenshot({ path: join(REPO, 'target', 'screenshots', 'page-teach.png'), fullPage: true });
 
   // A reload keeps the examples and the trained head.
   await page.reload();
