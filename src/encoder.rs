@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
+#[cfg(not(target_arch = "wasm32"))]
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
@@ -239,8 +240,15 @@ impl Encoder {
         let embed_chunk = |chunk: &&[usize]| {
             self.embed_ids(&chunk.iter().map(|&i| ids[i].clone()).collect::<Vec<_>>())
         };
+        // wasm32 has no threads here: rayon would only add its fallback's overhead.
+        #[cfg(not(target_arch = "wasm32"))]
         let results = chunks
             .par_iter()
+            .map(embed_chunk)
+            .collect::<Result<Vec<_>>>()?;
+        #[cfg(target_arch = "wasm32")]
+        let results = chunks
+            .iter()
             .map(embed_chunk)
             .collect::<Result<Vec<_>>>()?;
         let mut out: Vec<Option<Embedding>> = vec![None; ids.len()];
