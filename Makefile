@@ -87,3 +87,13 @@ heads-sentiment:
 	$(CARGO) run --quiet --release -- train --head sentiment --format sst2 \
 	  --data $(DATA)/sst2/train.tsv --val $(DATA)/sst2/dev.tsv --arch linear --lr 0.002 --weight-decay 0 \
 	  --patience 5 --epochs 40 --seed 0 --out weights/heads
+
+## The studies behind DISCUSSION.md on ../shared/data: results.json, tables.md and
+## SVG charts into www/discussion/ (about an hour on 2 cores). `make experiments-quick`
+## runs the same studies on small subsets in a few minutes.
+.PHONY: experiments experiments-quick
+experiments:
+	$(CARGO) run --quiet --release -- experiments --data-dir $(DATA) --out www/discussion
+
+experiments-quick:
+	$(CARGO) run --quiet --release -- experiments --quick --data-dir $(DATA) --out target/experiments-quick

@@ -4,6 +4,7 @@
 pub mod data;
 pub mod encoder;
 pub mod error;
+pub mod experiments;
 pub mod finetune;
 pub mod heads;
 pub mod input;

@@ -5,6 +5,7 @@ mod cache;
 mod datasets;
 mod embed;
 mod eval;
+mod experiments;
 mod import_weights;
 mod lines;
 mod predict;
@@ -70,6 +71,10 @@ enum Command {
     /// Evaluate a head on labelled data: prints one JSON object with accuracy,
     /// macro_f1, per-class precision/recall/F1, the confusion matrix and the count.
     Eval(eval::Args),
+    /// Run the studies behind DISCUSSION.md (what to train and freeze, multi-task
+    /// or single-task, few examples next to many) and write results.json,
+    /// tables.md and SVG charts to --out. --quick runs them on small subsets.
+    Experiments(Box<experiments::Args>),
     /// Measure encoder throughput (sentences per second) at several batch
     /// sizes and thread counts; prints one JSON object per configuration and
     /// a summary object as the last line.
@@ -93,6 +98,7 @@ pub fn main() -> ExitCode {
         Command::Predict(args) => predict::run(args),
         Command::Train(args) => train::run(*args),
         Command::Eval(args) => eval::run(args),
+        Command::Experiments(args) => experiments::run(*args),
         Command::Bench(args) => bench::run(args),
         Command::ReplaySet(args) => replay::run(args),
         Command::Serve(args) => serve::run(args),

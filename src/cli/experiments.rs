@@ -1,0 +1,190 @@
+//! `experiments`: the studies behind DISCUSSION.md, written as results.json,
+//! tables.md and SVG charts.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::Tensor;
+use sentence_multitask::data::{AG_NEWS_LABELS, SST2_LABELS};
+use sentence_multitask::experiments::{report, run_all, Backend, Plan, TaskData};
+use sentence_multitask::heads::{Activation, Architecture};
+use sentence_multitask::{Encoder, Error, ModelFiles, Result};
+use serde_json::json;
+
+use super::cache::{CacheArgs, EmbeddingCache};
+use super::datasets::{label_indices, read, split_per_class};
+use super::WeightsArg;
+
+/// Where the data lives unless `--data-dir` says otherwise.
+const DEFAULT_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data");
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    weights: WeightsArg,
+    /// Directory with ag_news/train_subset20k.csv, sst2/train.tsv and sst2/dev.tsv.
+    #[arg(long, default_value = DEFAULT_DATA)]
+    data_dir: PathBuf,
+    /// Task A's data (AG News CSV) instead of the one in --data-dir; its last
+    /// 10% of each class is the evaluation set.
+    #[arg(long, value_name = "FILE")]
+    ag_news: Option<PathBuf>,
+    /// Task B's training data (SST-2 TSV) instead of the one in --data-dir.
+    #[arg(long, value_name = "FILE")]
+    sst2_train: Option<PathBuf>,
+    /// Task B's evaluation data (SST-2 TSV) instead of the one in --data-dir.
+    #[arg(long, value_name = "FILE")]
+    sst2_dev: Option<PathBuf>,
+    /// Run every study on small subsets (minutes instead of an hour).
+    #[arg(long)]
+    quick: bool,
+    /// Threads for encoder work (heads alone always train on one).
+    #[arg(long, default_value_t = 2)]
+    threads: u32,
+    /// Directory for results.json, tables.md and the charts.
+    #[arg(long, default_value = "target/experiments")]
+    out: PathBuf,
+    #[command(flatten)]
+    cache: CacheArgs,
+}
+
+/// The CLI's side of the studies: cached embeddings, threads, a log on stderr.
+struct CliBackend<'a> {
+    cache: EmbeddingCache,
+    encoder: &'a Encoder,
+    threads: u32,
+    start: Instant,
+}
+
+impl Backend for CliBackend<'_> {
+    fn embed(&self, texts: &[String], what: &str) -> Result<Tensor> {
+        self.cache.embed(self.encoder, texts, what)
+    }
+
+    fn heads_only(&self, heads_only: bool) {
+        super::set_threads(Some(if heads_only { 1 } else { self.threads }));
+    }
+
+    fn log(&self, message: &str) {
+        eprintln!("[{:6.0} s] {message}", self.start.elapsed().as_secs_f64());
+    }
+}
+
+/// Texts and class indices of `rows` of a file's examples.
+fn pick(texts: &[String], labels: &[usize], rows: &[usize]) -> (Vec<String>, Vec<usize>) {
+    rows.iter().map(|&r| (texts[r].clone(), labels[r])).unzip()
+}
+
+/// Texts and class indices of a whole labelled file.
+fn labelled(path: &Path, format: &str, names: &[String]) -> Result<(Vec<String>, Vec<usize>)> {
+    let file = read(path, Some(format), false)?;
+    let labels = label_indices(&file.examples, names, path)?;
+    Ok((file.examples.into_iter().map(|e| e.text).collect(), labels))
+}
+
+/// Task A (AG News, split as `train --val-fraction 0.1` splits it, so the
+/// embedding cache is shared) and task B (SST-2 train and dev).
+fn load_tasks(args: &Args) -> Result<[TaskData; 2]> {
+    let names = |labels: &[&str]| labels.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let topic_labels = names(&AG_NEWS_LABELS);
+    let ag = args
+        .ag_news
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join("ag_news/train_subset20k.csv"));
+    let (texts, labels) = labelled(&ag, "ag-news", &topic_labels)?;
+    let (train, val) = split_per_class(&labels, topic_labels.len(), 0.1);
+    let (train_texts, train_labels) = pick(&texts, &labels, &train);
+    let (eval_texts, eval_labels) = pick(&texts, &labels, &val);
+    let topic = TaskData {
+        name: "topic".into(),
+        labels: topic_labels,
+        architecture: Architecture::Mlp {
+            hidden: 256,
+            activation: Activation::Gelu,
+            dropout: 0.1,
+        },
+        train_texts,
+        train_labels,
+        eval_texts,
+        eval_labels,
+    };
+    let sentiment_labels = names(&SST2_LABELS);
+    let sst_train = args
+        .sst2_train
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join("sst2/train.tsv"));
+    let sst_dev = args
+        .sst2_dev
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join("sst2/dev.tsv"));
+    let (train_texts, train_labels) = labelled(&sst_train, "sst2", &sentiment_labels)?;
+    let (eval_texts, eval_labels) = labelled(&sst_dev, "sst2", &sentiment_labels)?;
+    let sentiment = TaskData {
+        name: "sentiment".into(),
+        labels: sentiment_labels,
+        architecture: Architecture::Linear,
+        train_texts,
+        train_labels,
+        eval_texts,
+        eval_labels,
+    };
+    Ok([topic, sentiment])
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).map_err(Error::io(path))
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let files = ModelFiles::read_dir(&args.weights.weights)?;
+    let encoder = Encoder::from_files(&files)?;
+    let backend = CliBackend {
+        cache: args.cache.open(&files),
+        encoder: &encoder,
+        threads: args.threads.max(1),
+        start: Instant::now(),
+    };
+    backend.heads_only(false);
+    let tasks = load_tasks(&args)?;
+    let plan = if args.quick {
+        Plan::quick()
+    } else {
+        Plan::full()
+    };
+    std::fs::create_dir_all(&args.out).map_err(Error::io(&args.out))?;
+    let results = run_all(&encoder, &backend, tasks, plan)?;
+    let command = std::env::args()
+        .enumerate()
+        .map(|(i, a)| {
+            if i == 0 {
+                "sentence-multitask".into()
+            } else {
+                a
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut value = serde_json::to_value(&results).map_err(|e| Error::InvalidArgument {
+        what: "results".into(),
+        reason: e.to_string(),
+    })?;
+    value["command"] = json!(command);
+    let mut written = Vec::new();
+    let mut save = |name: &str, bytes: &[u8]| -> Result<()> {
+        let path = args.out.join(name);
+        write(&path, bytes)?;
+        written.push(path);
+        Ok(())
+    };
+    let pretty = serde_json::to_string_pretty(&value).unwrap_or_default() + "\n";
+    save("results.json", pretty.as_bytes())?;
+    save("tables.md", report::markdown(&results, &command).as_bytes())?;
+    for (name, svg) in report::charts(&results) {
+        save(&name, svg.as_bytes())?;
+    }
+    println!(
+        "{}",
+        json!({"out": args.out, "files": written, "seconds": results.seconds})
+    );
+    Ok(())
+}

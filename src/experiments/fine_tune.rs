@@ -1,0 +1,277 @@
+//! Studies (a) to (c): one grid of runs per encoder setting and seed, read
+//! three ways. Per seed, heads are first trained on the frozen encoder (the
+//! "probes"); every run that trains encoder layers starts from copies of
+//! them, as `train --init DIR --trainable top-K` does.
+//!
+//! - single A: A's head and the layers train on A's examples;
+//! - single B: B's head and the layers train on B's examples while A's head
+//!   is carried along frozen, so A's accuracy afterwards shows what a moving
+//!   shared encoder does to a head that no longer trains;
+//! - multi: both heads and the layers train together on both tasks' examples.
+
+use serde::Serialize;
+
+use super::lab::Lab;
+use super::run::{copy_head, TaskSpec};
+use super::Spread;
+use crate::error::{Error, Result};
+use crate::heads::Head;
+use crate::train::Trainable;
+
+/// (a) One task under one encoder setting.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainableRow {
+    /// The task's name.
+    pub task: String,
+    /// `heads` (frozen encoder), `top-1`, `top-2` or `all`.
+    pub trainable: String,
+    /// Accuracy on the task's evaluation set.
+    pub accuracy: Spread,
+    /// Training seconds per epoch (validation on the selection set included).
+    pub seconds_per_epoch: Spread,
+    /// Epochs run, per seed.
+    pub epochs_run: Vec<usize>,
+}
+
+/// (b) A's head after B has trained.
+#[derive(Clone, Debug, Serialize)]
+pub struct FreezeRow {
+    /// What trained besides B's head: `heads` (frozen encoder), `top-1`, ...
+    pub encoder: String,
+    /// `frozen` (A's head kept bit-identical, A's data unused) or
+    /// `trained` (A's head and data in the run, multi-task).
+    pub a_head: String,
+    /// A's accuracy before B trained (its head on the frozen encoder).
+    pub a_before: Spread,
+    /// A's accuracy after B trained.
+    pub a_after: Spread,
+    /// `a_after - a_before`, per seed.
+    pub a_change: Spread,
+    /// B's accuracy.
+    pub b_accuracy: Spread,
+    /// True when A's head weights came out bit-identical in every seed.
+    pub a_head_bit_identical: bool,
+}
+
+/// (c) One task: its own model against the shared multi-task model.
+#[derive(Clone, Debug, Serialize)]
+pub struct MultiTaskRow {
+    /// The task's name.
+    pub task: String,
+    /// What trained besides the heads.
+    pub trainable: String,
+    /// Accuracy of the single-task model (the (a) run).
+    pub single: Spread,
+    /// Accuracy of this task's head in the multi-task model.
+    pub multi: Spread,
+    /// Training seconds per epoch of the multi-task run (both tasks' examples).
+    pub multi_seconds_per_epoch: Spread,
+}
+
+/// One seed's runs under one encoder setting.
+struct Cell {
+    single: [(f64, f64, usize); 2],
+    a_after_b: f64,
+    a_identical: bool,
+    multi: [f64; 2],
+    multi_seconds: f64,
+}
+
+/// Every cell, by setting then seed, with the probes' A accuracy per seed.
+pub struct Grid {
+    names: [String; 2],
+    settings: Vec<(String, Vec<Cell>)>,
+    a_before: Vec<f64>,
+}
+
+fn setting_name(t: Trainable) -> String {
+    match t {
+        Trainable::Heads => "heads".into(),
+        Trainable::TopLayers(k) => format!("top-{k}"),
+        Trainable::All => "all".into(),
+    }
+}
+
+fn same_weights(a: &Head, b: &Head) -> Result<bool> {
+    Ok(a.to_safetensors()? == b.to_safetensors()?)
+}
+
+/// Runs every setting of the plan (the frozen encoder first) for each seed.
+pub fn run_grid(lab: &Lab) -> Result<Grid> {
+    let plan = &lab.plan;
+    let mut settings = Vec::new();
+    let mut probes: Vec<[Head; 2]> = Vec::new();
+    let mut subsets: Vec<[Vec<usize>; 2]> = Vec::new();
+    let mut cells = Vec::new();
+    for &seed in &plan.seeds {
+        lab.backend
+            .log(&format!("(a)-(c) frozen encoder, seed {seed}"));
+        let rows = [0, 1].map(|t| lab.sample(t, plan.fine_tune_per_class[t], seed));
+        let spec = |t: usize, head: Head| TaskSpec {
+            val: lab.selection(t),
+            ..TaskSpec::new(t, head, rows[t].clone())
+        };
+        let config = lab.head_config(seed);
+        let mut a = lab.run(
+            vec![spec(0, lab.new_head(0, seed)?)],
+            Trainable::Heads,
+            &config,
+            None,
+        )?;
+        let probe_a = a.heads.remove(0);
+        let b = lab.run(
+            vec![
+                spec(1, lab.new_head(1, seed.wrapping_add(1))?),
+                TaskSpec::frozen(0, copy_head(&probe_a)?),
+            ],
+            Trainable::Heads,
+            &config,
+            None,
+        )?;
+        let a_identical = same_weights(&b.heads[1], &probe_a)?;
+        if !a_identical || b.accuracy[1].to_bits() != a.accuracy[0].to_bits() {
+            return Err(Error::InvalidArgument {
+                what: "study (b)".into(),
+                reason: format!(
+                    "A's frozen head changed on a frozen encoder: accuracy {} before, {} after",
+                    a.accuracy[0], b.accuracy[1]
+                ),
+            });
+        }
+        let multi = lab.run(
+            vec![
+                spec(0, lab.new_head(0, seed)?),
+                spec(1, lab.new_head(1, seed.wrapping_add(1))?),
+            ],
+            Trainable::Heads,
+            &config,
+            None,
+        )?;
+        cells.push(Cell {
+            single: [
+                (a.accuracy[0], a.seconds_per_epoch(), a.epochs_run),
+                (b.accuracy[0], b.seconds_per_epoch(), b.epochs_run),
+            ],
+            a_after_b: b.accuracy[1],
+            a_identical,
+            multi: [multi.accuracy[0], multi.accuracy[1]],
+            multi_seconds: multi.seconds_per_epoch(),
+        });
+        let mut b_heads = b.heads;
+        probes.push([probe_a, b_heads.remove(0)]);
+        subsets.push(rows);
+    }
+    let a_before: Vec<f64> = cells.iter().map(|c| c.single[0].0).collect();
+    settings.push((setting_name(Trainable::Heads), cells));
+    for &(setting, seeds) in &plan.layer_settings {
+        let mut cells = Vec::new();
+        for (i, &seed) in plan.seeds.iter().enumerate().take(seeds) {
+            let name = setting_name(setting);
+            lab.backend.log(&format!("(a)-(c) {name}, seed {seed}"));
+            let config = lab.fine_tune_config(seed);
+            let spec = |t: usize| -> Result<TaskSpec> {
+                Ok(TaskSpec {
+                    val: lab.selection(t),
+                    ..TaskSpec::new(t, copy_head(&probes[i][t])?, subsets[i][t].clone())
+                })
+            };
+            let a = lab.run(vec![spec(0)?], setting, &config, None)?;
+            let frozen_a = TaskSpec::frozen(0, copy_head(&probes[i][0])?);
+            let b = lab.run(vec![spec(1)?, frozen_a], setting, &config, None)?;
+            let a_identical = same_weights(&b.heads[1], &probes[i][0])?;
+            if !a_identical {
+                return Err(Error::InvalidArgument {
+                    what: "study (b)".into(),
+                    reason: format!("A's frozen head changed while B trained with {name}"),
+                });
+            }
+            let multi = lab.run(vec![spec(0)?, spec(1)?], setting, &config, None)?;
+            cells.push(Cell {
+                single: [
+                    (a.accuracy[0], a.seconds_per_epoch(), a.epochs_run),
+                    (b.accuracy[0], b.seconds_per_epoch(), b.epochs_run),
+                ],
+                a_after_b: b.accuracy[1],
+                a_identical,
+                multi: [multi.accuracy[0], multi.accuracy[1]],
+                multi_seconds: multi.seconds_per_epoch(),
+            });
+        }
+        settings.push((setting_name(setting), cells));
+    }
+    Ok(Grid {
+        names: [lab.task(0).name.clone(), lab.task(1).name.clone()],
+        settings,
+        a_before,
+    })
+}
+
+impl Grid {
+    /// Study (a): accuracy and seconds per epoch of each task alone, per setting.
+    pub fn trainable_rows(&self) -> Vec<TrainableRow> {
+        let mut rows = Vec::new();
+        for t in 0..2 {
+            for (name, cells) in &self.settings {
+                rows.push(TrainableRow {
+                    task: self.names[t].clone(),
+                    trainable: name.clone(),
+                    accuracy: Spread::of(cells.iter().map(|c| c.single[t].0).collect()),
+                    seconds_per_epoch: Spread::of(cells.iter().map(|c| c.single[t].1).collect()),
+                    epochs_run: cells.iter().map(|c| c.single[t].2).collect(),
+                });
+            }
+        }
+        rows
+    }
+
+    /// Study (b): A's accuracy after B trained, A's head frozen or trained along.
+    pub fn freeze_rows(&self) -> Vec<FreezeRow> {
+        let mut rows = Vec::new();
+        for (name, cells) in &self.settings {
+            let before = &self.a_before[..cells.len()];
+            let row = |a_head: &str, after: Vec<f64>, b: Vec<f64>, identical: bool| FreezeRow {
+                encoder: name.clone(),
+                a_head: a_head.into(),
+                a_before: Spread::of(before.to_vec()),
+                a_change: Spread::of(after.iter().zip(before).map(|(x, y)| x - y).collect()),
+                a_after: Spread::of(after),
+                b_accuracy: Spread::of(b),
+                a_head_bit_identical: identical,
+            };
+            rows.push(row(
+                "frozen",
+                cells.iter().map(|c| c.a_after_b).collect(),
+                cells.iter().map(|c| c.single[1].0).collect(),
+                cells.iter().all(|c| c.a_identical),
+            ));
+            if name != "heads" {
+                rows.push(row(
+                    "trained",
+                    cells.iter().map(|c| c.multi[0]).collect(),
+                    cells.iter().map(|c| c.multi[1]).collect(),
+                    false,
+                ));
+            }
+        }
+        rows
+    }
+
+    /// Study (c): each task's single-task and multi-task accuracy, per setting.
+    pub fn multitask_rows(&self) -> Vec<MultiTaskRow> {
+        let mut rows = Vec::new();
+        for (name, cells) in &self.settings {
+            for t in 0..2 {
+                rows.push(MultiTaskRow {
+                    task: self.names[t].clone(),
+                    trainable: name.clone(),
+                    single: Spread::of(cells.iter().map(|c| c.single[t].0).collect()),
+                    multi: Spread::of(cells.iter().map(|c| c.multi[t]).collect()),
+                    multi_seconds_per_epoch: Spread::of(
+                        cells.iter().map(|c| c.multi_seconds).collect(),
+                    ),
+                });
+            }
+        }
+        rows
+    }
+}

@@ -1,0 +1,346 @@
+//! Studies (d) and (e): task B with a handful of examples. (d) puts B's few
+//! examples next to A's many and tries each remedy; (e) draws B's learning
+//! curve. B has no selection set here (with 64 labelled examples there is
+//! none to spare): B's heads train for about [`super::Plan::step_budget`]
+//! steps when alone, and joint runs stop early on A's selection set only.
+
+use serde::Serialize;
+
+use super::augment::augment;
+use super::lab::Lab;
+use super::run::{copy_head, TaskSpec};
+use super::Spread;
+use crate::error::Result;
+use crate::heads::Head;
+use crate::rng::Rng;
+use crate::train::{Sampling, TrainConfig, Trainable};
+
+/// (d) One remedy under one encoder setting.
+#[derive(Clone, Debug, Serialize)]
+pub struct RemedyRow {
+    /// What was done.
+    pub remedy: String,
+    /// `heads` (frozen encoder) or the trainable layers.
+    pub encoder: String,
+    /// A's accuracy at the end.
+    pub a: Spread,
+    /// B's accuracy at the end.
+    pub b: Spread,
+    /// Optimiser steps B's head took.
+    pub b_steps: Spread,
+    /// Training seconds (all stages).
+    pub seconds: Spread,
+}
+
+/// (e) One point of a learning curve.
+#[derive(Clone, Debug, Serialize)]
+pub struct CurvePoint {
+    /// Examples per class asked for (0: the whole pool).
+    pub per_class: usize,
+    /// Training examples actually used (before augmentation).
+    pub examples: usize,
+    /// B's accuracy.
+    pub accuracy: Spread,
+}
+
+/// (e) One learning curve.
+#[derive(Clone, Debug, Serialize)]
+pub struct CurveSeries {
+    /// What trained.
+    pub name: String,
+    /// Points by increasing size.
+    pub points: Vec<CurvePoint>,
+}
+
+#[derive(Clone, Copy)]
+enum Remedy {
+    /// Both tasks in one run.
+    Joint {
+        sampling: Sampling,
+        b_weight: f64,
+        augment: bool,
+    },
+    /// A alone, then B alone with A's head frozen.
+    Sequential { augment: bool },
+}
+
+fn label(remedy: Remedy) -> String {
+    let aug = |on: bool| if on { " + augmentation" } else { "" };
+    match remedy {
+        Remedy::Joint {
+            sampling,
+            b_weight,
+            augment,
+        } => {
+            let s = match sampling {
+                Sampling::Proportional => "proportional".to_string(),
+                Sampling::Alternating => "alternating".to_string(),
+                Sampling::Temperature(t) => format!("temperature T={t}"),
+            };
+            let w = if b_weight == 1.0 {
+                String::new()
+            } else {
+                format!(", B's loss x{b_weight}")
+            };
+            format!("{s}{w}{}", aug(augment))
+        }
+        Remedy::Sequential { augment } => format!("A first, then B{}", aug(augment)),
+    }
+}
+
+/// B's training rows for `seed`, and their augmented copies when asked.
+fn b_examples(
+    lab: &Lab,
+    per_class: usize,
+    seed: u64,
+    on: bool,
+) -> (Vec<usize>, Vec<(String, usize)>) {
+    let rows = lab.sample(1, per_class, seed);
+    let mut extra = Vec::new();
+    if on {
+        let task = lab.task(1);
+        let mut rng = Rng::new(seed ^ 0xA6);
+        for &r in &rows {
+            let variants = augment(&task.train_texts[r], lab.plan.augment_copies, &mut rng);
+            extra.extend(variants.into_iter().map(|v| (v, task.train_labels[r])));
+        }
+    }
+    (rows, extra)
+}
+
+/// One seed of one remedy: (A's accuracy, B's accuracy, B's steps, seconds).
+fn run_remedy(
+    lab: &Lab,
+    remedy: Remedy,
+    setting: Trainable,
+    a_per_class: usize,
+    seed: u64,
+    start: Option<[&Head; 2]>,
+) -> Result<[f64; 4]> {
+    let fresh = |t: usize| -> Result<Head> {
+        match start {
+            Some(heads) => copy_head(heads[t]),
+            None => lab.new_head(t, seed.wrapping_add(t as u64)),
+        }
+    };
+    let a_spec = || -> Result<TaskSpec> {
+        Ok(TaskSpec {
+            val: lab.selection(0),
+            ..TaskSpec::new(0, fresh(0)?, lab.sample(0, a_per_class, seed))
+        })
+    };
+    let joint_config = |sampling: Sampling| TrainConfig {
+        sampling,
+        ..match setting {
+            Trainable::Heads => TrainConfig {
+                epochs: lab.plan.low_data_epochs,
+                ..lab.head_config(seed)
+            },
+            _ => lab.fine_tune_config(seed),
+        }
+    };
+    match remedy {
+        Remedy::Joint {
+            sampling,
+            b_weight,
+            augment,
+        } => {
+            let (rows, extra) = b_examples(lab, lab.plan.low_data_b_per_class, seed, augment);
+            let b = TaskSpec {
+                extra,
+                loss_weight: b_weight,
+                ..TaskSpec::new(1, fresh(1)?, rows)
+            };
+            let out = lab.run(vec![a_spec()?, b], setting, &joint_config(sampling), None)?;
+            Ok([
+                out.accuracy[0],
+                out.accuracy[1],
+                out.steps[1] as f64,
+                out.seconds,
+            ])
+        }
+        Remedy::Sequential { augment } => {
+            let first = lab.run(
+                vec![a_spec()?],
+                setting,
+                &joint_config(Sampling::Proportional),
+                None,
+            )?;
+            let (rows, extra) = b_examples(lab, lab.plan.low_data_b_per_class, seed, augment);
+            let config = lab.budget_config(seed, rows.len() + extra.len());
+            let a_head = copy_head(&first.heads[0])?;
+            let b = TaskSpec {
+                extra,
+                ..TaskSpec::new(1, fresh(1)?, rows)
+            };
+            let second = lab.run(
+                vec![b, TaskSpec::frozen(0, a_head)],
+                setting,
+                &config,
+                first.top,
+            )?;
+            Ok([
+                second.accuracy[1],
+                second.accuracy[0],
+                second.steps[0] as f64,
+                first.seconds + second.seconds,
+            ])
+        }
+    }
+}
+
+/// Study (d): every remedy on the frozen encoder, and some on a moving one.
+pub fn remedies(lab: &Lab) -> Result<Vec<RemedyRow>> {
+    let joint = |sampling, b_weight, augment| Remedy::Joint {
+        sampling,
+        b_weight,
+        augment,
+    };
+    let frozen = vec![
+        joint(Sampling::Proportional, 1.0, false),
+        joint(Sampling::Proportional, 10.0, false),
+        joint(Sampling::Proportional, 100.0, false),
+        joint(Sampling::Temperature(2.0), 1.0, false),
+        joint(Sampling::Temperature(5.0), 1.0, false),
+        joint(Sampling::Alternating, 1.0, false),
+        joint(Sampling::Alternating, 1.0, true),
+        Remedy::Sequential { augment: false },
+        Remedy::Sequential { augment: true },
+    ];
+    let moving = vec![
+        joint(Sampling::Proportional, 1.0, false),
+        joint(Sampling::Proportional, 10.0, false),
+        joint(Sampling::Alternating, 1.0, false),
+        Remedy::Sequential { augment: false },
+    ];
+    let plan = &lab.plan;
+    let mut settings = vec![(
+        Trainable::Heads,
+        plan.low_data_a_per_class,
+        frozen,
+        plan.low_data_seeds.len(),
+    )];
+    if let Some((setting, a_per_class)) = plan.low_data_moving {
+        settings.push((
+            setting,
+            a_per_class,
+            moving,
+            plan.low_data_seeds.len().min(2),
+        ));
+    }
+    let mut rows = Vec::new();
+    for (setting, a_per_class, list, seeds) in settings {
+        let name = match setting {
+            Trainable::Heads => "heads".to_string(),
+            Trainable::TopLayers(k) => format!("top-{k}"),
+            Trainable::All => "all".to_string(),
+        };
+        // A moving encoder starts from heads trained on the frozen one, per seed.
+        let mut starts = Vec::new();
+        for &seed in plan.low_data_seeds.iter().take(seeds) {
+            if setting == Trainable::Heads {
+                break;
+            }
+            lab.backend.log(&format!(
+                "(d) {name}: heads on the frozen encoder, seed {seed}"
+            ));
+            let mut a = lab.run(
+                vec![TaskSpec {
+                    val: lab.selection(0),
+                    ..TaskSpec::new(0, lab.new_head(0, seed)?, lab.sample(0, a_per_class, seed))
+                }],
+                Trainable::Heads,
+                &lab.head_config(seed),
+                None,
+            )?;
+            let (b_rows, _) = b_examples(lab, plan.low_data_b_per_class, seed, false);
+            let config = lab.budget_config(seed, b_rows.len());
+            let b_spec = TaskSpec::new(1, lab.new_head(1, seed.wrapping_add(1))?, b_rows);
+            let mut b = lab.run(vec![b_spec], Trainable::Heads, &config, None)?;
+            starts.push([a.heads.remove(0), b.heads.remove(0)]);
+        }
+        for remedy in list {
+            lab.backend.log(&format!("(d) {name}: {}", label(remedy)));
+            let mut figures: Vec<[f64; 4]> = Vec::new();
+            for (i, &seed) in plan.low_data_seeds.iter().take(seeds).enumerate() {
+                let start = starts.get(i).map(|[a, b]| [a, b]);
+                figures.push(run_remedy(lab, remedy, setting, a_per_class, seed, start)?);
+            }
+            let column = |j: usize| Spread::of(figures.iter().map(|f| f[j]).collect());
+            rows.push(RemedyRow {
+                remedy: label(remedy),
+                encoder: name.clone(),
+                a: column(0),
+                b: column(1),
+                b_steps: column(2),
+                seconds: column(3),
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// Study (e): B alone on the frozen encoder at each size, with and without
+/// augmentation, and B with its whole pool (early stopping on its selection set).
+pub fn curves(lab: &Lab) -> Result<Vec<CurveSeries>> {
+    let plan = &lab.plan;
+    let mut plain = Vec::new();
+    let mut augmented = Vec::new();
+    for &per_class in &plan.curve_per_class {
+        lab.backend
+            .log(&format!("(e) {per_class} examples per class"));
+        for (on, series) in [(false, &mut plain), (true, &mut augmented)] {
+            if on && per_class > plan.augment_up_to {
+                continue;
+            }
+            let mut accuracy = Vec::new();
+            let mut examples = 0;
+            for &seed in &plan.low_data_seeds {
+                let (rows, extra) = b_examples(lab, per_class, seed, on);
+                examples = rows.len();
+                let config = lab.budget_config(seed, rows.len() + extra.len());
+                let spec = TaskSpec {
+                    extra,
+                    ..TaskSpec::new(1, lab.new_head(1, seed.wrapping_add(1))?, rows)
+                };
+                accuracy.push(
+                    lab.run(vec![spec], Trainable::Heads, &config, None)?
+                        .accuracy[0],
+                );
+            }
+            series.push(CurvePoint {
+                per_class,
+                examples,
+                accuracy: Spread::of(accuracy),
+            });
+        }
+    }
+    lab.backend.log("(e) the whole pool");
+    let seed = plan.low_data_seeds[0];
+    let rows = lab.sample(1, usize::MAX, seed);
+    let examples = rows.len();
+    let spec = TaskSpec {
+        val: lab.selection(1),
+        ..TaskSpec::new(1, lab.new_head(1, seed.wrapping_add(1))?, rows)
+    };
+    let full = lab.run(vec![spec], Trainable::Heads, &lab.head_config(seed), None)?;
+    let copies = plan.augment_copies;
+    Ok(vec![
+        CurveSeries {
+            name: "head alone".into(),
+            points: plain,
+        },
+        CurveSeries {
+            name: format!("head alone, + {copies} augmented copies of each example"),
+            points: augmented,
+        },
+        CurveSeries {
+            name: "whole pool (one seed, early stopping on the selection set)".into(),
+            points: vec![CurvePoint {
+                per_class: 0,
+                examples,
+                accuracy: Spread::of(vec![full.accuracy[0]]),
+            }],
+        },
+    ])
+}

@@ -1,0 +1,254 @@
+//! The studies behind DISCUSSION.md: what to train and what to freeze, one
+//! multi-task model or two single-task ones, and a task with little data next
+//! to one with plenty. They run on the project's own trainer
+//! ([`crate::train::train`]) with fixed seeds and write plain results that
+//! [`report`] turns into markdown tables and SVG charts.
+//!
+//! Task A is the one with plenty of data (topic, AG News), task B the one
+//! with little (sentiment, SST-2). Every accuracy is measured on an
+//! evaluation set no run trains or stops on; early stopping, where there is
+//! any, uses a selection set held out of the training pool.
+//!
+//! Native only: runs are timed with the system clock.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod augment;
+mod cost;
+mod fine_tune;
+mod lab;
+mod low_data;
+pub mod report;
+mod run;
+mod svg;
+
+use candle_core::Tensor;
+use serde::Serialize;
+
+use crate::encoder::Encoder;
+use crate::error::Result;
+use crate::heads::Architecture;
+use crate::train::Trainable;
+
+pub use augment::augment;
+pub use cost::{CostOption, CostStudy};
+pub use fine_tune::{FreezeRow, MultiTaskRow, TrainableRow};
+pub use lab::Lab;
+pub use low_data::{CurvePoint, CurveSeries, RemedyRow};
+pub use run::{Outcome, TaskSpec};
+
+/// What the studies need from their host: embeddings of texts through the
+/// frozen encoder (the CLI reads them from its on-disk cache), thread
+/// control and a place for progress messages.
+pub trait Backend {
+    /// Embeddings `(texts.len(), dim)` of `texts` through the frozen encoder.
+    fn embed(&self, texts: &[String], what: &str) -> Result<Tensor>;
+    /// Called before each run: `true` when only heads train (small products,
+    /// best on one thread), `false` when encoder layers run.
+    fn heads_only(&self, heads_only: bool);
+    /// A progress message for the person waiting.
+    fn log(&self, message: &str);
+}
+
+/// One task's data: a training pool and an evaluation set.
+#[derive(Clone, Debug)]
+pub struct TaskData {
+    /// Head name (`topic`, `sentiment`).
+    pub name: String,
+    /// Class labels in head order.
+    pub labels: Vec<String>,
+    /// Architecture of this task's heads.
+    pub architecture: Architecture,
+    /// Texts of the training pool (subsets, and the selection set, come from here).
+    pub train_texts: Vec<String>,
+    /// Class index of each training text.
+    pub train_labels: Vec<usize>,
+    /// Texts of the evaluation set (never trained or stopped on).
+    pub eval_texts: Vec<String>,
+    /// Class index of each evaluation text.
+    pub eval_labels: Vec<usize>,
+}
+
+/// Sizes, seeds and settings of a full or quick run of every study.
+#[derive(Clone, Debug, Serialize)]
+pub struct Plan {
+    /// True for the quick form.
+    pub quick: bool,
+    /// Seeds of the frozen-encoder runs of studies (a) to (c).
+    pub seeds: Vec<u64>,
+    /// Encoder settings compared with the frozen encoder in studies (a) to
+    /// (c), each with how many of `seeds` it runs (the costly ones run fewer).
+    pub layer_settings: Vec<(Trainable, usize)>,
+    /// Training examples per class of A and B in studies (a) to (c).
+    pub fine_tune_per_class: [usize; 2],
+    /// Selection (early-stopping) examples per class held out of each training pool.
+    pub selection_per_class: [usize; 2],
+    /// At most this many evaluation examples per class of A and B.
+    pub eval_per_class: [usize; 2],
+    /// Maximum epochs of a run that trains encoder layers.
+    pub fine_tune_epochs: usize,
+    /// Study (d): A's examples per class (capped by the pool).
+    pub low_data_a_per_class: usize,
+    /// Study (d): B's examples per class.
+    pub low_data_b_per_class: usize,
+    /// Study (d): maximum epochs of the joint runs (early stopping on A's selection set).
+    pub low_data_epochs: usize,
+    /// Study (d) with a moving encoder: this setting and A's examples per class, if run.
+    pub low_data_moving: Option<(Trainable, usize)>,
+    /// Study (e): B's examples per class.
+    pub curve_per_class: Vec<usize>,
+    /// Seeds of studies (d) and (e).
+    pub low_data_seeds: Vec<u64>,
+    /// Optimiser steps of a head trained without a selection set (no early stopping).
+    pub step_budget: usize,
+    /// Augmented copies made of each of B's examples.
+    pub augment_copies: usize,
+    /// Augmentation is tried up to this many examples per class in study (e).
+    pub augment_up_to: usize,
+    /// Sentences timed per repetition in the inference-cost part of study (c).
+    pub timing_sentences: usize,
+}
+
+impl Plan {
+    /// The full form: what DISCUSSION.md reports.
+    pub fn full() -> Self {
+        Self {
+            quick: false,
+            seeds: vec![0, 1, 2],
+            layer_settings: vec![
+                (Trainable::TopLayers(1), 3),
+                (Trainable::TopLayers(2), 2),
+                (Trainable::All, 1),
+            ],
+            fine_tune_per_class: [250, 500],
+            selection_per_class: [100, 250],
+            eval_per_class: [250, usize::MAX],
+            fine_tune_epochs: 3,
+            low_data_a_per_class: usize::MAX,
+            low_data_b_per_class: 32,
+            low_data_epochs: 10,
+            low_data_moving: Some((Trainable::TopLayers(1), 250)),
+            curve_per_class: vec![8, 16, 32, 64, 256],
+            low_data_seeds: vec![0, 1, 2, 3, 4],
+            step_budget: 300,
+            augment_copies: 4,
+            augment_up_to: 64,
+            timing_sentences: 512,
+        }
+    }
+
+    /// The quick form: the same studies on small subsets, in minutes.
+    pub fn quick() -> Self {
+        Self {
+            quick: true,
+            seeds: vec![0, 1],
+            layer_settings: vec![
+                (Trainable::TopLayers(1), 2),
+                (Trainable::TopLayers(2), 2),
+                (Trainable::All, 1),
+            ],
+            fine_tune_per_class: [8, 16],
+            selection_per_class: [2, 4],
+            eval_per_class: [25, 50],
+            fine_tune_epochs: 1,
+            low_data_a_per_class: 250,
+            low_data_b_per_class: 8,
+            low_data_epochs: 4,
+            low_data_moving: Some((Trainable::TopLayers(1), 8)),
+            curve_per_class: vec![4, 8, 16],
+            low_data_seeds: vec![0, 1],
+            step_budget: 40,
+            augment_copies: 2,
+            augment_up_to: 8,
+            timing_sentences: 32,
+        }
+    }
+}
+
+/// Mean and spread of one figure over seeds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Spread {
+    /// Arithmetic mean.
+    pub mean: f64,
+    /// Sample standard deviation (0 for a single value).
+    pub std: f64,
+    /// The values, in seed order.
+    pub values: Vec<f64>,
+}
+
+impl Spread {
+    /// The mean and sample standard deviation of `values`.
+    pub fn of(values: Vec<f64>) -> Self {
+        let n = values.len().max(1) as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let std = if values.len() > 1 {
+            (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+        } else {
+            0.0
+        };
+        Self { mean, std, values }
+    }
+}
+
+/// Everything the studies found, as written to `results.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Results {
+    /// The settings of the run.
+    pub plan: Plan,
+    /// Names of task A and task B.
+    pub tasks: [String; 2],
+    /// Examples in each task's training pool, selection set and evaluation set.
+    pub sizes: serde_json::Value,
+    /// (a) Frozen encoder against trainable top layers, per task.
+    pub trainable: Vec<TrainableRow>,
+    /// (b) Freezing A's head while B trains, on a frozen or a moving encoder.
+    pub freeze_head: Vec<FreezeRow>,
+    /// (c) One multi-task model against two single-task models: accuracy.
+    pub multitask: Vec<MultiTaskRow>,
+    /// (c) One multi-task model against two single-task models: inference cost.
+    pub cost: CostStudy,
+    /// (d) B with few examples next to A with many, under each remedy.
+    pub low_data: Vec<RemedyRow>,
+    /// (e) B's accuracy against its number of examples.
+    pub learning_curve: Vec<CurveSeries>,
+    /// Wall time of each study in seconds.
+    pub seconds: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Runs every study. `tasks` are A then B.
+pub fn run_all(
+    encoder: &Encoder,
+    backend: &dyn Backend,
+    tasks: [TaskData; 2],
+    plan: Plan,
+) -> Result<Results> {
+    let start = std::time::Instant::now();
+    let lab = Lab::new(encoder, backend, tasks, plan)?;
+    let mut seconds = serde_json::Map::new();
+    let mut lap = |name: &str, since: &mut std::time::Instant| {
+        seconds.insert(name.into(), since.elapsed().as_secs_f64().into());
+        *since = std::time::Instant::now();
+    };
+    let mut since = std::time::Instant::now();
+    lap("setup", &mut since);
+    let grid = fine_tune::run_grid(&lab)?;
+    lap("trainable_freeze_multitask", &mut since);
+    let cost = cost::cost(&lab)?;
+    lap("cost", &mut since);
+    let low_data = low_data::remedies(&lab)?;
+    lap("low_data", &mut since);
+    let learning_curve = low_data::curves(&lab)?;
+    lap("learning_curve", &mut since);
+    seconds.insert("total".into(), start.elapsed().as_secs_f64().into());
+    Ok(Results {
+        tasks: [lab.task(0).name.clone(), lab.task(1).name.clone()],
+        sizes: lab.sizes(),
+        plan: lab.plan.clone(),
+        trainable: grid.trainable_rows(),
+        freeze_head: grid.freeze_rows(),
+        multitask: grid.multitask_rows(),
+        cost,
+        low_data,
+        learning_curve,
+        seconds,
+    })
+}

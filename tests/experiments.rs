@@ -1,0 +1,192 @@
+//! `experiments --quick` end to end on small fixtures: every study present,
+//! every file written, every figure finite, accuracies in [0, 1], a frozen
+//! head bit-identical on a frozen encoder, and the schedules doing what they say.
+
+mod common;
+
+use serde_json::Value;
+
+use common::fixture;
+
+const ACCURACIES: [&str; 8] = [
+    "accuracy",
+    "a",
+    "b",
+    "single",
+    "multi",
+    "a_before",
+    "a_after",
+    "b_accuracy",
+];
+
+/// Every number under `value`; fails on null (how serde writes NaN).
+fn numbers(value: &Value, path: &str, out: &mut Vec<(String, f64)>) {
+    match value {
+        Value::Null => panic!("null (a NaN?) at {path}"),
+        Value::Number(n) => out.push((path.to_string(), n.as_f64().unwrap())),
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                numbers(v, &format!("{path}[{i}]"), out);
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                numbers(v, &format!("{path}.{k}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn values(spread: &Value) -> Vec<f64> {
+    spread["values"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a spread: {spread}"))
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect()
+}
+
+fn rows<'a>(results: &'a Value, study: &str) -> &'a [Value] {
+    results[study]
+        .as_array()
+        .unwrap_or_else(|| panic!("{study} missing"))
+}
+
+#[test]
+fn quick_form_runs_every_study_on_fixtures() {
+    let out = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let data = |name: &str| fixture(&format!("data/experiments/{name}"));
+    let args = [
+        "experiments".to_string(),
+        "--quick".into(),
+        "--ag-news".into(),
+        data("ag_news.csv").display().to_string(),
+        "--sst2-train".into(),
+        data("sst2_train.tsv").display().to_string(),
+        "--sst2-dev".into(),
+        data("sst2_dev.tsv").display().to_string(),
+        "--out".into(),
+        out.path().display().to_string(),
+        "--cache-dir".into(),
+        cache.path().display().to_string(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = common::run_cli(&args, b"");
+    assert!(
+        run.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    let read = |name: &str| std::fs::read_to_string(out.path().join(name)).unwrap();
+    let results: Value = serde_json::from_str(&read("results.json")).unwrap();
+    assert_eq!(results["plan"]["quick"], true);
+    assert!(results["command"].as_str().unwrap().contains("--quick"));
+    for study in [
+        "trainable",
+        "freeze_head",
+        "multitask",
+        "low_data",
+        "learning_curve",
+    ] {
+        assert!(!rows(&results, study).is_empty(), "{study} is empty");
+    }
+    assert!(results["cost"].is_object());
+
+    // Every figure is finite; every accuracy is in [0, 1]; every time is positive.
+    let mut all = Vec::new();
+    numbers(&results, "", &mut all);
+    for (path, v) in &all {
+        assert!(v.is_finite(), "{path} = {v}");
+        let key = path.rsplit('.').nth(1).unwrap_or("");
+        if path.contains(".values[") && ACCURACIES.contains(&key) {
+            assert!((0.0..=1.0).contains(v), "{path} = {v} is not an accuracy");
+        }
+    }
+
+    // (a) four settings per task, with times.
+    let trainable = rows(&results, "trainable");
+    assert_eq!(trainable.len(), 8);
+    for row in trainable {
+        assert!(values(&row["seconds_per_epoch"]).iter().all(|&s| s > 0.0));
+    }
+
+    // (b) on the frozen encoder A's head, and so its accuracy, is unchanged bit for bit;
+    // on a moving encoder the frozen head's weights are still bit-identical.
+    for row in rows(&results, "freeze_head") {
+        if row["a_head"] == "frozen" {
+            assert_eq!(row["a_head_bit_identical"], true, "{row}");
+        }
+        if row["encoder"] == "heads" {
+            let before: Vec<u64> = values(&row["a_before"])
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
+            let after: Vec<u64> = values(&row["a_after"])
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
+            assert_eq!(before, after);
+        }
+    }
+
+    // (c) both tasks per setting, and two encoders cost twice the download of one.
+    assert_eq!(rows(&results, "multitask").len(), 8);
+    let options = results["cost"]["options"].as_array().unwrap();
+    let one = options.first().unwrap()["download_mb"].as_f64().unwrap();
+    let two = options.last().unwrap()["download_mb"].as_f64().unwrap();
+    assert!(two > 1.9 * one && two < 2.1 * one, "{one} MB and {two} MB");
+    assert!(values(&results["cost"]["encoder_ms"])
+        .iter()
+        .all(|&t| t > 0.0));
+
+    // (d) alternating gives B more steps than proportional sampling; a loss weight does not.
+    let steps = |remedy: &str| {
+        rows(&results, "low_data")
+            .iter()
+            .find(|r| r["encoder"] == "heads" && r["remedy"] == remedy)
+            .unwrap_or_else(|| panic!("no {remedy}"))["b_steps"]["mean"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(steps("alternating") > steps("proportional"));
+    assert_eq!(steps("proportional, B's loss x10"), steps("proportional"));
+    assert!(rows(&results, "low_data")
+        .iter()
+        .any(|r| r["encoder"] == "top-1"));
+
+    // (e) the curve grows in examples.
+    let curve = rows(&results, "learning_curve")[0]["points"]
+        .as_array()
+        .unwrap();
+    let sizes: Vec<u64> = curve
+        .iter()
+        .map(|p| p["examples"].as_u64().unwrap())
+        .collect();
+    assert!(sizes.windows(2).all(|w| w[0] <= w[1]), "{sizes:?}");
+
+    // Files: the tables and every chart.
+    let tables = read("tables.md");
+    for heading in ["### (a)", "### (b)", "### (c)", "### (d)", "### (e)"] {
+        assert!(tables.contains(heading), "tables.md lacks {heading}");
+    }
+    for chart in [
+        "trainable-accuracy.svg",
+        "trainable-time.svg",
+        "freeze-head.svg",
+        "multitask.svg",
+        "cost.svg",
+        "low-data.svg",
+        "learning-curve.svg",
+    ] {
+        let svg = read(chart);
+        assert!(
+            svg.starts_with("<svg")
+                && svg.trim_end().ends_with("</svg>")
+                && svg.contains("<circle"),
+            "{chart} is not a chart"
+        );
+    }
+}
