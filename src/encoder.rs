@@ -247,10 +247,7 @@ impl Encoder {
             .map(embed_chunk)
             .collect::<Result<Vec<_>>>()?;
         #[cfg(target_arch = "wasm32")]
-        let results = chunks
-            .iter()
-            .map(embed_chunk)
-            .collect::<Result<Vec<_>>>()?;
+        let results = chunks.iter().map(embed_chunk).collect::<Result<Vec<_>>>()?;
         let mut out: Vec<Option<Embedding>> = vec![None; ids.len()];
         for (chunk, embeddings) in chunks.iter().zip(results) {
             for (&i, embedding) in chunk.iter().zip(embeddings) {
