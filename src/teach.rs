@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::heads::{Architecture, EncoderRef, Head, TrainingRecord};
 use crate::train::{
-    self, CachedEmbeddings, Control, Progress, Split, Task, TrainConfig, TrainReport,
+    self, select_rows, CachedEmbeddings, Control, Progress, Split, Task, TrainConfig, TrainReport,
 };
 
 /// `format` in a replay file's metadata.
@@ -334,14 +334,7 @@ pub fn teach(
             train_rows.push(i);
         }
     }
-    let pick = |rows: &[usize]| -> Result<Tensor> {
-        let index = Tensor::from_vec(
-            rows.iter().map(|&r| r as u32).collect::<Vec<_>>(),
-            rows.len(),
-            &Device::Cpu,
-        )?;
-        Ok(examples.index_select(&index, 0)?)
-    };
+    let pick = |rows: &[usize]| select_rows(examples, rows);
     let mut train_x = vec![pick(&train_rows)?];
     let mut train_y: Vec<usize> = train_rows.iter().map(|&i| class_of(&labels[i])).collect();
     let mut val_x = vec![if val_rows.is_empty() {
@@ -370,13 +363,9 @@ pub fn teach(
         // the old classes too, before they drift.
         let (replay_val, replay_train): (Vec<_>, Vec<_>) =
             keep.iter().enumerate().partition(|(k, _)| k % 4 == 3);
-        let rows_of = |part: &[(usize, &(usize, usize))]| -> Result<Tensor> {
-            let index = Tensor::from_vec(
-                part.iter().map(|(_, &(r, _))| r as u32).collect::<Vec<_>>(),
-                part.len(),
-                &Device::Cpu,
-            )?;
-            Ok(replay.embeddings.index_select(&index, 0)?)
+        let rows_of = |part: &[(usize, &(usize, usize))]| {
+            let rows: Vec<usize> = part.iter().map(|(_, &(r, _))| r).collect();
+            select_rows(&replay.embeddings, &rows)
         };
         train_x.push(rows_of(&replay_train)?);
         train_y.extend(replay_train.iter().map(|(_, &(_, c))| c));

@@ -130,16 +130,20 @@ pub struct CachedEmbeddings {
     pub tasks: Vec<(Tensor, Tensor)>,
 }
 
+/// Rows `rows` of `source` (first dimension), in that order.
+pub fn select_rows(source: &Tensor, rows: &[usize]) -> Result<Tensor> {
+    let index = Tensor::from_vec(
+        rows.iter().map(|&r| r as u32).collect::<Vec<_>>(),
+        rows.len(),
+        &Device::Cpu,
+    )?;
+    Ok(source.index_select(&index, 0)?)
+}
+
 impl Features for CachedEmbeddings {
     fn embeddings(&self, task: usize, part: Part, rows: &[usize]) -> Result<Tensor> {
         let (train, val) = &self.tasks[task];
-        let source = if part == Part::Train { train } else { val };
-        let index = Tensor::from_vec(
-            rows.iter().map(|&r| r as u32).collect::<Vec<_>>(),
-            rows.len(),
-            &Device::Cpu,
-        )?;
-        Ok(source.index_select(&index, 0)?)
+        select_rows(if part == Part::Train { train } else { val }, rows)
     }
 
     fn vars(&self) -> Vec<Var> {

@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use candle_core::{Device, Tensor};
 use sentence_multitask::teach::ReplaySet;
+use sentence_multitask::train::select_rows;
 use sentence_multitask::{Encoder, Error, ModelFiles, Result};
 
 use super::cache::CacheArgs;
@@ -81,15 +81,10 @@ pub fn run(args: Args) -> Result<()> {
         .map(|&i| file.examples[i].text.clone())
         .collect();
     let embedded = args.cache.open(&files).embed(&encoder, &texts, "data")?;
-    let index = Tensor::from_vec(
-        rows.iter().map(|&r| r as u32).collect::<Vec<_>>(),
-        rows.len(),
-        &Device::Cpu,
-    )?;
     let set = ReplaySet::new(
         &args.head,
         file.labels,
-        embedded.index_select(&index, 0)?,
+        select_rows(&embedded, &rows)?,
         rows.iter().map(|&r| classes[part[r]]).collect(),
     )?;
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {

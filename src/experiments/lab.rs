@@ -204,9 +204,7 @@ impl<'a> Lab<'a> {
                 &Device::Cpu,
             )?);
         }
-        let index: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
-        let n = index.len();
-        Ok(source.index_select(&Tensor::from_vec(index, n, &Device::Cpu)?, 0)?)
+        crate::train::select_rows(source, rows)
     }
 
     /// Lower-layer states (below layer `first`) of pool or evaluation rows,
