@@ -67,8 +67,8 @@ DATA ?= ../shared/data
 heads: heads-topic heads-sentiment
 
 ## weights/SHA256SUMS lists every file the page loads; refresh it after retraining heads or replay sets.
-SUMMED := config.json tokenizer.json model.safetensors heads/topic.json heads/topic.safetensors \
-  heads/sentiment.json heads/sentiment.safetensors replay/topic.safetensors replay/sentiment.safetensors
+SUMMED := config.json tokenizer.json model.safetensors \
+  $(patsubst weights/%,%,$(sort $(wildcard weights/heads/*.json weights/heads/*.safetensors weights/replay/*.safetensors)))
 sums:
 	cd weights && sha256sum $(SUMMED) > SHA256SUMS
 

@@ -1,6 +1,7 @@
 //! `experiments --quick` end to end on small fixtures: every study present,
 //! every file written, every figure finite, accuracies in [0, 1], a frozen
-//! head bit-identical on a frozen encoder, and the schedules doing what they say.
+//! head bit-identical on a frozen encoder, the schedules doing what they say,
+//! and the report redrawn identically from results.json.
 
 mod common;
 
@@ -188,5 +189,28 @@ fn quick_form_runs_every_study_on_fixtures() {
                 && svg.contains("<circle"),
             "{chart} is not a chart"
         );
+    }
+
+    // The tables and charts can be redrawn from results.json alone, identically.
+    let again = tempfile::tempdir().unwrap();
+    let results_file = out.path().join("results.json").display().to_string();
+    let redraw = common::run_cli(
+        &[
+            "experiments",
+            "--from-results",
+            &results_file,
+            "--out",
+            &again.path().display().to_string(),
+        ],
+        b"",
+    );
+    assert!(
+        redraw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&redraw.stderr)
+    );
+    for name in ["tables.md", "low-data.svg", "learning-curve.svg"] {
+        let redrawn = std::fs::read_to_string(again.path().join(name)).unwrap();
+        assert_eq!(redrawn, read(name), "{name} differs when redrawn");
     }
 }

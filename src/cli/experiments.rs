@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use candle_core::Tensor;
 use sentence_multitask::data::{AG_NEWS_LABELS, SST2_LABELS};
-use sentence_multitask::experiments::{report, run_all, Backend, Plan, TaskData};
+use sentence_multitask::experiments::{report, run_all, Backend, Plan, Results, TaskData};
 use sentence_multitask::heads::{Activation, Architecture};
 use sentence_multitask::{Encoder, Error, ModelFiles, Result};
 use serde_json::json;
@@ -44,6 +44,10 @@ pub struct Args {
     /// Directory for results.json, tables.md and the charts.
     #[arg(long, default_value = "target/experiments")]
     out: PathBuf,
+    /// Run nothing: redraw tables.md and the charts in --out from this
+    /// results.json of an earlier run (after changing how they are drawn).
+    #[arg(long, value_name = "FILE")]
+    from_results: Option<PathBuf>,
     #[command(flatten)]
     cache: CacheArgs,
 }
@@ -131,11 +135,44 @@ fn load_tasks(args: &Args) -> Result<[TaskData; 2]> {
     Ok([topic, sentiment])
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    std::fs::write(path, bytes).map_err(Error::io(path))
+/// Writes tables.md and the charts of `results` into `out`; returns their paths.
+fn write_report(out: &Path, results: &Results, command: &str) -> Result<Vec<PathBuf>> {
+    let mut files = vec![(
+        "tables.md".to_string(),
+        report::markdown(results, command).into_bytes(),
+    )];
+    files.extend(
+        report::charts(results)
+            .into_iter()
+            .map(|(name, svg)| (name, svg.into_bytes())),
+    );
+    let mut written = Vec::new();
+    for (name, bytes) in files {
+        let path = out.join(name);
+        std::fs::write(&path, bytes).map_err(Error::io(&path))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+fn json_error(e: serde_json::Error) -> Error {
+    Error::InvalidArgument {
+        what: "results".into(),
+        reason: e.to_string(),
+    }
 }
 
 pub fn run(args: Args) -> Result<()> {
+    std::fs::create_dir_all(&args.out).map_err(Error::io(&args.out))?;
+    if let Some(path) = &args.from_results {
+        let bytes = std::fs::read(path).map_err(Error::io(path))?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(json_error)?;
+        let command = value["command"].as_str().unwrap_or_default().to_string();
+        let results: Results = serde_json::from_value(value).map_err(json_error)?;
+        let written = write_report(&args.out, &results, &command)?;
+        println!("{}", json!({"out": args.out, "files": written}));
+        return Ok(());
+    }
     let files = ModelFiles::read_dir(&args.weights.weights)?;
     let encoder = Encoder::from_files(&files)?;
     let backend = CliBackend {
@@ -151,7 +188,6 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         Plan::full()
     };
-    std::fs::create_dir_all(&args.out).map_err(Error::io(&args.out))?;
     let results = run_all(&encoder, &backend, tasks, plan)?;
     let command = std::env::args()
         .enumerate()
@@ -164,24 +200,13 @@ pub fn run(args: Args) -> Result<()> {
         })
         .collect::<Vec<_>>()
         .join(" ");
-    let mut value = serde_json::to_value(&results).map_err(|e| Error::InvalidArgument {
-        what: "results".into(),
-        reason: e.to_string(),
-    })?;
+    let mut value = serde_json::to_value(&results).map_err(json_error)?;
     value["command"] = json!(command);
-    let mut written = Vec::new();
-    let mut save = |name: &str, bytes: &[u8]| -> Result<()> {
-        let path = args.out.join(name);
-        write(&path, bytes)?;
-        written.push(path);
-        Ok(())
-    };
-    let pretty = serde_json::to_string_pretty(&value).unwrap_or_default() + "\n";
-    save("results.json", pretty.as_bytes())?;
-    save("tables.md", report::markdown(&results, &command).as_bytes())?;
-    for (name, svg) in report::charts(&results) {
-        save(&name, svg.as_bytes())?;
-    }
+    let path = args.out.join("results.json");
+    let pretty = serde_json::to_string_pretty(&value).map_err(json_error)? + "\n";
+    std::fs::write(&path, pretty).map_err(Error::io(&path))?;
+    let mut written = vec![path];
+    written.extend(write_report(&args.out, &results, &command)?);
     println!(
         "{}",
         json!({"out": args.out, "files": written, "seconds": results.seconds})

@@ -3,14 +3,14 @@
 
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::lab::Lab;
 use super::Spread;
 use crate::error::Result;
 
 /// (c) What serving both tasks costs: one encoder pass or two.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CostStudy {
     /// Sentences timed per repetition (half from each task's evaluation set).
     pub sentences: usize,
@@ -30,7 +30,7 @@ pub struct CostStudy {
 }
 
 /// One way of serving both tasks.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CostOption {
     /// What is deployed.
     pub name: String,

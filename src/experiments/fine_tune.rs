@@ -9,7 +9,7 @@
 //!   shared encoder does to a head that no longer trains;
 //! - multi: both heads and the layers train together on both tasks' examples.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::lab::Lab;
 use super::run::{copy_head, TaskSpec};
@@ -19,7 +19,7 @@ use crate::heads::Head;
 use crate::train::Trainable;
 
 /// (a) One task under one encoder setting.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TrainableRow {
     /// The task's name.
     pub task: String,
@@ -34,7 +34,7 @@ pub struct TrainableRow {
 }
 
 /// (b) A's head after B has trained.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FreezeRow {
     /// What trained besides B's head: `heads` (frozen encoder), `top-1`, ...
     pub encoder: String,
@@ -54,7 +54,7 @@ pub struct FreezeRow {
 }
 
 /// (c) One task: its own model against the shared multi-task model.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MultiTaskRow {
     /// The task's name.
     pub task: String,

@@ -4,7 +4,7 @@
 //! none to spare): B's heads train for about [`super::Plan::step_budget`]
 //! steps when alone, and joint runs stop early on A's selection set only.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::augment::augment;
 use super::lab::Lab;
@@ -16,7 +16,7 @@ use crate::rng::Rng;
 use crate::train::{Sampling, TrainConfig, Trainable};
 
 /// (d) One remedy under one encoder setting.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RemedyRow {
     /// What was done.
     pub remedy: String,
@@ -33,7 +33,7 @@ pub struct RemedyRow {
 }
 
 /// (e) One point of a learning curve.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CurvePoint {
     /// Examples per class asked for (0: the whole pool).
     pub per_class: usize,
@@ -44,7 +44,7 @@ pub struct CurvePoint {
 }
 
 /// (e) One learning curve.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CurveSeries {
     /// What trained.
     pub name: String,

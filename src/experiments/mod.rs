@@ -22,7 +22,7 @@ mod run;
 mod svg;
 
 use candle_core::Tensor;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::encoder::Encoder;
 use crate::error::Result;
@@ -69,7 +69,7 @@ pub struct TaskData {
 }
 
 /// Sizes, seeds and settings of a full or quick run of every study.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Plan {
     /// True for the quick form.
     pub quick: bool,
@@ -165,7 +165,7 @@ impl Plan {
 }
 
 /// Mean and spread of one figure over seeds.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Spread {
     /// Arithmetic mean.
     pub mean: f64,
@@ -190,7 +190,7 @@ impl Spread {
 }
 
 /// Everything the studies found, as written to `results.json`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Results {
     /// The settings of the run.
     pub plan: Plan,

@@ -293,14 +293,14 @@ pub fn charts(r: &Results) -> Vec<(String, String)> {
         dots(&Dots {
             title: format!("(d) {b} with few examples next to {a} with many"),
             axis: "accuracy on the evaluation set".into(),
-            series: vec![b.clone(), a.clone()],
+            series: vec![a.clone(), b.clone()],
             groups: r
                 .low_data
                 .iter()
                 .map(|x| {
                     (
                         format!("{}: {}", x.encoder, x.remedy),
-                        vec![point(&x.b), point(&x.a)],
+                        vec![point(&x.a), point(&x.b)],
                     )
                 })
                 .collect(),

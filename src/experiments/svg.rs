@@ -8,7 +8,6 @@ const COLOURS: [&str; 6] = [
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf",
 ];
 const WIDTH: f64 = 820.0;
-const LEFT: f64 = 300.0;
 const RIGHT: f64 = 30.0;
 const FONT: &str = "font-family=\"sans-serif\" font-size=\"12\"";
 
@@ -156,8 +155,8 @@ fn header(out: &mut String, height: f64, title: &str) {
     );
 }
 
-fn legend(out: &mut String, names: &[String], y: f64) {
-    let mut x = LEFT;
+fn legend(out: &mut String, names: &[String], x0: f64, y: f64) {
+    let mut x = x0;
     for (i, name) in names.iter().enumerate() {
         let c = COLOURS[i % COLOURS.len()];
         let _ = writeln!(
@@ -183,10 +182,12 @@ pub fn dots(chart: &Dots) -> String {
             .flat_map(|(m, s)| [m - s, m + s, *m])
             .collect::<Vec<_>>()
     });
-    let axis = Axis::new(values, chart.log, LEFT, WIDTH - RIGHT);
+    let longest = chart.groups.iter().map(|g| g.0.chars().count()).max();
+    let left = (30.0 + 7.0 * longest.unwrap_or(0) as f64).clamp(120.0, WIDTH / 2.0);
+    let axis = Axis::new(values, chart.log, left, WIDTH - RIGHT);
     let mut out = String::new();
     header(&mut out, height, &chart.title);
-    legend(&mut out, &chart.series, 42.0);
+    legend(&mut out, &chart.series, left, 42.0);
     let bottom = top + group_h * chart.groups.len() as f64;
     for t in axis.ticks() {
         let x = axis.at(t);
@@ -201,7 +202,7 @@ pub fn dots(chart: &Dots) -> String {
     let _ = writeln!(
         out,
         "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-        (LEFT + WIDTH - RIGHT) / 2.0,
+        (left + WIDTH - RIGHT) / 2.0,
         bottom + 38.0,
         escape(&chart.axis)
     );
@@ -210,7 +211,7 @@ pub fn dots(chart: &Dots) -> String {
         let _ = writeln!(
             out,
             "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
-            LEFT - 10.0,
+            left - 10.0,
             y0 + group_h / 2.0 + 4.0,
             escape(label)
         );
@@ -253,7 +254,7 @@ pub fn lines(chart: &Lines) -> String {
     let mut out = String::new();
     header(&mut out, height, &chart.title);
     let names: Vec<String> = chart.series.iter().map(|s| s.0.clone()).collect();
-    legend(&mut out, &names, 42.0);
+    legend(&mut out, &names, left, 42.0);
     for t in x_axis.ticks() {
         if t.fract() != 0.0 {
             continue;
