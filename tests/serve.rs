@@ -80,6 +80,11 @@ fn serves_the_page_and_the_weights_with_isolation_and_a_strict_policy() {
         body,
         std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/weights/config.json")).unwrap()
     );
+    // DISCUSSION.md and the charts it links by their repository paths.
+    for path in ["/DISCUSSION.md", "/www/style.css"] {
+        let (status, _, _) = get(&server, &format!("GET {path} HTTP/1.1"), "");
+        assert_eq!(status, "HTTP/1.1 200 OK", "{path}");
+    }
     // An unchanged file is not sent again.
     let etag = headers
         .lines()

@@ -162,6 +162,8 @@ impl Roots {
             // The page links the project's write-up on what to freeze and why.
             return Some(self.www.parent()?.join(rest));
         }
+        // Links written from the repository's top (DISCUSSION.md's charts) resolve too.
+        let rest = rest.strip_prefix("www/").unwrap_or(&rest);
         Some(match rest.strip_prefix("weights/") {
             Some(file) => self.weights.join(file),
             None => self.www.join(rest),
