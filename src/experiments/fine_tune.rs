@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::lab::Lab;
-use super::run::{copy_head, TaskSpec};
+use super::run::{copy_head, Outcome, TaskSpec};
 use super::Spread;
 use crate::error::{Error, Result};
 use crate::heads::Head;
@@ -75,6 +75,22 @@ struct Cell {
     a_identical: bool,
     multi: [f64; 2],
     multi_seconds: f64,
+}
+
+impl Cell {
+    /// The cell of A alone, B alone (A's head frozen beside it) and both together.
+    fn new(a: &Outcome, b: &Outcome, multi: &Outcome, a_identical: bool) -> Self {
+        Self {
+            single: [
+                (a.accuracy[0], a.seconds_per_epoch(), a.epochs_run),
+                (b.accuracy[0], b.seconds_per_epoch(), b.epochs_run),
+            ],
+            a_after_b: b.accuracy[1],
+            a_identical,
+            multi: [multi.accuracy[0], multi.accuracy[1]],
+            multi_seconds: multi.seconds_per_epoch(),
+        }
+    }
 }
 
 /// Every cell, by setting then seed, with the probes' A accuracy per seed.
@@ -147,16 +163,7 @@ pub fn run_grid(lab: &Lab) -> Result<Grid> {
             &config,
             None,
         )?;
-        cells.push(Cell {
-            single: [
-                (a.accuracy[0], a.seconds_per_epoch(), a.epochs_run),
-                (b.accuracy[0], b.seconds_per_epoch(), b.epochs_run),
-            ],
-            a_after_b: b.accuracy[1],
-            a_identical,
-            multi: [multi.accuracy[0], multi.accuracy[1]],
-            multi_seconds: multi.seconds_per_epoch(),
-        });
+        cells.push(Cell::new(&a, &b, &multi, a_identical));
         let mut b_heads = b.heads;
         probes.push([probe_a, b_heads.remove(0)]);
         subsets.push(rows);
@@ -186,16 +193,7 @@ pub fn run_grid(lab: &Lab) -> Result<Grid> {
                 });
             }
             let multi = lab.run(vec![spec(0)?, spec(1)?], setting, &config, None)?;
-            cells.push(Cell {
-                single: [
-                    (a.accuracy[0], a.seconds_per_epoch(), a.epochs_run),
-                    (b.accuracy[0], b.seconds_per_epoch(), b.epochs_run),
-                ],
-                a_after_b: b.accuracy[1],
-                a_identical,
-                multi: [multi.accuracy[0], multi.accuracy[1]],
-                multi_seconds: multi.seconds_per_epoch(),
-            });
+            cells.push(Cell::new(&a, &b, &multi, a_identical));
         }
         settings.push((setting_name(setting), cells));
     }
