@@ -2,7 +2,7 @@
 SHELL := bash
 CARGO ?= cargo
 
-.PHONY: test check-format lint unit weights bench heads heads-topic heads-sentiment replay sums web web-tools wasm-test browser-test bench-web demo
+.PHONY: test check-format lint unit weights bench heads heads-topic heads-sentiment replay sums web web-tools wasm-test browser-test bench-web profile-web compare-web browser-tools demo
 
 ## Everything CI checks: formatting, lints for both targets, native tests,
 ## the wasm API in headless Chromium, and the page end to end.
@@ -20,9 +20,8 @@ unit:
 
 ## The page as a person uses it: `serve` + headless Chromium (playwright-core from npm).
 ## Screenshots land in target/screenshots/.
-browser-test: web
-	$(CARGO) build --bin sentence-multitask
-	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && npm test
+browser-test: browser-tools
+	cd tests/browser && npm test
 
 ## The page: wasm build into www/pkg/ (installs the wasm target and the exact
 ## wasm-bindgen CLI of Cargo.lock when missing; no wasm-opt: Debian's breaks the output).
@@ -37,6 +36,7 @@ web-tools:
 web: web-tools
 	$(CARGO) build --lib --release --target wasm32-unknown-unknown
 	wasm-bindgen --target web --no-typescript --out-dir www/pkg $(WASM)
+	gzip -9 --keep --force www/pkg/sentence_multitask_bg.wasm
 
 ## The wasm API in headless Chromium (wasm-bindgen-test, Debian's chromium-driver).
 wasm-test: web-tools
@@ -45,9 +45,25 @@ wasm-test: web-tools
 
 ## In-browser throughput, load times, download size, parity and memory of the real worker;
 ## JSON lines, the summary last. REPS=... repetitions per batch size.
-bench-web: web
+bench-web: browser-tools
+	cd tests/browser && node bench.mjs
+
+## Where the browser encoder's time goes: Chromium's CPU profile of batch-8 encoding,
+## self time per function. WEIGHTS=model.safetensors profiles the exact weights.
+profile-web: browser-tools
+	cd tests/browser && node profile.mjs
+
+## transformers.js (the anchor; ANCHOR=dir of its run.sh) and bench-web alternately, ROUNDS=2;
+## the JSON with medians and ratios last, kept in www/bench/ with its chart.
+compare-web: browser-tools
+	mkdir -p www/bench
+	cd tests/browser && node compare.mjs | tee ../../target/compare-web.jsonl
+	tail -n 1 target/compare-web.jsonl > www/bench/compare.json
+	node tests/browser/chart.mjs www/bench/compare.json > www/bench/throughput.svg
+
+browser-tools: web
 	$(CARGO) build --bin sentence-multitask
-	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && node bench.mjs
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
 
 ## Build the page and serve it on 127.0.0.1 (PORT=... to choose the port).
 PORT ?= 8000
@@ -66,8 +82,8 @@ bench:
 DATA ?= ../shared/data
 heads: heads-topic heads-sentiment
 
-## weights/SHA256SUMS lists every file the page loads; refresh it after retraining heads or replay sets.
-SUMMED := config.json tokenizer.json model.safetensors \
+## weights/SHA256SUMS lists every file the page may load (both stored forms of the weights); refresh it after retraining heads or replay sets.
+SUMMED := config.json tokenizer.json model.safetensors model-int8.safetensors \
   $(patsubst weights/%,%,$(sort $(wildcard weights/heads/*.json weights/heads/*.safetensors weights/replay/*.safetensors)))
 sums:
 	cd weights && sha256sum $(SUMMED) > SHA256SUMS

@@ -11,6 +11,7 @@ pub mod input;
 mod layer;
 pub mod metrics;
 pub mod model;
+pub mod quantize;
 pub mod rng;
 pub mod teach;
 pub mod tokenize;

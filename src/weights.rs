@@ -8,9 +8,11 @@ use std::collections::HashMap;
 use candle_core::safetensors::Load;
 use candle_core::{DType, Device, Tensor};
 use candle_transformers::models::bert::Config;
+use half::f16;
 use safetensors::SafeTensors;
 
 use crate::error::{Error, Result};
+use crate::quantize::{group_of, Int8Matrix, SCALE_SUFFIX};
 
 /// File name of the BERT configuration inside a weights directory.
 pub const CONFIG_FILE: &str = "config.json";
@@ -19,6 +21,9 @@ pub const TOKENIZER_FILE: &str = "tokenizer.json";
 /// File name of the encoder weights inside a weights directory.
 pub const WEIGHTS_FILE: &str = "model.safetensors";
 
+/// File name of the compact (int8, see [`crate::quantize`]) encoder weights.
+pub const COMPACT_WEIGHTS_FILE: &str = "model-int8.safetensors";
+
 /// The raw bytes of the three files that make an encoder.
 #[derive(Clone, Debug)]
 pub struct ModelFiles {
@@ -26,7 +31,7 @@ pub struct ModelFiles {
     pub config: Vec<u8>,
     /// `tokenizer.json`.
     pub tokenizer: Vec<u8>,
-    /// `model.safetensors` (f32 or f16; f16 is upcast to f32 at load).
+    /// `model.safetensors` (f32, f16 or int8 with scales; upcast to f32 at load).
     pub weights: Vec<u8>,
 }
 
@@ -38,6 +43,12 @@ pub const FETCH_HINT: &str =
 impl ModelFiles {
     /// Reads the three files from `dir`, naming the missing path if any.
     pub fn read_dir(dir: &std::path::Path) -> Result<Self> {
+        Self::read_dir_with(dir, WEIGHTS_FILE)
+    }
+
+    /// Like [`ModelFiles::read_dir`], with the weights read from `weights_file`
+    /// (e.g. [`COMPACT_WEIGHTS_FILE`]).
+    pub fn read_dir_with(dir: &std::path::Path, weights_file: &str) -> Result<Self> {
         if !dir.is_dir() {
             return Err(Error::WeightsMissing {
                 path: dir.to_path_buf(),
@@ -57,7 +68,7 @@ impl ModelFiles {
         Ok(Self {
             config: read(CONFIG_FILE)?,
             tokenizer: read(TOKENIZER_FILE)?,
-            weights: read(WEIGHTS_FILE)?,
+            weights: read(weights_file)?,
         })
     }
 }
@@ -166,25 +177,56 @@ pub fn load_tensors(
                 format!("has shape {:?}, expected {:?}", view.shape(), shape),
             ));
         }
-        match view.dtype() {
-            safetensors::Dtype::F32 | safetensors::Dtype::F16 | safetensors::Dtype::BF16 => {}
+        let tensor = match view.dtype() {
+            safetensors::Dtype::F32 | safetensors::Dtype::F16 | safetensors::Dtype::BF16 => view
+                .load(device)
+                .and_then(|t| t.to_dtype(DType::F32))
+                .map_err(|e| bad(&name, format!("could not be read: {e}")))?,
+            safetensors::Dtype::I8 => {
+                load_int8(&st, &name, &view, device).map_err(|reason| bad(&name, reason))?
+            }
             other => {
                 return Err(bad(
                     &name,
-                    format!("has dtype {other:?}, expected F32, F16 or BF16"),
+                    format!("has dtype {other:?}, expected F32, F16, BF16 or I8 with scales"),
                 ))
             }
-        }
-        let tensor = view
-            .load(device)
-            .and_then(|t| t.to_dtype(DType::F32))
-            .map_err(|e| bad(&name, format!("could not be read: {e}")))?;
+        };
         if !all_finite(&tensor)? {
             return Err(bad(&name, "contains NaN or infinite values".into()));
         }
         out.insert(name, tensor);
     }
     Ok(out)
+}
+
+/// Upcasts an int8 matrix (see [`crate::quantize`]) with its `NAME.scale` tensor.
+fn load_int8(
+    st: &SafeTensors,
+    name: &str,
+    view: &safetensors::tensor::TensorView,
+    device: &Device,
+) -> std::result::Result<Tensor, String> {
+    let scale_name = format!("{name}{SCALE_SUFFIX}");
+    let scales = st
+        .tensor(&scale_name)
+        .map_err(|_| format!("is int8 but `{scale_name}` is missing"))?;
+    if scales.dtype() != safetensors::Dtype::F16 {
+        return Err(format!(
+            "`{scale_name}` has dtype {:?}, expected F16",
+            scales.dtype()
+        ));
+    }
+    group_of(view.shape(), scales.shape())?;
+    let matrix = Int8Matrix {
+        values: view.data().iter().map(|&b| b as i8).collect(),
+        scales: (scales.data().chunks_exact(2))
+            .map(|b| f16::from_le_bytes([b[0], b[1]]))
+            .collect(),
+        cols: view.shape()[1],
+    };
+    Tensor::from_vec(matrix.dequantize(), view.shape(), device)
+        .map_err(|e| format!("could not be read: {e}"))
 }
 
 /// True when every value of an f32 tensor is finite (no NaN, no infinity).
@@ -218,6 +260,61 @@ pub fn serialize_tensors(
     )
     .map_err(|e| Error::BadModelFile {
         file: WEIGHTS_FILE.into(),
+        reason: format!("could not serialise: {e}"),
+    })
+}
+
+/// Serialises `tensors` in compact int8 storage (see [`crate::quantize`]):
+/// every matrix whose width is a multiple of the group as int8 plus scales,
+/// everything else as f16. Names sorted, `metadata` in the header.
+pub fn serialize_int8(
+    tensors: &HashMap<String, Tensor>,
+    metadata: HashMap<String, String>,
+) -> Result<Vec<u8>> {
+    use safetensors::{tensor::TensorView, Dtype};
+    let mut names: Vec<&String> = tensors.keys().collect();
+    names.sort();
+    let mut stored: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    for name in names {
+        let tensor = &tensors[name];
+        let shape = tensor.dims().to_vec();
+        let data = tensor
+            .flatten_all()?
+            .to_dtype(DType::F32)?
+            .to_vec1::<f32>()?;
+        let quantized = match shape.as_slice() {
+            [_, cols] => Int8Matrix::quantize(&data, *cols),
+            _ => None,
+        };
+        match quantized {
+            Some(m) => {
+                let groups = m.scales.len() / shape[0];
+                let values = m.values.iter().map(|&v| v as u8).collect();
+                stored.push((name.clone(), Dtype::I8, shape.clone(), values));
+                let scales = m.scales.iter().flat_map(|s| s.to_le_bytes()).collect();
+                let scale_shape = vec![shape[0], groups];
+                stored.push((
+                    format!("{name}{SCALE_SUFFIX}"),
+                    Dtype::F16,
+                    scale_shape,
+                    scales,
+                ));
+            }
+            None => {
+                let bytes = data.iter().flat_map(|&v| f16::from_f32(v).to_le_bytes());
+                stored.push((name.clone(), Dtype::F16, shape, bytes.collect()));
+            }
+        }
+    }
+    let views = stored
+        .iter()
+        .map(|(name, dtype, shape, data)| {
+            TensorView::new(*dtype, shape.clone(), data).map(|view| (name.as_str(), view))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>();
+    let serialised = views.and_then(|views| safetensors::serialize(views, Some(metadata)));
+    serialised.map_err(|e| Error::BadModelFile {
+        file: COMPACT_WEIGHTS_FILE.into(),
         reason: format!("could not serialise: {e}"),
     })
 }

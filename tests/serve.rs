@@ -113,6 +113,46 @@ fn wasm_has_its_mime_type() {
 }
 
 #[test]
+fn a_fresh_gzip_copy_is_sent_to_clients_that_take_gzip() {
+    let www = tempfile::tempdir().unwrap();
+    std::fs::create_dir(www.path().join("pkg")).unwrap();
+    std::fs::write(www.path().join("pkg/x.wasm"), b"\0asm").unwrap();
+    std::fs::write(www.path().join("pkg/x.wasm.gz"), b"gzipped").unwrap();
+    let server = start(&["--www", www.path().to_str().unwrap()]);
+    let (status, headers, body) = get(
+        &server,
+        "GET /pkg/x.wasm HTTP/1.1",
+        "Accept-Encoding: br, gzip\r\n",
+    );
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(
+        headers.contains("content-type: application/wasm"),
+        "{headers}"
+    );
+    assert!(headers.contains("content-encoding: gzip"), "{headers}");
+    assert!(headers.contains("vary: accept-encoding"), "{headers}");
+    assert_eq!(body, b"gzipped");
+    // Not to a client that does not say it takes gzip.
+    let (_, headers, body) = get(&server, "GET /pkg/x.wasm HTTP/1.1", "");
+    assert!(!headers.contains("content-encoding"), "{headers}");
+    assert_eq!(body, b"\0asm");
+    // Nor when the copy is older than the file (a rebuild without `make web`).
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    let gz = std::fs::File::options()
+        .write(true)
+        .open(www.path().join("pkg/x.wasm.gz"))
+        .unwrap();
+    gz.set_modified(old).unwrap();
+    let (_, headers, body) = get(
+        &server,
+        "GET /pkg/x.wasm HTTP/1.1",
+        "Accept-Encoding: gzip\r\n",
+    );
+    assert!(!headers.contains("content-encoding"), "{headers}");
+    assert_eq!(body, b"\0asm");
+}
+
+#[test]
 fn refuses_paths_outside_the_roots_and_other_methods() {
     let server = start(&[]);
     for path in [

@@ -20,6 +20,7 @@ wasm_bindgen_test_configure!(run_in_browser);
 const CONFIG: &[u8] = include_bytes!("../weights/config.json");
 const TOKENIZER: &[u8] = include_bytes!("../weights/tokenizer.json");
 const WEIGHTS: &[u8] = include_bytes!("../weights/model.safetensors");
+const COMPACT_WEIGHTS: &[u8] = include_bytes!("../weights/model-int8.safetensors");
 const GOLDEN: &str = include_str!("fixtures/all-MiniLM-L6-v2.public.json");
 /// In the order the native CLI reads weights/heads/ (by file name).
 const HEADS: [(&str, &[u8], &[u8]); 2] = [
@@ -68,6 +69,39 @@ fn get(object: &JsValue, key: &str) -> JsValue {
     Reflect::get(object, &JsValue::from_str(key)).expect("field present")
 }
 
+/// `(dim, embeddings, pieces)` of `texts` through `predict`.
+fn embed_all(model: &WebModel, texts: Vec<String>) -> (usize, Vec<f32>, Vec<u32>) {
+    let out: JsValue = model
+        .predict(texts)
+        .unwrap_or_else(|_| panic!("predict"))
+        .into();
+    let dim = get(&out, "dim").as_f64().expect("dim") as usize;
+    assert_eq!(dim, 384);
+    let embeddings = Float32Array::from(get(&out, "embeddings")).to_vec();
+    (
+        dim,
+        embeddings,
+        Uint32Array::from(get(&out, "tokens")).to_vec(),
+    )
+}
+
+#[wasm_bindgen_test]
+fn wasm_compact_weights_stay_within_0_999_of_the_reference() {
+    let golden: Golden = serde_json::from_str(GOLDEN).expect("golden JSON");
+    let model = WebModel::new(
+        CONFIG.to_vec(),
+        TOKENIZER.to_vec(),
+        COMPACT_WEIGHTS.to_vec(),
+    )
+    .unwrap_or_else(|_| panic!("the compact weights load in wasm"));
+    let texts: Vec<String> = golden.items.iter().map(|i| i.text.clone()).collect();
+    let (dim, embeddings, _) = embed_all(&model, texts);
+    let worst = (golden.items.iter().enumerate())
+        .map(|(i, item)| vectors::cosine(&embeddings[i * dim..(i + 1) * dim], &item.embedding))
+        .fold(f64::INFINITY, f64::min);
+    assert!(worst >= 0.999, "minimum cosine {worst}");
+}
+
 #[wasm_bindgen_test]
 fn wasm_encoder_matches_the_golden_fixture() {
     let golden: Golden = serde_json::from_str(GOLDEN).expect("golden JSON");
@@ -79,14 +113,7 @@ fn wasm_encoder_matches_the_golden_fixture() {
             .unwrap_or_else(|_| panic!("tokenize {:?}", item.text));
         assert_eq!(ids, item.token_ids, "token ids of {:?}", item.text);
     }
-    let out: JsValue = model
-        .predict(texts)
-        .unwrap_or_else(|_| panic!("predict"))
-        .into();
-    let dim = get(&out, "dim").as_f64().expect("dim") as usize;
-    let embeddings = Float32Array::from(get(&out, "embeddings")).to_vec();
-    let tokens = Uint32Array::from(get(&out, "tokens")).to_vec();
-    assert_eq!(dim, 384);
+    let (dim, embeddings, tokens) = embed_all(&model, texts);
     assert_eq!(embeddings.len(), golden.items.len() * dim);
     let mut worst = f64::INFINITY;
     for (i, item) in golden.items.iter().enumerate() {

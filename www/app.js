@@ -13,6 +13,20 @@ const EXAMPLES = [
 ];
 /** Pause after the last keystroke before encoding. */
 const DEBOUNCE_MS = 150;
+/**
+ * The stored forms of the encoder weights (weights/README.md): compact is the
+ * default; exact is the f16 file, within 0.99999 of the reference.
+ */
+const PRECISIONS = {
+  compact: { file: 'model-int8.safetensors', label: 'int8' },
+  exact: { file: 'model.safetensors', label: 'f16' },
+};
+const PRECISION_KEY = 'sentence-multitask-precision';
+const TEXT_KEY = 'sentence-multitask-text';
+/** `?precision=` first, then the person's last choice, then compact. */
+const precision = [new URLSearchParams(location.search).get('precision'), localStorage.getItem(PRECISION_KEY)].find(
+  (p) => p in PRECISIONS,
+) ?? 'compact';
 /** Sentences shown in the heat map (it grows as n²). */
 const HEATMAP_MAX = 16;
 
@@ -151,10 +165,10 @@ worker.onmessage = ({ data }) => {
       state.ready = true;
       state.heads = data.heads;
       state.timings = data.timings;
-      const weights = data.sizes['model.safetensors'];
-      $('runs').textContent =
+      const weights = data.sizes[PRECISIONS[precision].file];
+      $('runs-text').textContent =
         `Model: all-MiniLM-L6-v2, ${data.info.layers} layers, ${data.info.dim} dimensions, ` +
-        `${megabytes(weights)} of weights, Rust + candle in WebAssembly` +
+        `${megabytes(weights)} of ${PRECISIONS[precision].label} weights, Rust + candle in WebAssembly` +
         `${data.info.simd ? ' with SIMD' : ' (no SIMD)'}, in a worker thread.`;
       const source = data.timings.fromCache ? 'from this browser\u2019s cache' : `downloaded ${megabytes(data.timings.downloadedBytes)}`;
       setStatus('ready', `Ready in ${Math.round(data.timings.readyMs)} ms (${source}).`);
@@ -197,8 +211,23 @@ worker.onerror = (event) => setStatus('error', `The model worker failed: ${event
 
 $('retry').addEventListener('click', () => {
   setStatus('loading', 'Retrying…');
-  worker.postMessage({ type: 'load' });
+  worker.postMessage({ type: 'load', weights: PRECISIONS[precision].file });
 });
+
+// Switching weights rebuilds the worker's model: reload, keeping the text.
+$('precision').value = precision;
+$('precision').addEventListener('change', () => {
+  localStorage.setItem(PRECISION_KEY, $('precision').value);
+  sessionStorage.setItem(TEXT_KEY, input.value);
+  const url = new URL(location.href);
+  url.searchParams.delete('precision');
+  location.replace(url);
+});
+const kept = sessionStorage.getItem(TEXT_KEY);
+if (kept !== null) {
+  sessionStorage.removeItem(TEXT_KEY);
+  input.value = kept;
+}
 
 for (const example of EXAMPLES) {
   const chip = el('button', { type: 'button', class: 'chip', text: example });
@@ -212,4 +241,4 @@ for (const example of EXAMPLES) {
 }
 
 setStatus('loading', 'Downloading the model…');
-worker.postMessage({ type: 'load' });
+worker.postMessage({ type: 'load', weights: PRECISIONS[precision].file });

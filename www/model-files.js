@@ -58,19 +58,30 @@ async function readBody(response, onBytes) {
   return bytes;
 }
 
+/** Encoder weight files: SHA256SUMS lists each stored form (exact and compact). */
+const WEIGHTS_FILE = /^model(-[a-z0-9]+)?\.safetensors$/;
+
+const cacheKey = ({ file, sha256 }) => new URL(`${file}?sha256=${sha256}`, BASE).href;
+
 /**
- * Every file in SHA256SUMS as `Map(file -> Uint8Array)`, from the cache when
- * it holds the same sum, else downloaded and checked. `onProgress({loaded,
+ * Every file in SHA256SUMS but the encoder weights not chosen (`weightsFile`
+ * is the one to load) as `Map(file -> Uint8Array)`, from the cache when it
+ * holds the same sum, else downloaded and checked. `onProgress({loaded,
  * total, cached})` reports bytes. Returns `{files, downloadedBytes, fromCache}`.
  */
-export async function loadModelFiles(onProgress) {
+export async function loadModelFiles(weightsFile, onProgress) {
   const sumsText = await (await fetchChecked(new URL('SHA256SUMS', BASE), 'weights/SHA256SUMS')).text();
-  const listing = parseSums(sumsText);
+  const listed = parseSums(sumsText);
+  if (!listed.some(({ file }) => file === weightsFile)) {
+    throw new LoadError(`weights/SHA256SUMS does not list ${weightsFile}`);
+  }
+  const listing = listed.filter(({ file }) => file === weightsFile || !WEIGHTS_FILE.test(file));
   const cache = await caches.open(CACHE_NAME).catch(() => null);
-  const keys = listing.map(({ file, sha256 }) => new URL(`${file}?sha256=${sha256}`, BASE).href);
+  const keys = listing.map(cacheKey);
   if (cache) {
-    // Forget files no longer listed (an older model or head).
-    const wanted = new Set(keys);
+    // Forget files no longer listed (an older model or head); keep the other
+    // stored form of the weights, so switching back reads the cache.
+    const wanted = new Set(listed.map(cacheKey));
     for (const request of await cache.keys()) {
       if (!wanted.has(request.url)) await cache.delete(request);
     }

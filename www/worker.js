@@ -2,7 +2,8 @@
 // messages below, so typing never waits on the encoder.
 //
 // page -> worker
-//   {type: 'load'}                         download (or read from cache) and build the model
+//   {type: 'load', weights}                download (or read from cache) and build the model;
+//                                          weights: the encoder file, model.safetensors or model-int8.safetensors
 //   {type: 'encode', id, texts}            embed + predict; replaces texts still queued
 //   {type: 'train', id, head, examples: [{text, label}], config, stop}
 //                                          stop: SharedArrayBuffer; the page sets [0] = 1 to stop
@@ -43,7 +44,7 @@ let pumping = false;
 const post = (message, transfer = []) => self.postMessage(message, transfer);
 const errorText = (e) => (e && e.message) || String(e);
 
-async function load() {
+async function load(weightsFile) {
   if (loading || model) return;
   loading = true;
   const t0 = performance.now();
@@ -52,12 +53,12 @@ async function load() {
   try {
     let files, downloadedBytes, fromCache;
     [{ files, downloadedBytes, fromCache }, wasm] = await Promise.all([
-      loadModelFiles((p) => live && post({ type: 'progress', ...p })),
+      loadModelFiles(weightsFile, (p) => live && post({ type: 'progress', ...p })),
       init(),
     ]);
     const t1 = performance.now();
     try {
-      model = buildModel(files);
+      model = buildModel(files, weightsFile);
     } catch (e) {
       // Unusable files in the cache would fail every visit: forget them.
       await clearModelCache();
@@ -79,13 +80,13 @@ async function load() {
   }
 }
 
-function buildModel(files) {
+function buildModel(files, weightsFile) {
   const need = (name) => {
     const bytes = files.get(name);
     if (!bytes) throw new Error(`weights/SHA256SUMS does not list ${name}`);
     return bytes;
   };
-  const built = new WebModel(need('config.json'), need('tokenizer.json'), need('model.safetensors'));
+  const built = new WebModel(need('config.json'), need('tokenizer.json'), need(weightsFile));
   for (const name of files.keys()) {
     const head = /^heads\/([^/]+)\.json$/.exec(name);
     if (head) {
@@ -228,7 +229,7 @@ self.onmessage = ({ data }) => {
       reply(data.id, () => writeExamples(data.examples, data.format));
       break;
     case 'load':
-      load();
+      load(data.weights);
       break;
     case 'encode':
       if (!model) {

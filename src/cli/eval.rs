@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use sentence_multitask::heads::read_heads;
 use sentence_multitask::metrics::Metrics;
 use sentence_multitask::train::predict_classes;
-use sentence_multitask::{Encoder, Error, ModelFiles, Result};
+use sentence_multitask::{Encoder, Error, Result};
 
 use super::cache::CacheArgs;
 use super::datasets::{label_indices, read};
@@ -32,7 +32,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let files = ModelFiles::read_dir(&args.weights.weights)?;
+    let files = args.weights.files()?;
     let encoder = Encoder::from_files(&files)?;
     let mut heads = read_heads(&args.head, &encoder.encoder_ref())?;
     if heads.len() != 1 {

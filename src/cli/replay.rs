@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use sentence_multitask::teach::ReplaySet;
 use sentence_multitask::train::select_rows;
-use sentence_multitask::{Encoder, Error, ModelFiles, Result};
+use sentence_multitask::{Encoder, Error, Result};
 
 use super::cache::CacheArgs;
 use super::datasets::{label_indices, read, split_per_class};
@@ -57,7 +57,7 @@ pub fn run(args: Args) -> Result<()> {
             reason: "need per-class >= 1 and val-fraction in [0, 1)".into(),
         });
     }
-    let files = ModelFiles::read_dir(&args.weights.weights)?;
+    let files = args.weights.files()?;
     let encoder = Encoder::from_files(&files)?;
     let file = read(&args.data, args.format.as_deref(), false)?;
     let classes = label_indices(&file.examples, &file.labels, &args.data)?;

@@ -104,6 +104,7 @@ struct Request {
     method: String,
     target: String,
     if_none_match: Option<String>,
+    accepts_gzip: bool,
 }
 
 /// Reads the request line and headers; `None` if they are not HTTP.
@@ -115,6 +116,7 @@ fn read_request(stream: &TcpStream) -> Option<Request> {
     let (method, target) = (parts.next()?.to_string(), parts.next()?.to_string());
     parts.next()?.starts_with("HTTP/").then_some(())?;
     let mut if_none_match = None;
+    let mut accepts_gzip = false;
     loop {
         line.clear();
         if reader.read_line(&mut line).ok()? == 0 {
@@ -128,12 +130,16 @@ fn read_request(stream: &TcpStream) -> Option<Request> {
             if name.eq_ignore_ascii_case("if-none-match") {
                 if_none_match = Some(value.trim().to_string());
             }
+            if name.eq_ignore_ascii_case("accept-encoding") {
+                accepts_gzip |= value.split(',').any(|c| c.trim().starts_with("gzip"));
+            }
         }
     }
     Some(Request {
         method,
         target,
         if_none_match,
+        accepts_gzip,
     })
 }
 
@@ -182,13 +188,21 @@ impl Roots {
                 "only GET and HEAD are served",
             );
         }
-        let found = self
-            .resolve(&request.target)
-            .and_then(|path| Some((File::open(&path).ok()?, path)))
-            .and_then(|(file, path)| Some((file.metadata().ok()?, file, path)))
-            .filter(|(meta, _, _)| meta.is_file());
-        let Some((meta, mut file, path)) = found else {
+        let Some(path) = self.resolve(&request.target) else {
             return respond_text(&mut stream, "404 Not Found", "not found");
+        };
+        let Some((meta, file)) = open_file(&path) else {
+            return respond_text(&mut stream, "404 Not Found", "not found");
+        };
+        // `make web` writes NAME.gz beside the wasm: sent instead when the
+        // client takes gzip and it is not older than the file it compresses.
+        let gzipped = (request.accepts_gzip)
+            .then(|| open_file(&path.with_extension(gz_extension(&path))))
+            .flatten()
+            .filter(|(gz, _)| gz.modified().ok() >= meta.modified().ok());
+        let (meta, mut file, encoding) = match gzipped {
+            Some((gz, file)) => (gz, file, "Content-Encoding: gzip\r\n"),
+            None => (meta, file, ""),
         };
         let modified = meta
             .modified()
@@ -197,7 +211,8 @@ impl Roots {
             .map_or(0, |d| d.as_nanos());
         let etag = format!("\"{:x}-{:x}\"", meta.len(), modified);
         let headers = format!(
-            "Content-Type: {}\r\nETag: {etag}\r\nCache-Control: no-cache\r\n",
+            "Content-Type: {}\r\nETag: {etag}\r\nCache-Control: no-cache\r\n\
+             Vary: Accept-Encoding\r\n{encoding}",
             mime_type(&path)
         );
         if request.if_none_match.as_deref() == Some(etag.as_str()) {
@@ -209,6 +224,19 @@ impl Roots {
         }
         stream.flush()
     }
+}
+
+/// A regular file's metadata and handle, if `path` is one.
+fn open_file(path: &Path) -> Option<(std::fs::Metadata, File)> {
+    let file = File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    meta.is_file().then_some((meta, file))
+}
+
+/// `wasm.gz` for `x.wasm`: the extension of the precompressed copy.
+fn gz_extension(path: &Path) -> String {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    format!("{ext}.gz")
 }
 
 /// Status line, the given headers, the headers every answer carries, and the length.

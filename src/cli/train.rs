@@ -169,7 +169,7 @@ pub fn run(args: Args) -> Result<()> {
             reason: format!("{} is not in [0, 1)", args.val_fraction),
         });
     }
-    let files = ModelFiles::read_dir(&args.weights.weights)?;
+    let files = args.weights.files()?;
     let mut encoder = Encoder::from_files(&files)?;
     let cache = args.cache.open(&files);
     let initial: Vec<Head> = match &args.init {

@@ -114,10 +114,34 @@ test('2,000 lines and a 100 KB line leave the page responsive and all get result
   await page.close();
 });
 
+test('the compact weights load by default; switching to exact keeps the text and the answers', async () => {
+  const other = await browser();
+  try {
+    const { page, requests, errors } = await openPage(other.context, server.url);
+    const weightFiles = () => requests.filter((u) => /\/weights\/model[^/]*\.safetensors/.test(u)).map((u) => new URL(u).pathname);
+    assert.deepEqual(weightFiles(), ['/weights/model-int8.safetensors']);
+    assert.match(await page.textContent('#runs-text'), /of int8 weights/);
+    const text = 'The striker scored twice as the team won the final.\nShares fell after the bank reported a loss.';
+    await typeSentences(page, text);
+    const compact = await labels(page);
+    await Promise.all([page.waitForEvent('load'), page.selectOption('[data-testid="precision"]', 'exact')]);
+    await page.waitForSelector('[data-testid="status"][data-state="ready"]', { timeout: 60_000 });
+    assert.equal(await page.inputValue('[data-testid="sentence-input"]'), text);
+    assert.deepEqual(weightFiles(), ['/weights/model-int8.safetensors', '/weights/model.safetensors']);
+    assert.match(await page.textContent('#runs-text'), /of f16 weights/);
+    assert.equal(await page.inputValue('[data-testid="precision"]'), 'exact');
+    await waitFor(page, (n) => document.querySelectorAll('[data-testid="prediction-topic"][data-label]').length === n, 2);
+    assert.deepEqual(await labels(page), compact);
+    assert.deepEqual(errors, []);
+  } finally {
+    await other.close();
+  }
+});
+
 test('a corrupt download says so and Retry recovers once the file is good', async () => {
   const weights = mkdtempSync(join(tmpdir(), 'sentence-multitask-weights-'));
   cpSync(join(REPO, 'weights'), weights, { recursive: true });
-  truncateSync(join(weights, 'model.safetensors'), 1_000_000);
+  truncateSync(join(weights, 'model-int8.safetensors'), 1_000_000);
   const broken = await serve(['--weights', weights]);
   const other = await browser();
   const { context } = other;
@@ -125,9 +149,9 @@ test('a corrupt download says so and Retry recovers once the file is good', asyn
     const page = await context.newPage();
     await page.goto(broken.url);
     await page.waitForSelector('[data-testid="status"][data-state="error"]', { timeout: 60_000 });
-    assert.match(await page.textContent('[data-testid="status"]'), /model\.safetensors arrived corrupted/);
+    assert.match(await page.textContent('[data-testid="status"]'), /model-int8\.safetensors arrived corrupted/);
     assert.ok(await page.isVisible('#retry'));
-    copyFileSync(join(REPO, 'weights', 'model.safetensors'), join(weights, 'model.safetensors'));
+    copyFileSync(join(REPO, 'weights', 'model-int8.safetensors'), join(weights, 'model-int8.safetensors'));
     await page.click('#retry');
     await page.waitForSelector('[data-testid="status"][data-state="ready"]', { timeout: 60_000 });
     await typeSentences(page, 'The goalkeeper saved a penalty in the last minute.');

@@ -129,7 +129,7 @@ test('teach a brand-new three-class task, keep it across a reload, export and im
   assert.ok(again['topic.safetensors'].equals(exported['topic.safetensors']), 'head weights round-trip');
 
   // The exported head works in the native CLI, with the same answers.
-  const native = execFileSync(BIN, ['predict', '--head', json], { input: HELD_OUT.map(([t]) => t).join('\n') + '\n' })
+  const native = execFileSync(BIN, ['predict', '--compact', '--head', json], { input: HELD_OUT.map(([t]) => t).join('\n') + '\n' })
     .toString()
     .trim()
     .split('\n')
@@ -203,7 +203,7 @@ test('a head trained natively imports and predicts as natively', async () => {
   const out = join(scratch, 'native');
   execFileSync(BIN, ['train', '--head', 'chores', '--data', join(REPO, 'tests/fixtures/data/three_topics.jsonl'), '--arch', 'linear', '--epochs', '60', '--out', out]);
   const sentences = ['Chop the carrots and boil them.', 'The striker scored a late goal.'];
-  const native = execFileSync(BIN, ['predict', '--head', join(out, 'chores.json')], { input: sentences.join('\n') + '\n' })
+  const native = execFileSync(BIN, ['predict', '--compact', '--head', join(out, 'chores.json')], { input: sentences.join('\n') + '\n' })
     .toString()
     .trim()
     .split('\n')

@@ -1,0 +1,85 @@
+//! Compact int8 storage of the encoder's weight matrices: each row is cut into
+//! groups of [`GROUP`] values that share one f16 scale (`value = q * scale`,
+//! `q` in -127..=127). About half the bytes of f16; the weights are upcast to
+//! f32 at load, so compute stays f32. Measured on the golden set: minimum
+//! cosine 0.9993 to the reference (f16 storage: 0.9999989).
+//!
+//! In a safetensors file a quantised matrix `NAME` is an `I8` tensor of its
+//! own shape plus `NAME.scale`, an `F16` tensor of shape `(rows, cols / GROUP)`.
+
+use half::f16;
+
+/// Values per scale along a row.
+pub const GROUP: usize = 64;
+
+/// Suffix of the tensor holding a quantised matrix's scales.
+pub const SCALE_SUFFIX: &str = ".scale";
+
+/// A matrix in int8 groups.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Int8Matrix {
+    /// `rows * cols` quantised values, row-major.
+    pub values: Vec<i8>,
+    /// `rows * cols / group` scales, row-major.
+    pub scales: Vec<f16>,
+    /// Columns of the matrix.
+    pub cols: usize,
+}
+
+impl Int8Matrix {
+    /// Quantises a row-major `(rows, cols)` f32 matrix; `None` when `cols`
+    /// is not a multiple of [`GROUP`] (such a matrix stays in f16).
+    pub fn quantize(data: &[f32], cols: usize) -> Option<Self> {
+        if cols == 0 || !cols.is_multiple_of(GROUP) || !data.len().is_multiple_of(cols) {
+            return None;
+        }
+        let mut values = Vec::with_capacity(data.len());
+        let mut scales = Vec::with_capacity(data.len() / GROUP);
+        for group in data.chunks(GROUP) {
+            let max = group.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let scale = f16::from_f32(max / 127.0);
+            let s = scale.to_f32();
+            scales.push(scale);
+            values.extend(group.iter().map(|&v| match s > 0.0 {
+                true => (v / s).round().clamp(-127.0, 127.0) as i8,
+                false => 0,
+            }));
+        }
+        Some(Self {
+            values,
+            scales,
+            cols,
+        })
+    }
+
+    /// The f32 values, row-major. The scales' shape must be `(rows, cols /
+    /// group)` for a group that divides `cols`, which the caller has checked
+    /// with [`group_of`].
+    pub fn dequantize(&self) -> Vec<f32> {
+        let groups_per_row = self.scales.len() / (self.values.len() / self.cols).max(1);
+        let group = self.cols / groups_per_row.max(1);
+        self.values
+            .chunks(group)
+            .zip(&self.scales)
+            .flat_map(|(q, s)| {
+                let s = s.to_f32();
+                q.iter().map(move |&v| f32::from(v) * s)
+            })
+            .collect()
+    }
+}
+
+/// The group size implied by a `(rows, cols)` matrix and its scales' shape,
+/// or why the two disagree.
+pub fn group_of(shape: &[usize], scale_shape: &[usize]) -> Result<usize, String> {
+    match (shape, scale_shape) {
+        ([rows, cols], [scale_rows, groups])
+            if rows == scale_rows && *groups > 0 && cols.is_multiple_of(*groups) =>
+        {
+            Ok(cols / groups)
+        }
+        _ => Err(format!(
+            "int8 values of shape {shape:?} need scales of shape (rows, a divisor of cols), got {scale_shape:?}"
+        )),
+    }
+}
