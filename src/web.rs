@@ -12,9 +12,9 @@ use js_sys::{
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use crate::encoder::Encoder;
+use crate::encoder::{Embedding, Encoder};
 use crate::heads::{Head, HeadMeta};
-use crate::model::MultiTaskModel;
+use crate::model::{MultiTaskModel, Output};
 use crate::teach::{teach, LessonConfig, ReplaySet};
 use crate::train::{Control, Progress};
 use crate::weights::ModelFiles;
@@ -130,6 +130,41 @@ impl WebModel {
     /// {label, probabilities}}]}`.
     pub fn predict(&self, texts: Vec<String>) -> Result<Object, JsError> {
         let outputs = self.model.predict(&texts, BATCH_SIZE).map_err(js_error)?;
+        self.outputs_to_js(outputs)
+    }
+
+    /// Runs every head on embeddings computed elsewhere (another worker's
+    /// `predict`): `embeddings` is `tokens.length × dim` row-major; returns
+    /// what `predict` returns for those texts.
+    pub fn classify(&self, embeddings: Vec<f32>, tokens: Vec<u32>) -> Result<Object, JsError> {
+        let dim = self.model.encoder.dim();
+        if embeddings.len() != tokens.len() * dim {
+            return Err(JsError::new(&format!(
+                "classify: {} values are not {} embeddings of {dim}",
+                embeddings.len(),
+                tokens.len()
+            )));
+        }
+        if let Some(at) = embeddings.iter().position(|v| !v.is_finite()) {
+            return Err(JsError::new(&format!(
+                "classify: embedding {} holds a non-finite value",
+                at / dim
+            )));
+        }
+        let embeddings = (embeddings.chunks(dim).zip(tokens))
+            .map(|(vector, tokens)| Embedding {
+                tokens: tokens as usize,
+                vector: vector.to_vec(),
+            })
+            .collect();
+        let outputs = self
+            .model
+            .predict_embeddings(embeddings)
+            .map_err(js_error)?;
+        self.outputs_to_js(outputs)
+    }
+
+    fn outputs_to_js(&self, outputs: Vec<Output>) -> Result<Object, JsError> {
         let dim = self.model.encoder.dim();
         let mut embeddings = Vec::with_capacity(outputs.len() * dim);
         let mut tokens = Vec::with_capacity(outputs.len());

@@ -180,3 +180,39 @@ fn a_head_for_another_encoder_is_refused_in_wasm() {
     )
     .is_err());
 }
+
+#[wasm_bindgen_test]
+fn classify_on_another_workers_embeddings_equals_predict() {
+    let model = model();
+    let texts = vec![
+        "The striker scored twice.".to_string(),
+        "Shares fell after the loss.".to_string(),
+    ];
+    let (_, embeddings, tokens) = embed_all(&model, texts.clone());
+    let direct: JsValue = model
+        .predict(texts)
+        .unwrap_or_else(|_| panic!("predict"))
+        .into();
+    let classified: JsValue = model
+        .classify(embeddings.clone(), tokens.clone())
+        .unwrap_or_else(|_| panic!("classify"))
+        .into();
+    let answers = |out: &JsValue| -> Vec<(String, String, Vec<f32>)> {
+        let per_text: Vec<BTreeMap<String, HeadAnswer>> =
+            serde_wasm_bindgen::from_value(get(out, "predictions")).expect("predictions");
+        (per_text.into_iter().flatten())
+            .map(|(head, a)| (head, a.label, a.probabilities))
+            .collect()
+    };
+    assert_eq!(answers(&direct).len(), 4);
+    assert_eq!(answers(&direct), answers(&classified));
+    let pieces = |out: &JsValue| Uint32Array::from(get(out, "tokens")).to_vec();
+    assert_eq!(pieces(&direct), pieces(&classified));
+    // A length that is not tokens × 384, or a NaN, is refused.
+    assert!(model
+        .classify(embeddings[1..].to_vec(), tokens.clone())
+        .is_err());
+    let mut nan = embeddings;
+    nan[400] = f32::NAN;
+    assert!(model.classify(nan, tokens).is_err());
+}

@@ -11,7 +11,8 @@
 //   {type: 'reset-head', id, head}         back to the shipped head
 //   {type: 'head-files', id, head}         NAME.json + NAME.safetensors bytes
 //   {type: 'read-examples', id, bytes, name} / {type: 'write-examples', id, examples, format}
-//   {type: 'bench', id, texts, batch, reps}  sentences/s at one batch size (make bench-web)
+//   {type: 'bench', id, texts, batch, reps, workers}  sentences/s at one batch size (make bench-web);
+//                                          workers: 1 = this worker alone, 2 = with the second encoder
 //   {type: 'embed', id, texts}             embeddings only (make bench-web's parity check)
 // worker -> page
 //   {type: 'progress', loaded, total, cached}
@@ -37,6 +38,13 @@ const shipped = new Map();
 const embeddings = new Map();
 const MAX_CACHED_EMBEDDINGS = 50_000;
 let loading = false;
+/** The second encoder (encoder-worker.js) once it is ready, else null. */
+let helper = null;
+/** Resolves to the second encoder, or null if there is none (one core, or it failed). */
+let helperReady = Promise.resolve(null);
+/** Batches out at the second encoder: id -> {resolve, reject}. */
+const helperCalls = new Map();
+let helperCallId = 0;
 let queue = [];
 let queueId = 0;
 let pumping = false;
@@ -65,6 +73,7 @@ async function load(weightsFile) {
       throw e;
     }
     const t2 = performance.now();
+    startHelper(files, weightsFile);
     post({
       type: 'ready',
       info: model.info(),
@@ -99,27 +108,94 @@ function buildModel(files, weightsFile) {
   return built;
 }
 
+/** Starts the second encoder on another core with copies of the model files. */
+function startHelper(files, weightsFile) {
+  if ((navigator.hardwareConcurrency || 1) < 2) return;
+  const worker = new Worker(new URL('./encoder-worker.js', import.meta.url), { type: 'module' });
+  helperReady = new Promise((resolve) => {
+    const fail = (message) => {
+      if (helper === worker) helper = null;
+      worker.terminate();
+      for (const call of helperCalls.values()) call.reject(new Error(message));
+      helperCalls.clear();
+      resolve(null);
+    };
+    worker.onmessage = ({ data }) => {
+      if (data.type === 'ready') {
+        helper = worker;
+        resolve(worker);
+      } else if (data.type === 'embedded') {
+        helperCalls.get(data.id)?.resolve(data);
+        helperCalls.delete(data.id);
+      } else if (data.type === 'error' && data.id !== undefined) {
+        helperCalls.get(data.id)?.reject(new Error(data.message));
+        helperCalls.delete(data.id);
+      } else {
+        fail(`the second encoder failed: ${data.message}`);
+      }
+    };
+    worker.onerror = (event) => fail(`the second encoder failed: ${event.message || 'unknown error'}`);
+  });
+  worker.postMessage({
+    type: 'load',
+    config: files.get('config.json'),
+    tokenizer: files.get('tokenizer.json'),
+    weights: files.get(weightsFile),
+  });
+}
+
+/** The second encoder's `{dim, embeddings, tokens}` for `texts`. */
+function helperEmbed(texts) {
+  const id = ++helperCallId;
+  return new Promise((resolve, reject) => {
+    helperCalls.set(id, { resolve, reject });
+    helper.postMessage({ type: 'embed', id, texts });
+  });
+}
+
+/**
+ * `predict` of each batch, in order. With the second encoder ready, every
+ * other batch is embedded there while this worker encodes its own, and the
+ * heads run here; if it fails, this worker encodes that batch itself.
+ */
+async function predictBatches(batches, shared = true) {
+  const results = [];
+  for (let i = 0; i < batches.length; i += 2) {
+    const next = batches[i + 1];
+    const remote = shared && helper && next ? helperEmbed(next).catch(() => null) : null;
+    results.push(model.predict(batches[i]));
+    if (!next) break;
+    const embedded = remote && (await remote);
+    results.push(embedded ? model.classify(embedded.embeddings, embedded.tokens) : model.predict(next));
+  }
+  return results;
+}
+
 async function pump() {
   if (pumping) return;
   pumping = true;
   try {
     while (queue.length > 0) {
       const id = queueId;
-      const texts = queue.splice(0, CHUNK);
+      const texts = queue.splice(0, helper ? 2 * CHUNK : CHUNK);
+      const batches = [texts.slice(0, CHUNK), texts.slice(CHUNK)].filter((b) => b.length > 0);
       const t0 = performance.now();
-      let out;
+      let outs;
       try {
-        out = model.predict(texts);
+        outs = await predictBatches(batches);
       } catch (e) {
         post({ type: 'error', stage: 'encode', message: errorText(e) });
         continue;
       }
       const ms = performance.now() - t0;
-      remember(texts, out.embeddings, out.dim);
-      post({ type: 'results', id, texts, ms, dim: out.dim, embeddings: out.embeddings, tokens: out.tokens, predictions: out.predictions }, [
-        out.embeddings.buffer,
-        out.tokens.buffer,
-      ]);
+      batches.forEach((texts, i) => {
+        const out = outs[i];
+        remember(texts, out.embeddings, out.dim);
+        post({ type: 'results', id, texts, ms, dim: out.dim, embeddings: out.embeddings, tokens: out.tokens, predictions: out.predictions }, [
+          out.embeddings.buffer,
+          out.tokens.buffer,
+        ]);
+      });
       // Let a newer request replace what is still queued.
       await new Promise((resolve) => setTimeout(resolve, 0));
     }
@@ -172,9 +248,9 @@ function train({ id, head, examples, config, stop }) {
 }
 
 /** Runs a request that expects one reply, answering with its value or error. */
-function reply(id, work) {
+async function reply(id, work) {
   try {
-    post({ type: 'reply', id, ok: true, value: work() });
+    post({ type: 'reply', id, ok: true, value: await work() });
   } catch (e) {
     post({ type: 'reply', id, ok: false, message: errorText(e) });
   }
@@ -205,15 +281,15 @@ self.onmessage = ({ data }) => {
       }));
       break;
     case 'bench':
-      reply(data.id, whenModel(() => {
-        const run = () => {
-          for (let i = 0; i < data.texts.length; i += data.batch) model.predict(data.texts.slice(i, i + data.batch));
-        };
-        run();
+      reply(data.id, whenModel(async () => {
+        const shared = data.workers !== 1 && (await helperReady) !== null;
+        const batches = [];
+        for (let i = 0; i < data.texts.length; i += data.batch) batches.push(data.texts.slice(i, i + data.batch));
+        await predictBatches(batches, shared);
         const t0 = performance.now();
-        for (let r = 0; r < data.reps; r++) run();
+        for (let r = 0; r < data.reps; r++) await predictBatches(batches, shared);
         const seconds = (performance.now() - t0) / 1000;
-        return { sps: (data.texts.length * data.reps) / seconds, wasmMemoryBytes: wasm.memory.buffer.byteLength };
+        return { sps: (data.texts.length * data.reps) / seconds, workers: shared ? 2 : 1, wasmMemoryBytes: wasm.memory.buffer.byteLength };
       }));
       break;
     case 'embed':

@@ -138,6 +138,22 @@ test('the compact weights load by default; switching to exact keeps the text and
   }
 });
 
+test('with two cores a second encoder worker shares the batches and gives the same vectors', async (t) => {
+  const { page, errors } = await openPage(chrome.context, server.url);
+  if ((await page.evaluate(() => navigator.hardwareConcurrency)) < 2) return t.skip('one core');
+  const call = (type, payload) => page.evaluate(([ty, p]) => window.sentenceMultitask.call(ty, p), [type, payload]);
+  const texts = Array.from({ length: 40 }, (_, i) => `Sentence number ${i} about ${i % 2 ? 'football' : 'interest rates'}.`);
+  assert.equal((await call('bench', { texts: texts.slice(0, 16), batch: 8, reps: 1 })).workers, 2);
+  // 40 lines: the page's chunks of 16 go alternately to this worker and the second one.
+  await typeSentences(page, texts.join('\n'));
+  const shown = await page.evaluate((ts) => ts.map((t) => Array.from(window.sentenceMultitask.state.cache.get(t).vector)), texts);
+  const { embeddings } = await call('embed', { texts });
+  const local = Object.values(embeddings);
+  shown.forEach((v, i) => v.forEach((x, k) => assert.ok(Math.abs(x - local[i * 384 + k]) < 1e-6, `line ${i}`)));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('a corrupt download says so and Retry recovers once the file is good', async () => {
   const weights = mkdtempSync(join(tmpdir(), 'sentence-multitask-weights-'));
   cpSync(join(REPO, 'weights'), weights, { recursive: true });
