@@ -61,6 +61,7 @@ pub fn run(args: Args) -> Result<()> {
             .arg(threads.to_string())
             .arg("--repeats")
             .arg(args.repeats.to_string())
+            .args(args.weights.compact.then_some("--compact"))
             .output()
             .map_err(Error::io(exe.clone()))?;
         if !output.status.success() {
