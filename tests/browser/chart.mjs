@@ -6,9 +6,14 @@ import { readFileSync } from 'node:fs';
 
 const text = readFileSync(process.argv[2], 'utf8').trim().split('\n').at(-1);
 const data = JSON.parse(text);
-const series = [['ours (candle, 1 worker)', data.ours], ...Object.entries(data.anchor).map(([id, v]) => [`transformers.js ${id}`, v])];
+const oneWorker = { b1_sps: data.ours.b1_one_worker_sps, b8_sps: data.ours.b8_one_worker_sps, b32_sps: data.ours.b32_one_worker_sps, min_cosine: data.ours.min_cosine };
+const series = [
+  ['this page: candle, f32 compute, 2 encoder workers', data.ours],
+  ['this page: 1 worker', oneWorker],
+  ...Object.entries(data.anchor).map(([id, v]) => [`transformers.js ${id}`, v]),
+];
 const batches = ['b1_sps', 'b8_sps', 'b32_sps'];
-const colours = ['#2f6fdb', '#9aa5b1', '#c8693f', '#6b8f3a', '#8a5fb5', '#b8a13b'];
+const colours = ['#2f6fdb', '#8fb3ef', '#9aa5b1', '#c8693f', '#6b8f3a', '#8a5fb5'];
 const W = 640;
 const H = 300;
 const left = 48;
@@ -19,7 +24,7 @@ const groupW = (W - left - 16) / batches.length;
 const barW = (groupW - 24) / series.length;
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
 const parts = [
-  `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H + 22 * Math.ceil(series.length / 2)}" font-family="system-ui, sans-serif" font-size="12">`,
+  `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H + 20 * series.length}" font-family="system-ui, sans-serif" font-size="12">`,
   `<title>Sentences per second in headless Chromium, ${esc(data.date.slice(0, 10))}</title>`,
   `<text x="${left}" y="20" font-size="14">Sentences/s in the same headless Chromium (higher is better), ${esc(data.date.slice(0, 10))}</text>`,
 ];
@@ -38,8 +43,8 @@ batches.forEach((b, g) => {
   parts.push(`<text x="${x0 + (series.length * barW) / 2}" y="${top + plotH + 16}" text-anchor="middle">batch ${b.slice(1, -4)}</text>`);
 });
 series.forEach(([name], i) => {
-  const x = left + (i % 2) * 290;
-  const y = top + plotH + 40 + Math.floor(i / 2) * 20;
+  const x = left;
+  const y = top + plotH + 40 + i * 20;
   parts.push(`<rect x="${x}" y="${y - 10}" width="12" height="12" fill="${colours[i % colours.length]}"/>`, `<text x="${x + 18}" y="${y}">${esc(name)} (min cos ${series[i][1].min_cosine})</text>`);
 });
 parts.push('</svg>');

@@ -3,10 +3,12 @@
 // machine and browser, so load drifts hit both. Prints each run's figures,
 // then one JSON object: the median of each figure per side, the ratios, and
 // the rounds. `node chart.mjs FILE` draws it as SVG.
-// ANCHOR=dir of run.sh, ANCHOR_WORKDIR=its work dir, ROUNDS=n (default 2).
+// ANCHOR=dir of run.sh, ANCHOR_WORKDIR=its work dir, ROUNDS=n (default 2);
+// `--from FILE` only recomputes the summary from an earlier run's rounds.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { REPO } from './harness.mjs';
@@ -14,7 +16,7 @@ import { REPO } from './harness.mjs';
 const ANCHOR = resolve(process.env.ANCHOR || join(REPO, '..', 'shared', 'anchors', 'transformers-js'));
 const WORKDIR = resolve(process.env.ANCHOR_WORKDIR || join(process.env.TMPDIR || '/tmp', 'tjs-anchor'));
 const ROUNDS = Number(process.env.ROUNDS || 2);
-if (!existsSync(join(ANCHOR, 'run.sh'))) {
+if (!process.argv.includes('--from') && !existsSync(join(ANCHOR, 'run.sh'))) {
   console.error(`no transformers.js anchor at ${ANCHOR} (set ANCHOR=the folder holding run.sh)`);
   process.exit(2);
 }
@@ -62,23 +64,38 @@ const median = (xs) => {
 const medians = (runs) =>
   Object.fromEntries(Object.keys(runs[0]).filter((k) => typeof runs[0][k] === 'number').map((k) => [k, median(runs.map((r) => r[k]))]));
 
-const rounds = [];
-for (let i = 0; i < ROUNDS; i++) {
-  const round = { ours: ours(), anchor: anchor() };
-  console.log(JSON.stringify({ round: i + 1, ...round }));
-  rounds.push(round);
+/** Medians per side over the rounds, and our ratios to each anchor configuration. */
+function summarise(rounds) {
+  const result = { date: new Date().toISOString(), cores: cpus().length, ours: medians(rounds.map((r) => r.ours)), anchor: {} };
+  for (const id of Object.keys(rounds[0].anchor)) result.anchor[id] = medians(rounds.map((r) => r.anchor[id]));
+  const ratio = (a, b) => Number((a / b).toFixed(2));
+  result.ratios = Object.fromEntries(
+    Object.entries(result.anchor).map(([id, a]) => [
+      id,
+      {
+        b8: ratio(result.ours.b8_sps, a.b8_sps),
+        b8_one_worker: ratio(result.ours.b8_one_worker_sps, a.b8_sps),
+        download: ratio(result.ours.download_bytes, a.download_bytes),
+        cold_ready: ratio(result.ours.cold_ready_ms, a.cold_ready_ms),
+      },
+    ]),
+  );
+  const [fastest] = Object.entries(result.anchor).sort((a, b) => b[1].b8_sps - a[1].b8_sps)[0];
+  result.fastest = fastest;
+  result.rounds = rounds;
+  return result;
 }
-const result = { date: new Date().toISOString(), machine: `${(await import('node:os')).cpus().length} cores`, ours: medians(rounds.map((r) => r.ours)), anchor: {} };
-for (const id of Object.keys(rounds[0].anchor)) result.anchor[id] = medians(rounds.map((r) => r.anchor[id]));
-const fastest = Object.entries(result.anchor).sort((a, b) => b[1].b8_sps - a[1].b8_sps)[0];
-const q8 = Object.entries(result.anchor).filter(([id]) => id.startsWith('q8')).sort((a, b) => b[1].b8_sps - a[1].b8_sps)[0];
-result.ratios = {
-  fastest: fastest[0],
-  b8_vs_fastest: Number((result.ours.b8_sps / fastest[1].b8_sps).toFixed(2)),
-  q8: q8?.[0],
-  b8_vs_q8: q8 ? Number((result.ours.b8_sps / q8[1].b8_sps).toFixed(2)) : null,
-  download_vs_q8: q8 ? Number((result.ours.download_bytes / q8[1].download_bytes).toFixed(2)) : null,
-  cold_vs_q8: q8 ? Number((result.ours.cold_ready_ms / q8[1].cold_ready_ms).toFixed(2)) : null,
-};
-result.rounds = rounds;
-console.log(JSON.stringify(result));
+
+// `--from FILE` recomputes the summary from the rounds of an earlier run.
+const from = process.argv.indexOf('--from');
+let rounds = [];
+if (from > 0) {
+  rounds = JSON.parse(readFileSync(process.argv[from + 1], 'utf8').trim().split('\n').at(-1)).rounds;
+} else {
+  for (let i = 0; i < ROUNDS; i++) {
+    const round = { ours: ours(), anchor: anchor() };
+    console.log(JSON.stringify({ round: i + 1, ...round }));
+    rounds.push(round);
+  }
+}
+console.log(JSON.stringify(summarise(rounds)));
