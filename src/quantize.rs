@@ -58,14 +58,12 @@ impl Int8Matrix {
     pub fn dequantize(&self) -> Vec<f32> {
         let groups_per_row = self.scales.len() / (self.values.len() / self.cols).max(1);
         let group = self.cols / groups_per_row.max(1);
-        self.values
-            .chunks(group)
-            .zip(&self.scales)
-            .flat_map(|(q, s)| {
-                let s = s.to_f32();
-                q.iter().map(move |&v| f32::from(v) * s)
-            })
-            .collect()
+        let mut out = Vec::with_capacity(self.values.len());
+        for (q, s) in self.values.chunks(group).zip(&self.scales) {
+            let s = s.to_f32();
+            out.extend(q.iter().map(|&v| f32::from(v) * s));
+        }
+        out
     }
 }
 

@@ -231,6 +231,14 @@ fn load_int8(
 
 /// True when every value of an f32 tensor is finite (no NaN, no infinity).
 pub(crate) fn all_finite(tensor: &Tensor) -> Result<bool> {
+    let (storage, layout) = tensor.storage_and_layout();
+    // A contiguous f32 tensor is read in place (the encoder's 23M weights at load).
+    if let (candle_core::Storage::Cpu(candle_core::CpuStorage::F32(values)), Some((start, end))) =
+        (&*storage, layout.contiguous_offsets())
+    {
+        return Ok(values[start..end].iter().all(|v| v.is_finite()));
+    }
+    drop(storage);
     Ok(tensor
         .flatten_all()?
         .to_vec1::<f32>()?
