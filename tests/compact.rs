@@ -93,10 +93,12 @@ fn quantiser_error_is_at_most_half_a_step_per_group() {
     );
 }
 
-/// The shipped compact file with `edit` applied to its raw tensors.
-fn edited(
-    edit: impl FnOnce(&mut Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)>),
-) -> String {
+/// One tensor as stored: name, dtype, shape, bytes.
+type Raw = (String, safetensors::Dtype, Vec<usize>, Vec<u8>);
+
+/// The shipped compact file with `edit` applied to its raw tensors; the
+/// error its load gives.
+fn edited(edit: impl FnOnce(&mut Vec<Raw>)) -> String {
     let files = compact_files();
     let st = safetensors::SafeTensors::deserialize(&files.weights).unwrap();
     let mut raw: Vec<_> = st
@@ -123,6 +125,11 @@ fn edited(
 
 const TENSOR: &str = "encoder.layer.2.intermediate.dense.weight";
 
+/// [`edited`] with `edit` applied to the raw tensor `name` alone.
+fn edited_tensor(name: &str, edit: impl FnOnce(&mut Raw)) -> String {
+    edited(|raw| edit(raw.iter_mut().find(|(n, ..)| n == name).unwrap()))
+}
+
 #[test]
 fn missing_scales_are_named() {
     let msg = edited(|raw| raw.retain(|(n, ..)| n != &format!("{TENSOR}.scale")));
@@ -134,11 +141,7 @@ fn missing_scales_are_named() {
 
 #[test]
 fn scales_of_the_wrong_shape_are_refused() {
-    let msg = edited(|raw| {
-        let scale = raw
-            .iter_mut()
-            .find(|(n, ..)| n == &format!("{TENSOR}.scale"))
-            .unwrap();
+    let msg = edited_tensor(&format!("{TENSOR}.scale"), |scale| {
         scale.2 = vec![scale.2[1], scale.2[0]];
     });
     assert!(
@@ -149,11 +152,7 @@ fn scales_of_the_wrong_shape_are_refused() {
 
 #[test]
 fn nan_scales_are_refused() {
-    let msg = edited(|raw| {
-        let scale = raw
-            .iter_mut()
-            .find(|(n, ..)| n == &format!("{TENSOR}.scale"))
-            .unwrap();
+    let msg = edited_tensor(&format!("{TENSOR}.scale"), |scale| {
         scale.3[..2].copy_from_slice(&f16::NAN.to_le_bytes());
     });
     assert!(msg.contains(TENSOR) && msg.contains("NaN"), "{msg}");
@@ -161,10 +160,7 @@ fn nan_scales_are_refused() {
 
 #[test]
 fn unsupported_dtypes_are_named() {
-    let msg = edited(|raw| {
-        let t = raw.iter_mut().find(|(n, ..)| n == TENSOR).unwrap();
-        t.1 = safetensors::Dtype::U8;
-    });
+    let msg = edited_tensor(TENSOR, |t| t.1 = safetensors::Dtype::U8);
     assert!(
         msg.contains(TENSOR) && msg.contains("expected F32, F16, BF16 or I8"),
         "{msg}"
