@@ -22,8 +22,8 @@ pub struct Int8Matrix {
     pub values: Vec<i8>,
     /// `rows * cols / group` scales, row-major.
     pub scales: Vec<f16>,
-    /// Columns of the matrix.
-    pub cols: usize,
+    /// Values per scale along a row.
+    pub group: usize,
 }
 
 impl Int8Matrix {
@@ -48,18 +48,14 @@ impl Int8Matrix {
         Some(Self {
             values,
             scales,
-            cols,
+            group: GROUP,
         })
     }
 
-    /// The f32 values, row-major. The scales' shape must be `(rows, cols /
-    /// group)` for a group that divides `cols`, which the caller has checked
-    /// with [`group_of`].
+    /// The f32 values, row-major (a file's group comes from [`group_of`]).
     pub fn dequantize(&self) -> Vec<f32> {
-        let groups_per_row = self.scales.len() / (self.values.len() / self.cols).max(1);
-        let group = self.cols / groups_per_row.max(1);
         let mut out = Vec::with_capacity(self.values.len());
-        for (q, s) in self.values.chunks(group).zip(&self.scales) {
+        for (q, s) in self.values.chunks(self.group).zip(&self.scales) {
             let s = s.to_f32();
             out.extend(q.iter().map(|&v| f32::from(v) * s));
         }

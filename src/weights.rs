@@ -217,13 +217,13 @@ fn load_int8(
             scales.dtype()
         ));
     }
-    group_of(view.shape(), scales.shape())?;
+    let group = group_of(view.shape(), scales.shape())?;
     let matrix = Int8Matrix {
         values: view.data().iter().map(|&b| b as i8).collect(),
         scales: (scales.data().chunks_exact(2))
             .map(|b| f16::from_le_bytes([b[0], b[1]]))
             .collect(),
-        cols: view.shape()[1],
+        group,
     };
     Tensor::from_vec(matrix.dequantize(), view.shape(), device)
         .map_err(|e| format!("could not be read: {e}"))
@@ -296,7 +296,7 @@ pub fn serialize_int8(
         };
         match quantized {
             Some(m) => {
-                let groups = m.scales.len() / shape[0];
+                let groups = shape[1] / m.group;
                 let values = m.values.iter().map(|&v| v as u8).collect();
                 stored.push((name.clone(), Dtype::I8, shape.clone(), values));
                 let scales = m.scales.iter().flat_map(|s| s.to_le_bytes()).collect();

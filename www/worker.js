@@ -73,7 +73,6 @@ async function load(weightsFile) {
       throw e;
     }
     const t2 = performance.now();
-    startHelper(files, weightsFile);
     post({
       type: 'ready',
       info: model.info(),
@@ -81,6 +80,8 @@ async function load(weightsFile) {
       timings: { downloadMs: t1 - t0, buildMs: t2 - t1, readyMs: t2 - t0, downloadedBytes, fromCache },
       sizes: Object.fromEntries([...files].map(([name, bytes]) => [name, bytes.length])),
     });
+    // After `ready`: copying the files to the second encoder need not delay the first results.
+    startHelper(files, weightsFile);
   } catch (e) {
     live = false;
     post({ type: 'error', stage: 'load', message: errorText(e) });
