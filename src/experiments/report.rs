@@ -27,6 +27,19 @@ fn seconds(s: &Spread) -> String {
     }
 }
 
+/// A markdown table: the header row, its separator, then one row per cell list.
+fn table(
+    line: &mut impl FnMut(String),
+    header: &[String],
+    rows: impl IntoIterator<Item = Vec<String>>,
+) {
+    line(format!("| {} |", header.join(" | ")));
+    line(format!("|{}", "---|".repeat(header.len())));
+    for cells in rows {
+        line(format!("| {} |", cells.join(" | ")));
+    }
+}
+
 /// Markdown tables of every study; `command` is the line that produced them.
 pub fn markdown(r: &Results, command: &str) -> String {
     let [a, b] = &r.tasks;
@@ -39,61 +52,73 @@ pub fn markdown(r: &Results, command: &str) -> String {
     line(String::new());
     line("### (a) What trains: accuracy and seconds per epoch".into());
     line(String::new());
-    line("| task | trainable | accuracy | s/epoch | epochs run |".into());
-    line("|---|---|---|---|---|".into());
-    for row in &r.trainable {
-        line(format!(
-            "| {} | {} | {} | {} | {:?} |",
-            row.task,
-            row.trainable,
-            pm(&row.accuracy),
-            seconds(&row.seconds_per_epoch),
-            row.epochs_run
-        ));
-    }
+    table(
+        &mut line,
+        &["task", "trainable", "accuracy", "s/epoch", "epochs run"].map(String::from),
+        r.trainable.iter().map(|row| {
+            vec![
+                row.task.clone(),
+                row.trainable.clone(),
+                pm(&row.accuracy),
+                seconds(&row.seconds_per_epoch),
+                format!("{:?}", row.epochs_run),
+            ]
+        }),
+    );
     line(String::new());
     line(format!("### (b) {a}'s head while {b} trains"));
     line(String::new());
-    line(format!(
-        "| encoder | {a}'s head | {a} before | {a} after | change | {b} | {a}'s head bit-identical |"
-    ));
-    line("|---|---|---|---|---|---|---|".into());
-    for row in &r.freeze_head {
-        line(format!(
-            "| {} | {} | {} | {} | {:+.3} ± {:.3} | {} | {} |",
-            row.encoder,
-            row.a_head,
-            pm(&row.a_before),
-            pm(&row.a_after),
-            row.a_change.mean,
-            row.a_change.std,
-            pm(&row.b_accuracy),
-            if row.a_head_bit_identical {
-                "yes"
-            } else {
-                "no (trained)"
-            }
-        ));
-    }
+    table(
+        &mut line,
+        &[
+            "encoder".into(),
+            format!("{a}'s head"),
+            format!("{a} before"),
+            format!("{a} after"),
+            "change".into(),
+            b.clone(),
+            format!("{a}'s head bit-identical"),
+        ],
+        r.freeze_head.iter().map(|row| {
+            vec![
+                row.encoder.clone(),
+                row.a_head.clone(),
+                pm(&row.a_before),
+                pm(&row.a_after),
+                format!("{:+.3} ± {:.3}", row.a_change.mean, row.a_change.std),
+                pm(&row.b_accuracy),
+                match row.a_head_bit_identical {
+                    true => "yes".into(),
+                    false => "no (trained)".into(),
+                },
+            ]
+        }),
+    );
     line(String::new());
     line("### (c) One multi-task model or two single-task models: accuracy".into());
     line(String::new());
-    line(
-        "| trainable | task | single-task | multi-task | multi − single | multi-task s/epoch |"
-            .into(),
+    table(
+        &mut line,
+        &[
+            "trainable",
+            "task",
+            "single-task",
+            "multi-task",
+            "multi − single",
+            "multi-task s/epoch",
+        ]
+        .map(String::from),
+        r.multitask.iter().map(|row| {
+            vec![
+                row.trainable.clone(),
+                row.task.clone(),
+                pm(&row.single),
+                pm(&row.multi),
+                format!("{:+.3}", row.multi.mean - row.single.mean),
+                seconds(&row.multi_seconds_per_epoch),
+            ]
+        }),
     );
-    line("|---|---|---|---|---|---|".into());
-    for row in &r.multitask {
-        line(format!(
-            "| {} | {} | {} | {} | {:+.3} | {} |",
-            row.trainable,
-            row.task,
-            pm(&row.single),
-            pm(&row.multi),
-            row.multi.mean - row.single.mean,
-            seconds(&row.multi_seconds_per_epoch)
-        ));
-    }
     line(String::new());
     let c = &r.cost;
     line(format!(
@@ -117,40 +142,57 @@ pub fn markdown(r: &Results, command: &str) -> String {
         c.encoder_parameters[2]
     ));
     line(String::new());
-    line("| deployment | encoder passes | ms/sentence | download MB (f16) | weights in memory MB (f32) |".into());
-    line("|---|---|---|---|---|".into());
-    for o in &c.options {
-        line(format!(
-            "| {} | {:.2} | {:.2} | {:.1} | {:.1} |",
-            o.name, o.encoder_passes, o.ms_per_sentence, o.download_mb, o.memory_mb
-        ));
-    }
+    table(
+        &mut line,
+        &[
+            "deployment",
+            "encoder passes",
+            "ms/sentence",
+            "download MB (f16)",
+            "weights in memory MB (f32)",
+        ]
+        .map(String::from),
+        c.options.iter().map(|o| {
+            vec![
+                o.name.clone(),
+                format!("{:.2}", o.encoder_passes),
+                format!("{:.2}", o.ms_per_sentence),
+                format!("{:.1}", o.download_mb),
+                format!("{:.1}", o.memory_mb),
+            ]
+        }),
+    );
     line(String::new());
     line(format!(
         "### (d) {b} with few examples next to {a} with many"
     ));
     line(String::new());
-    line(format!(
-        "| encoder | remedy | {b} | {a} | {b}'s steps | seconds |"
-    ));
-    line("|---|---|---|---|---|---|".into());
-    for row in &r.low_data {
-        line(format!(
-            "| {} | {} | {} | {} | {:.0} | {} |",
-            row.encoder,
-            row.remedy,
-            pm(&row.b),
-            pm(&row.a),
-            row.b_steps.mean,
-            seconds(&row.seconds)
-        ));
-    }
+    table(
+        &mut line,
+        &[
+            "encoder".into(),
+            "remedy".into(),
+            b.clone(),
+            a.clone(),
+            format!("{b}'s steps"),
+            "seconds".into(),
+        ],
+        r.low_data.iter().map(|row| {
+            vec![
+                row.encoder.clone(),
+                row.remedy.clone(),
+                pm(&row.b),
+                pm(&row.a),
+                format!("{:.0}", row.b_steps.mean),
+                seconds(&row.seconds),
+            ]
+        }),
+    );
     line(String::new());
     line(format!("### (e) {b}'s learning curve (frozen encoder)"));
     line(String::new());
-    let names: Vec<&str> = r.learning_curve.iter().map(|s| s.name.as_str()).collect();
-    line(format!("| per class | examples | {} |", names.join(" | ")));
-    line(format!("|---|---|{}", "---|".repeat(names.len())));
+    let mut header = vec!["per class".to_string(), "examples".into()];
+    header.extend(r.learning_curve.iter().map(|s| s.name.clone()));
     let mut sizes: Vec<(usize, usize)> = r
         .learning_curve
         .iter()
@@ -158,26 +200,21 @@ pub fn markdown(r: &Results, command: &str) -> String {
         .collect();
     sizes.sort_unstable_by_key(|s| (s.0 == 0, s.0));
     sizes.dedup_by_key(|s| s.0);
-    for (per_class, examples) in sizes {
-        let cells: Vec<String> = r
-            .learning_curve
-            .iter()
-            .map(|s| {
-                s.points
-                    .iter()
-                    .find(|p| p.per_class == per_class)
-                    .map_or("".into(), |p| pm(&p.accuracy))
-            })
-            .collect();
-        let per_class = match per_class {
+    let rows = sizes.into_iter().map(|(per_class, examples)| {
+        let per_class_cell = match per_class {
             0 => "all".to_string(),
             n => n.to_string(),
         };
-        line(format!(
-            "| {per_class} | {examples} | {} |",
-            cells.join(" | ")
-        ));
-    }
+        let mut cells = vec![per_class_cell, examples.to_string()];
+        cells.extend(r.learning_curve.iter().map(|s| {
+            s.points
+                .iter()
+                .find(|p| p.per_class == per_class)
+                .map_or("".into(), |p| pm(&p.accuracy))
+        }));
+        cells
+    });
+    table(&mut line, &header, rows);
     line(String::new());
     let mut times = String::new();
     for (k, v) in &r.seconds {

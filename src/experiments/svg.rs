@@ -155,6 +155,16 @@ fn header(out: &mut String, height: f64, title: &str) {
     );
 }
 
+/// A vertical grid line at `x` from `top` to `bottom`, labelled under the axis.
+fn x_gridline(out: &mut String, x: f64, top: f64, bottom: f64, label: impl std::fmt::Display) {
+    let _ = writeln!(
+        out,
+        "<line x1=\"{x}\" y1=\"{top}\" x2=\"{x}\" y2=\"{bottom}\" stroke=\"#ddd\"/>\
+         <text x=\"{x}\" y=\"{}\" text-anchor=\"middle\">{label}</text>",
+        bottom + 16.0
+    );
+}
+
 fn legend(out: &mut String, names: &[String], x0: f64, y: f64) {
     let mut x = x0;
     for (i, name) in names.iter().enumerate() {
@@ -190,14 +200,7 @@ pub fn dots(chart: &Dots) -> String {
     legend(&mut out, &chart.series, left, 42.0);
     let bottom = top + group_h * chart.groups.len() as f64;
     for t in axis.ticks() {
-        let x = axis.at(t);
-        let _ = writeln!(
-            out,
-            "<line x1=\"{x}\" y1=\"{top}\" x2=\"{x}\" y2=\"{bottom}\" stroke=\"#ddd\"/>\
-             <text x=\"{x}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-            bottom + 16.0,
-            tick_label(t)
-        );
+        x_gridline(&mut out, axis.at(t), top, bottom, tick_label(t));
     }
     let _ = writeln!(
         out,
@@ -259,14 +262,7 @@ pub fn lines(chart: &Lines) -> String {
         if t.fract() != 0.0 {
             continue;
         }
-        let x = x_axis.at(t);
-        let _ = writeln!(
-            out,
-            "<line x1=\"{x}\" y1=\"{top}\" x2=\"{x}\" y2=\"{bottom}\" stroke=\"#ddd\"/>\
-             <text x=\"{x}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-            bottom + 16.0,
-            2f64.powf(t).round()
-        );
+        x_gridline(&mut out, x_axis.at(t), top, bottom, 2f64.powf(t).round());
     }
     for t in y_axis.ticks() {
         let y = y_axis.at(t);
