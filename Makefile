@@ -12,11 +12,11 @@ check-format:
 	$(CARGO) fmt --all -- --check
 
 lint: web-tools
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --lib --test wasm --target wasm32-unknown-unknown -- -D warnings
 
 unit:
-	$(CARGO) test --all-targets
+	$(CARGO) test --workspace --all-targets
 
 ## The page as a person uses it: `serve` + headless Chromium (playwright-core from npm).
 ## Screenshots land in target/screenshots/.
@@ -104,12 +104,13 @@ heads-sentiment:
 	  --data $(DATA)/sst2/train.tsv --val $(DATA)/sst2/dev.tsv --arch linear --lr 0.002 --weight-decay 0 \
 	  --patience 5 --epochs 40 --seed 0 --out weights/heads
 
-## The studies behind DISCUSSION.md on ../shared/data: results.json, tables.md and
-## SVG charts into www/discussion/ (about an hour on 2 cores). `make experiments-quick`
-## runs the same studies on small subsets in a few minutes.
+## The studies behind DISCUSSION.md (the studies/ crate) on ../shared/data: results.json,
+## tables.md and SVG charts into studies/docs/ (about an hour on 2 cores).
+## `make experiments-quick` runs the same studies on small subsets in a few minutes.
 .PHONY: experiments experiments-quick
+STUDIES := $(CARGO) run --quiet --release -p sentence-multitask-studies --
 experiments:
-	$(CARGO) run --quiet --release -- experiments --data-dir $(DATA) --out www/discussion
+	$(STUDIES) --data-dir $(DATA) --out studies/docs
 
 experiments-quick:
-	$(CARGO) run --quiet --release -- experiments --quick --data-dir $(DATA) --out target/experiments-quick
+	$(STUDIES) --quick --data-dir $(DATA) --out target/experiments-quick

@@ -12,12 +12,13 @@ use js_sys::{
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use crate::encoder::{Embedding, Encoder};
-use crate::heads::{Head, HeadMeta};
+use crate::model::encoder::{Embedding, Encoder};
+use crate::model::heads::{Head, HeadMeta};
+use crate::model::weights::{ModelFiles, WEIGHTS_FILE};
 use crate::model::{MultiTaskModel, Output};
-use crate::teach::{teach, LessonConfig, ReplaySet};
-use crate::train::{Control, Progress};
-use crate::weights::ModelFiles;
+use crate::training::lesson::{teach, LessonConfig};
+use crate::training::replay::ReplaySet;
+use crate::training::trainer::{Control, Progress};
 
 /// Sentences per encoder batch: texts are grouped by length first, so a
 /// batch of similar lengths pads little.
@@ -68,14 +69,20 @@ pub struct WebModel {
 #[wasm_bindgen]
 impl WebModel {
     /// Builds the encoder from the bytes of `config.json`, `tokenizer.json`
-    /// and `model.safetensors`; every file is checked and a bad one is
-    /// named in the error.
+    /// and the weights file `weights_file` (default `model.safetensors`);
+    /// every file is checked and a bad one is named in the error.
     #[wasm_bindgen(constructor)]
-    pub fn new(config: Vec<u8>, tokenizer: Vec<u8>, weights: Vec<u8>) -> Result<WebModel, JsError> {
+    pub fn new(
+        config: Vec<u8>,
+        tokenizer: Vec<u8>,
+        weights: Vec<u8>,
+        weights_file: Option<String>,
+    ) -> Result<WebModel, JsError> {
         let files = ModelFiles {
             config,
             tokenizer,
             weights,
+            weights_file: weights_file.unwrap_or_else(|| WEIGHTS_FILE.into()),
         };
         let encoder = Encoder::from_files(&files).map_err(js_error)?;
         Ok(Self {
@@ -114,7 +121,7 @@ impl WebModel {
             "id": crate::ENCODER_ID,
             "dim": encoder.dim(),
             "layers": encoder.num_layers(),
-            "maxTokens": crate::tokenize::MAX_SEQ_LEN,
+            "maxTokens": crate::model::tokenize::MAX_SEQ_LEN,
             "simd": cfg!(target_feature = "simd128"),
         });
         to_js(&info)

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor};
 use common::model_files;
-use sentence_multitask::weights::{load_tensors, parse_config, serialize_tensors};
+use sentence_multitask::model::weights::{load_tensors, parse_config, serialize_tensors};
 use sentence_multitask::{Encoder, Error, ModelFiles};
 
 fn load_error(files: &ModelFiles) -> String {
@@ -20,7 +20,8 @@ fn load_error(files: &ModelFiles) -> String {
 fn with_tensors(edit: impl FnOnce(&mut HashMap<String, Tensor>)) -> ModelFiles {
     let files = model_files();
     let config = parse_config(&files.config).unwrap();
-    let mut tensors = load_tensors(&files.weights, &config, &Device::Cpu).unwrap();
+    let mut tensors =
+        load_tensors(&files.weights, &files.weights_file, &config, &Device::Cpu).unwrap();
     edit(&mut tensors);
     ModelFiles {
         weights: serialize_tensors(&tensors, DType::F16, HashMap::new()).unwrap(),
@@ -94,7 +95,8 @@ fn wrong_shape() {
 fn wrong_dtype() {
     let files = model_files();
     let config = parse_config(&files.config).unwrap();
-    let mut tensors = load_tensors(&files.weights, &config, &Device::Cpu).unwrap();
+    let mut tensors =
+        load_tensors(&files.weights, &files.weights_file, &config, &Device::Cpu).unwrap();
     tensors.insert(
         TENSOR.into(),
         Tensor::zeros((384, 384), DType::I64, &Device::Cpu).unwrap(),

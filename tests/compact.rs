@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use candle_core::Device;
 use common::{cosine, golden, model_files, weights_dir};
 use half::f16;
-use sentence_multitask::quantize::{Int8Matrix, GROUP};
-use sentence_multitask::weights::{
+use sentence_multitask::model::quantize::{Int8Matrix, GROUP};
+use sentence_multitask::model::weights::{
     load_tensors, parse_config, serialize_int8, COMPACT_WEIGHTS_FILE,
 };
 use sentence_multitask::{Encoder, ModelFiles};
@@ -41,13 +41,13 @@ fn shipped_compact_weights_match_the_reference() {
 fn compact_file_is_the_f16_weights_quantised() {
     let files = model_files();
     let config = parse_config(&files.config).unwrap();
-    let exact = load_tensors(&files.weights, &config, &Device::Cpu).unwrap();
+    let exact = load_tensors(&files.weights, &files.weights_file, &config, &Device::Cpu).unwrap();
     let bytes = serialize_int8(&exact, HashMap::new()).unwrap();
     assert!(
         bytes.len() * 10 < files.weights.len() * 6,
         "about half of f16"
     );
-    let compact = load_tensors(&bytes, &config, &Device::Cpu).unwrap();
+    let compact = load_tensors(&bytes, COMPACT_WEIGHTS_FILE, &config, &Device::Cpu).unwrap();
     assert_eq!(compact.len(), exact.len());
     for (name, tensor) in &exact {
         let a = tensor.flatten_all().unwrap().to_vec1::<f32>().unwrap();

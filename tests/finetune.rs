@@ -5,9 +5,9 @@ mod common;
 
 use common::encoder;
 use common::synthetic::{encoder_ref, labels};
-use sentence_multitask::finetune::LayerFeatures;
-use sentence_multitask::heads::{Architecture, Head};
-use sentence_multitask::train::{train, Control, Progress, Split, Task, TrainConfig};
+use sentence_multitask::model::heads::{Architecture, Head};
+use sentence_multitask::training::features::LayerFeatures;
+use sentence_multitask::training::trainer::{train, Control, Progress, Split, Task, TrainConfig};
 
 const TEXTS: [&str; 6] = [
     "Bake the bread for forty minutes.",

@@ -3,7 +3,7 @@
 mod common;
 
 use common::synthetic::{encoder_ref, head, labels};
-use sentence_multitask::heads::{read_heads, Activation, Architecture, EncoderRef, Head};
+use sentence_multitask::model::heads::{read_heads, Activation, Architecture, EncoderRef, Head};
 
 fn mlp() -> Architecture {
     Architecture::Mlp {

@@ -1,6 +1,6 @@
 //! Metrics on a hand-checked confusion matrix.
 
-use sentence_multitask::metrics::Metrics;
+use sentence_multitask::training::metrics::Metrics;
 
 #[test]
 fn metrics_match_a_hand_computed_example() {

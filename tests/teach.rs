@@ -4,9 +4,10 @@
 mod common;
 
 use candle_core::{Device, Tensor};
-use sentence_multitask::heads::Head;
-use sentence_multitask::teach::{lesson_classes, teach, LessonConfig, ReplaySet};
-use sentence_multitask::train::Control;
+use sentence_multitask::model::heads::Head;
+use sentence_multitask::training::lesson::{lesson_classes, teach, LessonConfig};
+use sentence_multitask::training::replay::ReplaySet;
+use sentence_multitask::training::trainer::Control;
 
 use common::{encoder, fixture, weights_dir};
 
@@ -39,7 +40,7 @@ fn embed(texts: &[&str]) -> Tensor {
 }
 
 fn labels_of(head: &Head, texts: &[&str]) -> Vec<String> {
-    sentence_multitask::train::predict_classes(head, &embed(texts))
+    sentence_multitask::training::trainer::predict_classes(head, &embed(texts))
         .unwrap()
         .into_iter()
         .map(|c| head.labels()[c].clone())
@@ -136,7 +137,10 @@ fn a_new_three_class_task_from_scratch() {
     };
     let mut epochs = 0;
     let lesson = teach(&current, &embed(&texts), &labels, None, &config, &mut |p| {
-        if matches!(p, sentence_multitask::train::Progress::Epoch { .. }) {
+        if matches!(
+            p,
+            sentence_multitask::training::trainer::Progress::Epoch { .. }
+        ) {
             epochs += 1;
         }
         Control::Continue
@@ -199,7 +203,7 @@ fn replay_files_round_trip_and_foreign_or_broken_ones_are_refused() {
 #[test]
 fn bad_lessons_are_refused_with_the_reason() {
     let current = default_head("sentiment");
-    let go = &mut |_: &sentence_multitask::train::Progress| Control::Continue;
+    let go = &mut |_: &sentence_multitask::training::trainer::Progress| Control::Continue;
     let none = Tensor::zeros((0, 384), candle_core::DType::F32, &Device::Cpu).unwrap();
     let err = teach(&current, &none, &[], None, &LessonConfig::default(), go).unwrap_err();
     assert!(err.to_string().contains("no examples"), "{err}");

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{encoder, model_files};
-use sentence_multitask::tokenize::MAX_SEQ_LEN;
+use sentence_multitask::model::tokenize::MAX_SEQ_LEN;
 use tokenizers::{Tokenizer, TruncationParams};
 
 /// The tokenizers crate with sentence-transformers' settings, run on the whole text.

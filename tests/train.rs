@@ -5,11 +5,11 @@ mod common;
 
 use candle_core::Tensor;
 use common::synthetic::{clusters, head};
-use sentence_multitask::heads::{Activation, Architecture, Head};
+use sentence_multitask::model::heads::{Activation, Architecture, Head};
 use sentence_multitask::rng::Rng;
-use sentence_multitask::train::{
-    predict_classes, schedule, train, CachedEmbeddings, Control, Progress, Sampling, Split, Task,
-    TrainConfig,
+use sentence_multitask::training::features::CachedEmbeddings;
+use sentence_multitask::training::trainer::{
+    predict_classes, schedule, train, Control, Progress, Sampling, Split, Task, TrainConfig,
 };
 
 fn mlp() -> Architecture {

@@ -55,7 +55,7 @@ struct HeadAnswer {
 }
 
 fn model() -> WebModel {
-    let mut model = WebModel::new(CONFIG.to_vec(), TOKENIZER.to_vec(), WEIGHTS.to_vec())
+    let mut model = WebModel::new(CONFIG.to_vec(), TOKENIZER.to_vec(), WEIGHTS.to_vec(), None)
         .unwrap_or_else(|_| panic!("the shipped weights load in wasm"));
     for (name, json, weights) in HEADS {
         model
@@ -92,6 +92,7 @@ fn wasm_compact_weights_stay_within_0_999_of_the_reference() {
         CONFIG.to_vec(),
         TOKENIZER.to_vec(),
         COMPACT_WEIGHTS.to_vec(),
+        Some("model-int8.safetensors".into()),
     )
     .unwrap_or_else(|_| panic!("the compact weights load in wasm"));
     let texts: Vec<String> = golden.items.iter().map(|i| i.text.clone()).collect();
@@ -176,7 +177,8 @@ fn a_head_for_another_encoder_is_refused_in_wasm() {
     assert!(WebModel::new(
         CONFIG.to_vec(),
         TOKENIZER.to_vec(),
-        WEIGHTS[..1000].to_vec()
+        WEIGHTS[..1000].to_vec(),
+        None
     )
     .is_err());
 }

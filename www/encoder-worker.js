@@ -4,7 +4,7 @@
 // heads on what comes back (WebModel.classify).
 //
 // model worker -> here
-//   {type: 'load', config, tokenizer, weights}   build the encoder from these bytes
+//   {type: 'load', config, tokenizer, weights, weightsFile}   build the encoder from these bytes
 //   {type: 'embed', id, texts}
 // here -> model worker
 //   {type: 'ready'}
@@ -26,7 +26,7 @@ self.onmessage = async ({ data }) => {
   try {
     if (data.type === 'load') {
       await init();
-      model = new WebModel(data.config, data.tokenizer, data.weights);
+      model = new WebModel(data.config, data.tokenizer, data.weights, data.weightsFile);
       for (let i = 0; i < 12; i++) model.predict(WARM_UP);
       self.postMessage({ type: 'ready' });
     } else if (data.type === 'embed') {

@@ -96,7 +96,7 @@ function buildModel(files, weightsFile) {
     if (!bytes) throw new Error(`weights/SHA256SUMS does not list ${name}`);
     return bytes;
   };
-  const built = new WebModel(need('config.json'), need('tokenizer.json'), need(weightsFile));
+  const built = new WebModel(need('config.json'), need('tokenizer.json'), need(weightsFile), weightsFile);
   for (const name of files.keys()) {
     const head = /^heads\/([^/]+)\.json$/.exec(name);
     if (head) {
@@ -142,6 +142,7 @@ function startHelper(files, weightsFile) {
     config: files.get('config.json'),
     tokenizer: files.get('tokenizer.json'),
     weights: files.get(weightsFile),
+    weightsFile,
   });
 }
 

@@ -8,10 +8,7 @@ use sentence_multitask::{Error, Result};
 
 use super::WeightsArg;
 
-const DEFAULT_SENTENCES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/sentences-64.json"
-);
+const DEFAULT_SENTENCES: &str = "tests/fixtures/sentences-64.json";
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -82,7 +79,7 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 fn measure_in_process(args: &Args, threads: u32) -> Result<()> {
-    super::set_threads(Some(threads));
+    sentence_multitask::model::encoder::set_threads(threads);
     let bytes = std::fs::read(&args.sentences).map_err(Error::io(args.sentences.clone()))?;
     let sentences: Vec<String> = serde_json::from_slice(&bytes).map_err(|e| Error::BadInput {
         source_name: args.sentences.display().to_string(),

@@ -18,7 +18,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    super::set_threads(args.threads);
+    if let Some(n) = args.threads {
+        sentence_multitask::model::encoder::set_threads(n);
+    }
     let encoder = args.weights.load()?;
     let batch_size = args.input.batch_size as usize;
     args.input.process(|texts| {

@@ -2,14 +2,14 @@
 
 use std::path::PathBuf;
 
-use sentence_multitask::heads::read_heads;
-use sentence_multitask::metrics::Metrics;
-use sentence_multitask::train::predict_classes;
+use sentence_multitask::model::heads::read_heads;
+use sentence_multitask::training::metrics::Metrics;
+use sentence_multitask::training::trainer::predict_classes;
 use sentence_multitask::{Encoder, Error, Result};
 
 use super::cache::CacheArgs;
-use super::datasets::{label_indices, read};
 use super::WeightsArg;
+use sentence_multitask::data_files::{label_indices, read};
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device};
-use sentence_multitask::weights::{
+use sentence_multitask::model::weights::{
     load_tensors, parse_config, serialize_int8, serialize_tensors, COMPACT_WEIGHTS_FILE,
     CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE,
 };
@@ -36,11 +36,11 @@ pub fn run(args: Args) -> Result<()> {
     let files = ModelFiles::read_dir(&args.from)?;
     let config = parse_config(&files.config)?;
     // Validates the tokenizer as the encoder will use it.
-    sentence_multitask::tokenize::SentenceTokenizer::from_bytes(
+    sentence_multitask::model::tokenize::SentenceTokenizer::from_bytes(
         &files.tokenizer,
-        sentence_multitask::tokenize::MAX_SEQ_LEN,
+        sentence_multitask::model::tokenize::MAX_SEQ_LEN,
     )?;
-    let tensors = load_tensors(&files.weights, &config, &Device::Cpu)?;
+    let tensors = load_tensors(&files.weights, &files.weights_file, &config, &Device::Cpu)?;
     let note = match args.dtype {
         StoredDtype::F16 => "f16, rounded to nearest even from the f32 original",
         StoredDtype::F32 => "f32, as in the original",

@@ -2,10 +2,8 @@
 
 mod bench;
 mod cache;
-mod datasets;
 mod embed;
 mod eval;
-mod experiments;
 mod import_weights;
 mod lines;
 mod predict;
@@ -17,11 +15,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use sentence_multitask::weights::{COMPACT_WEIGHTS_FILE, WEIGHTS_FILE};
+use sentence_multitask::model::weights::{COMPACT_WEIGHTS_FILE, WEIGHTS_FILE};
 use sentence_multitask::{Encoder, ModelFiles, Result};
 
-/// Where `--weights` points when neither the flag nor the environment variable is given.
-const DEFAULT_WEIGHTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/weights");
+/// Where `--weights` points when neither the flag nor the environment variable
+/// is given: the repository's weights/, from its root.
+const DEFAULT_WEIGHTS: &str = "weights";
 
 #[derive(Parser)]
 #[command(
@@ -38,7 +37,7 @@ struct Cli {
 #[derive(clap::Args)]
 struct WeightsArg {
     /// Directory holding config.json, tokenizer.json and model.safetensors
-    /// (default: the repository's weights/).
+    /// (and heads/; default: weights/ in the current directory, the repository's root).
     #[arg(long, env = "SENTENCE_MULTITASK_WEIGHTS", default_value = DEFAULT_WEIGHTS)]
     weights: PathBuf,
     /// Use the compact int8 weights (model-int8.safetensors, about half the
@@ -84,10 +83,6 @@ enum Command {
     /// Evaluate a head on labelled data: prints one JSON object with accuracy,
     /// macro_f1, per-class precision/recall/F1, the confusion matrix and the count.
     Eval(eval::Args),
-    /// Run the studies behind DISCUSSION.md (what to train and freeze, multi-task
-    /// or single-task, few examples next to many) and write results.json,
-    /// tables.md and SVG charts to --out. --quick runs them on small subsets.
-    Experiments(Box<experiments::Args>),
     /// Measure encoder throughput (sentences per second) at several batch
     /// sizes and thread counts; prints one JSON object per configuration and
     /// a summary object as the last line.
@@ -111,7 +106,6 @@ pub fn main() -> ExitCode {
         Command::Predict(args) => predict::run(args),
         Command::Train(args) => train::run(*args),
         Command::Eval(args) => eval::run(args),
-        Command::Experiments(args) => experiments::run(*args),
         Command::Bench(args) => bench::run(args),
         Command::ReplaySet(args) => replay::run(args),
         Command::Serve(args) => serve::run(args),
@@ -123,13 +117,5 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Caps the threads candle's matrix products use. Call before any work starts:
-/// candle reads `RAYON_NUM_THREADS` on every product, rayon when its pool starts.
-fn set_threads(threads: Option<u32>) {
-    if let Some(n) = threads {
-        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
     }
 }

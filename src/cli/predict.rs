@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use sentence_multitask::heads::read_heads;
+use sentence_multitask::model::heads::read_heads;
 use sentence_multitask::model::MultiTaskModel;
 use sentence_multitask::Result;
 use serde_json::{json, Map, Value};
@@ -10,16 +10,13 @@ use serde_json::{json, Map, Value};
 use super::lines::InputArgs;
 use super::WeightsArg;
 
-/// Heads used when no --head is given.
-const DEFAULT_HEADS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/weights/heads");
-
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
     weights: WeightsArg,
     /// A head (NAME.json or NAME.safetensors) or a directory of heads; repeatable
-    /// (default: the repository's weights/heads/, topic and sentiment).
-    #[arg(long = "head", value_name = "DIR_OR_FILE", default_value = DEFAULT_HEADS)]
+    /// (default: heads/ in the weights directory: topic and sentiment).
+    #[arg(long = "head", value_name = "DIR_OR_FILE")]
     heads: Vec<PathBuf>,
     #[command(flatten)]
     input: InputArgs,
@@ -30,7 +27,13 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let mut model = MultiTaskModel::new(args.weights.load()?);
-    for path in &args.heads {
+    let default_heads = [args.weights.weights.join("heads")];
+    let heads = if args.heads.is_empty() {
+        &default_heads[..]
+    } else {
+        &args.heads
+    };
+    for path in heads {
         for head in read_heads(path, &model.encoder.encoder_ref())? {
             model.set_head(head)?;
         }

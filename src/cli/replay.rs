@@ -4,13 +4,14 @@
 
 use std::path::PathBuf;
 
-use sentence_multitask::teach::ReplaySet;
-use sentence_multitask::train::select_rows;
+use sentence_multitask::training::features::select_rows;
+use sentence_multitask::training::replay::ReplaySet;
 use sentence_multitask::{Encoder, Error, Result};
 
 use super::cache::CacheArgs;
-use super::datasets::{label_indices, read, split_per_class};
 use super::WeightsArg;
+use sentence_multitask::data_files::{label_indices, read};
+use sentence_multitask::training::defaults::Holdout;
 
 /// Which part of the per-class split to draw from.
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -61,7 +62,8 @@ pub fn run(args: Args) -> Result<()> {
     let encoder = Encoder::from_files(&files)?;
     let file = read(&args.data, args.format.as_deref(), false)?;
     let classes = label_indices(&file.examples, &file.labels, &args.data)?;
-    let (train, val) = split_per_class(&classes, file.labels.len(), args.val_fraction);
+    let (train, val) =
+        Holdout::LastOfEachClass(args.val_fraction).split(&classes, file.labels.len());
     let part = match args.part {
         PartArg::Train => train,
         PartArg::Val => val,

@@ -1,28 +1,25 @@
-//! `train`: one head, or several heads together over one encoder.
+//! `train`: one head, or several heads together over one encoder, through
+//! the library's one training path ([`fit`]) with settings chosen from the
+//! data size unless given.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use sentence_multitask::finetune::LayerFeatures;
-use sentence_multitask::heads::{read_heads, Activation, Architecture, Head, TrainingRecord};
-use sentence_multitask::train::{
-    train, CachedEmbeddings, Control, Features, Progress, Sampling, Split, Task, TrainConfig,
-    Trainable,
+use sentence_multitask::model::heads::{read_heads, Architecture, Head, TrainingRecord};
+use sentence_multitask::model::weights::{CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE};
+use sentence_multitask::training::defaults::{self, Holdout};
+use sentence_multitask::training::fit::{fit, Embedded, Examples, TaskTexts, Texts};
+use sentence_multitask::training::trainer::{
+    Control, Progress, Sampling, Split, Task, TrainConfig, TrainReport, Trainable,
 };
-use sentence_multitask::weights::{CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE};
 use sentence_multitask::{Encoder, Error, ModelFiles, Result};
 use serde_json::json;
 
 use super::cache::CacheArgs;
-use super::datasets::{label_indices, read, split_per_class};
 use super::WeightsArg;
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum ArchKind {
-    Linear,
-    Mlp,
-}
+use sentence_multitask::data_files::{label_indices, read, LabelledFile};
+use sentence_multitask::training::cache::EmbeddingCache;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -38,12 +35,14 @@ pub struct Args {
     /// extension if absent: .tsv sst2, .jsonl, .csv); one value applies to all.
     #[arg(long = "format", value_name = "FORMAT")]
     formats: Vec<String>,
-    /// Validation data of each --head (instead of --val-fraction).
+    /// Validation data of each --head (instead of holding some out).
     #[arg(long = "val", value_name = "FILE", conflicts_with = "val_fraction")]
     val: Vec<PathBuf>,
-    /// Hold out this share of each class (the last ones in file order) for validation.
-    #[arg(long, default_value_t = 0.1)]
-    val_fraction: f64,
+    /// Hold out this share of each class (the last ones in file order) for
+    /// validation [default: chosen from the data size: 0.1 from 1,000 examples,
+    /// 0.2 of classes with 10 or more below that, else nothing].
+    #[arg(long)]
+    val_fraction: Option<f64>,
     /// Multiplier of each --head's loss (one value per head; default 1).
     #[arg(long = "loss-weight", value_name = "W")]
     loss_weights: Vec<f64>,
@@ -53,40 +52,35 @@ pub struct Args {
     /// Keep head NAME unchanged (it must come from --init); it is still validated.
     #[arg(long = "freeze", value_name = "NAME")]
     frozen: Vec<String>,
-    /// Head architecture for new heads.
-    #[arg(long, value_enum, default_value = "mlp")]
-    arch: ArchKind,
-    /// Hidden width of an MLP head.
-    #[arg(long, default_value_t = 256)]
-    hidden: usize,
-    /// Dropout of an MLP head while training.
-    #[arg(long, default_value_t = 0.1)]
-    dropout: f32,
+    /// Architecture of new heads: linear, or mlp[:HIDDEN[:ACTIVATION:DROPOUT]].
+    #[arg(long, default_value = "mlp")]
+    arch: Architecture,
     /// What trains besides the heads: `heads` (encoder frozen, embeddings cached),
     /// `top-K` (the top K encoder layers) or `all`.
-    #[arg(long, default_value = "heads", value_parser = parse_trainable)]
+    #[arg(long, default_value = "heads")]
     trainable: Trainable,
     /// Batch sampling across heads: proportional, alternating, or temperature:T.
-    #[arg(long, default_value = "proportional", value_parser = parse_sampling)]
+    #[arg(long, default_value = "proportional")]
     sampling: Sampling,
-    /// Maximum epochs.
-    #[arg(long, default_value_t = TrainConfig::default().epochs)]
-    epochs: usize,
-    /// Examples per step.
-    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
-    batch_size: usize,
-    /// Learning rate of the heads.
-    #[arg(long, default_value_t = TrainConfig::default().learning_rate)]
-    lr: f64,
+    /// Maximum epochs [default: chosen from the data size].
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Examples per step [default: chosen from the data size].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Learning rate of the heads [default: chosen from the data size].
+    #[arg(long)]
+    lr: Option<f64>,
     /// Learning rate of trainable encoder layers.
     #[arg(long, default_value_t = TrainConfig::default().encoder_learning_rate)]
     encoder_lr: f64,
     /// AdamW weight decay.
     #[arg(long, default_value_t = TrainConfig::default().weight_decay)]
     weight_decay: f64,
-    /// Epochs without a better validation loss before stopping (0: never).
-    #[arg(long, default_value_t = TrainConfig::default().patience)]
-    patience: usize,
+    /// Epochs without a better validation loss before stopping (0: never)
+    /// [default: chosen from the data size].
+    #[arg(long)]
+    patience: Option<usize>,
     /// Seed of initialisation, shuffling and dropout.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -103,34 +97,6 @@ pub struct Args {
     cache: CacheArgs,
 }
 
-fn parse_trainable(s: &str) -> std::result::Result<Trainable, String> {
-    match s {
-        "heads" | "none" => Ok(Trainable::Heads),
-        "all" => Ok(Trainable::All),
-        _ => s
-            .strip_prefix("top-")
-            .and_then(|k| k.parse::<usize>().ok())
-            .filter(|&k| k > 0)
-            .map(Trainable::TopLayers)
-            .ok_or_else(|| format!("{s:?} is not heads, top-K (K >= 1) or all")),
-    }
-}
-
-fn parse_sampling(s: &str) -> std::result::Result<Sampling, String> {
-    match s {
-        "proportional" => Ok(Sampling::Proportional),
-        "alternating" => Ok(Sampling::Alternating),
-        _ => s
-            .strip_prefix("temperature:")
-            .and_then(|t| t.parse::<f64>().ok())
-            .filter(|t| t.is_finite() && *t > 0.0)
-            .map(Sampling::Temperature)
-            .ok_or_else(|| {
-                format!("{s:?} is not proportional, alternating or temperature:T (T > 0)")
-            }),
-    }
-}
-
 /// The i-th of a repeated option given once per head, once for all, or not at all.
 fn per_head<'a, T>(values: &'a [T], i: usize, heads: usize, what: &str) -> Result<Option<&'a T>> {
     match values.len() {
@@ -144,15 +110,76 @@ fn per_head<'a, T>(values: &'a [T], i: usize, heads: usize, what: &str) -> Resul
     }
 }
 
-/// One head's data, split.
+/// One head's data, read and labelled.
+struct HeadData {
+    file: LabelledFile,
+    labels: Vec<String>,
+    classes: Vec<usize>,
+    /// A separate validation file, with its class indices.
+    val: Option<(PathBuf, LabelledFile, Vec<usize>)>,
+}
+
+/// One head's task, ready to train.
 struct Prepared {
     task: Task,
-    train_texts: Vec<String>,
-    val_texts: Vec<String>,
+    texts: TaskTexts,
     record: TrainingRecord,
 }
 
 pub fn run(args: Args) -> Result<()> {
+    check_args(&args)?;
+    let files = args.weights.files()?;
+    let mut encoder = Encoder::from_files(&files)?;
+    let initial: Vec<Head> = match &args.init {
+        Some(path) => read_heads(path, &encoder.encoder_ref())?,
+        None => Vec::new(),
+    };
+    check_frozen(&args, &initial)?;
+    let data = (0..args.heads.len())
+        .map(|i| read_head_data(&args, i, &initial))
+        .collect::<Result<Vec<_>>>()?;
+    let config = settings(&args, &data);
+    eprintln!("{}", json!({ "settings": config }));
+    let mut prepared = Vec::new();
+    for (i, head_data) in data.into_iter().enumerate() {
+        prepared.push(prepare(&args, i, head_data, &encoder, &initial)?);
+    }
+    let top = encoder.trainable_layers(args.trainable)?;
+    let mut tasks = Vec::new();
+    let (mut texts, mut records) = (Vec::new(), Vec::new());
+    for p in prepared {
+        tasks.push(p.task);
+        texts.push(p.texts);
+        records.push(p.record);
+    }
+    let mut examples: Box<dyn Examples> = match top {
+        None => {
+            let cache = args.cache.open(&files);
+            let embedded = embed_all(&cache, &encoder, &tasks, &texts)?;
+            // Heads alone are tiny products: splitting them across threads costs
+            // ten times what it saves (20 epochs on 1,000 embeddings: 10 s on 2
+            // threads, 1.3 s on 1). The encoder's work is done by now.
+            sentence_multitask::model::encoder::set_threads(1);
+            Box::new(embedded)
+        }
+        Some(_) => Box::new(Texts {
+            encoder: &encoder,
+            tasks: texts,
+        }),
+    };
+    let fitted = fit(&mut tasks, top, examples.as_mut(), &config, &mut bar())?;
+    drop(examples);
+    let encoder_dir = match &fitted.top {
+        Some(top) => {
+            encoder.set_top_layers(top)?;
+            Some(write_encoder(&encoder, &files, &args.out.join("encoder"))?)
+        }
+        None => None,
+    };
+    write_heads(&args, tasks, records, &config, &fitted.report, encoder_dir)
+}
+
+fn check_args(args: &Args) -> Result<()> {
     let n = args.heads.len();
     if args.data.len() != n {
         return Err(Error::InvalidArgument {
@@ -163,19 +190,16 @@ pub fn run(args: Args) -> Result<()> {
             ),
         });
     }
-    if !(0.0..1.0).contains(&args.val_fraction) {
-        return Err(Error::InvalidArgument {
+    match args.val_fraction {
+        Some(f) if !(0.0..1.0).contains(&f) => Err(Error::InvalidArgument {
             what: "--val-fraction".into(),
-            reason: format!("{} is not in [0, 1)", args.val_fraction),
-        });
+            reason: format!("{f} is not in [0, 1)"),
+        }),
+        _ => Ok(()),
     }
-    let files = args.weights.files()?;
-    let mut encoder = Encoder::from_files(&files)?;
-    let cache = args.cache.open(&files);
-    let initial: Vec<Head> = match &args.init {
-        Some(path) => read_heads(path, &encoder.encoder_ref())?,
-        None => Vec::new(),
-    };
+}
+
+fn check_frozen(args: &Args, initial: &[Head]) -> Result<()> {
     for name in &args.frozen {
         if !args.heads.contains(name) || !initial.iter().any(|h| h.name() == name) {
             return Err(Error::InvalidArgument {
@@ -184,58 +208,198 @@ pub fn run(args: Args) -> Result<()> {
             });
         }
     }
-    let mut prepared = Vec::new();
-    for (i, name) in args.heads.iter().enumerate() {
-        prepared.push(prepare(&args, i, name, &encoder, &initial)?);
+    Ok(())
+}
+
+/// The library's settings for the largest head's data (which takes most of
+/// the steps), with what the flags set instead.
+fn settings(args: &Args, data: &[HeadData]) -> TrainConfig {
+    let (examples, smallest) = data
+        .iter()
+        .map(|d| (d.classes.len(), smallest_class(&d.classes, d.labels.len())))
+        .max()
+        .unwrap_or_default();
+    let mut c = defaults::for_data(examples, smallest).config;
+    c.epochs = args.epochs.unwrap_or(c.epochs);
+    c.batch_size = args.batch_size.unwrap_or(c.batch_size);
+    c.learning_rate = args.lr.unwrap_or(c.learning_rate);
+    c.patience = args.patience.unwrap_or(c.patience);
+    c.encoder_learning_rate = args.encoder_lr;
+    c.weight_decay = args.weight_decay;
+    c.seed = args.seed;
+    c.class_weighted = args.class_weighted;
+    c.sampling = args.sampling;
+    c
+}
+
+/// Examples of the smallest class.
+fn smallest_class(classes: &[usize], n: usize) -> usize {
+    let mut counts = vec![0; n];
+    for &c in classes {
+        counts[c] += 1;
     }
-    let config = TrainConfig {
-        epochs: args.epochs,
-        batch_size: args.batch_size,
-        learning_rate: args.lr,
-        encoder_learning_rate: args.encoder_lr,
-        weight_decay: args.weight_decay,
-        seed: args.seed,
-        patience: args.patience,
-        class_weighted: args.class_weighted,
-        sampling: args.sampling,
+    counts.into_iter().min().unwrap_or(0)
+}
+
+fn read_head_data(args: &Args, i: usize, initial: &[Head]) -> Result<HeadData> {
+    let n = args.heads.len();
+    let format = per_head(&args.formats, i, n, "--format")?.map(String::as_str);
+    let path = &args.data[i];
+    let file = read(path, format, args.skip_malformed)?;
+    if file.skipped > 0 {
+        eprintln!(
+            "{}: skipped {} malformed rows",
+            path.display(),
+            file.skipped
+        );
+    }
+    let labels = match initial.iter().find(|h| h.name() == args.heads[i]) {
+        Some(h) => h.labels().to_vec(),
+        None => file.labels.clone(),
     };
-    let trained_layers = match args.trainable {
-        Trainable::Heads => None,
-        Trainable::TopLayers(k) => Some(k),
-        Trainable::All => Some(encoder.num_layers()),
-    };
-    let mut layered: Option<LayerFeatures> = None;
-    let cached;
-    let features: &dyn Features = match trained_layers {
-        None => {
-            let mut tasks = Vec::new();
-            for p in &prepared {
-                let name = p.task.head.name();
-                let train_x =
-                    cache.embed(&encoder, &p.train_texts, &format!("{name} training data"))?;
-                let val_x =
-                    cache.embed(&encoder, &p.val_texts, &format!("{name} validation data"))?;
-                tasks.push((train_x, val_x));
-            }
-            cached = CachedEmbeddings { tasks };
-            &cached
+    let classes = label_indices(&file.examples, &labels, path)?;
+    let val = match per_head(&args.val, i, n, "--val")? {
+        Some(val_path) => {
+            let val = read(val_path, format, args.skip_malformed)?;
+            let val_classes = label_indices(&val.examples, &labels, val_path)?;
+            Some((val_path.clone(), val, val_classes))
         }
-        Some(k) => layered.insert(layer_features(&encoder, &prepared, k)?),
+        None => None,
     };
-    if trained_layers.is_none() {
-        // Heads alone are tiny products: splitting them across threads costs
-        // ten times what it saves (20 epochs on 1,000 embeddings: 10 s on 2
-        // threads, 1.3 s on 1). Nothing else runs at this point.
-        super::set_threads(Some(1));
+    Ok(HeadData {
+        file,
+        labels,
+        classes,
+        val,
+    })
+}
+
+/// Splits a head's data (unless it has a --val file) as --val-fraction or
+/// the library's choice for its size says, and makes its task: the --init
+/// head of that name, or a new one.
+fn prepare(
+    args: &Args,
+    i: usize,
+    data: HeadData,
+    encoder: &Encoder,
+    initial: &[Head],
+) -> Result<Prepared> {
+    let name = &args.heads[i];
+    let path = &args.data[i];
+    let texts_of = |file: &LabelledFile, rows: &[usize]| -> Vec<String> {
+        rows.iter()
+            .map(|&r| file.examples[r].text.clone())
+            .collect()
+    };
+    let pick = |rows: &[usize]| -> Vec<usize> { rows.iter().map(|&r| data.classes[r]).collect() };
+    let all: Vec<usize> = (0..data.classes.len()).collect();
+    let (train, val, texts, sources) = match &data.val {
+        Some((val_path, val_file, val_classes)) => {
+            let val_rows: Vec<usize> = (0..val_classes.len()).collect();
+            let texts = TaskTexts {
+                train: texts_of(&data.file, &all),
+                val: texts_of(val_file, &val_rows),
+            };
+            let sources = vec![
+                format!("train: {}", path.display()),
+                format!("validation: {}", val_path.display()),
+            ];
+            (data.classes.clone(), val_classes.clone(), texts, sources)
+        }
+        None => {
+            let holdout = match args.val_fraction {
+                Some(share) => Holdout::LastOfEachClass(share),
+                None => {
+                    let smallest = smallest_class(&data.classes, data.labels.len());
+                    defaults::for_data(data.classes.len(), smallest).holdout
+                }
+            };
+            eprintln!("{name}: validation: {}", describe(holdout));
+            let (train_rows, val_rows) = holdout.split(&data.classes, data.labels.len());
+            let texts = TaskTexts {
+                train: texts_of(&data.file, &train_rows),
+                val: texts_of(&data.file, &val_rows),
+            };
+            let sources = vec![format!(
+                "{} (validation: {})",
+                path.display(),
+                describe(holdout)
+            )];
+            (pick(&train_rows), pick(&val_rows), texts, sources)
+        }
+    };
+    let head = match initial.iter().find(|h| h.name() == name) {
+        Some(h) => h.deep_copy()?,
+        None => Head::new(
+            name,
+            data.labels.clone(),
+            args.arch,
+            encoder.encoder_ref(),
+            args.seed.wrapping_add(i as u64),
+        )?,
+    };
+    let mut per_class = BTreeMap::new();
+    for &l in &train {
+        *per_class.entry(data.labels[l].clone()).or_insert(0) += 1;
     }
-    let (mut tasks, records): (Vec<Task>, Vec<TrainingRecord>) =
-        prepared.into_iter().map(|p| (p.task, p.record)).unzip();
+    let loss_weight = per_head(&args.loss_weights, i, args.heads.len(), "--loss-weight")?
+        .copied()
+        .unwrap_or(1.0);
+    Ok(Prepared {
+        task: Task {
+            head,
+            train: Split::from_labels(train),
+            val: Split::from_labels(val),
+            loss_weight,
+            frozen: args.frozen.contains(name),
+        },
+        texts,
+        record: TrainingRecord {
+            data: sources,
+            examples_per_class: per_class,
+            metrics: None,
+            seed: args.seed,
+            extra: BTreeMap::new(),
+        },
+    })
+}
+
+fn describe(holdout: Holdout) -> String {
+    match holdout {
+        Holdout::Nothing => "none held out".into(),
+        Holdout::LastOfEachClass(share) => format!("the last {}% of each class", share * 100.0),
+    }
+}
+
+/// Every task's frozen embeddings, through the on-disk cache.
+fn embed_all(
+    cache: &EmbeddingCache,
+    encoder: &Encoder,
+    tasks: &[Task],
+    texts: &[TaskTexts],
+) -> Result<Embedded> {
+    let parts = tasks
+        .iter()
+        .zip(texts)
+        .map(|(task, t)| {
+            let name = task.head.name();
+            Ok((
+                cache.embed(encoder, &t.train, &format!("{name} training data"))?,
+                cache.embed(encoder, &t.val, &format!("{name} validation data"))?,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    Ok(Embedded { tasks: parts })
+}
+
+/// A progress bar over each epoch's steps; epoch reports as JSON lines on stderr.
+fn bar() -> impl FnMut(&Progress) -> Control {
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} loss {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let report = train(&mut tasks, features, &config, &mut |p: &Progress| {
+    move |p: &Progress| {
         match p {
             Progress::Step {
                 epoch,
@@ -248,44 +412,38 @@ pub fn run(args: Args) -> Result<()> {
                 bar.set_prefix(epoch.to_string());
                 bar.set_position(*step as u64);
                 bar.set_message(format!("{loss:.4}"));
+                if step == steps {
+                    bar.finish_and_clear();
+                }
             }
             Progress::Epoch { .. } => {
                 bar.suspend(|| eprintln!("{}", serde_json::to_string(p).unwrap_or_default()));
             }
         }
         Control::Continue
-    })?;
-    bar.finish_and_clear();
-    let encoder_dir = match &layered {
-        Some(layer_features) => {
-            encoder.set_top_layers(&layer_features.top)?;
-            let dir = args.out.join("encoder");
-            write_encoder(&encoder, &files, &dir)?;
-            eprintln!(
-                "the encoder changed: its weights are in {}; pass --weights {0} with these heads",
-                dir.display()
-            );
-            Some(dir)
-        }
-        None => None,
-    };
+    }
+}
+
+/// Writes every head with its training record and prints the summary.
+fn write_heads(
+    args: &Args,
+    tasks: Vec<Task>,
+    records: Vec<TrainingRecord>,
+    config: &TrainConfig,
+    report: &TrainReport,
+    encoder_dir: Option<PathBuf>,
+) -> Result<()> {
     let command: Vec<String> = std::env::args().collect();
     let mut summary = Vec::new();
     for ((task, mut record), metrics) in tasks.into_iter().zip(records).zip(&report.validation) {
         record.metrics = metrics.as_ref().map(|m| json!({"validation": m}));
-        record
-            .extra
-            .insert("command".into(), json!(command.join(" ")));
-        record.extra.insert("config".into(), json!(config));
-        record
-            .extra
-            .insert("trainable".into(), json!(args.trainable));
-        record
-            .extra
-            .insert("epochs_run".into(), json!(report.epochs_run));
-        record
-            .extra
-            .insert("best_epoch".into(), json!(report.best_epoch));
+        record.extra.extend([
+            ("command".to_string(), json!(command.join(" "))),
+            ("config".to_string(), json!(config)),
+            ("trainable".to_string(), json!(args.trainable)),
+            ("epochs_run".to_string(), json!(report.epochs_run)),
+            ("best_epoch".to_string(), json!(report.best_epoch)),
+        ]);
         let mut head = task.head;
         if !task.frozen {
             head.set_training(record);
@@ -305,28 +463,8 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// Trainable top `k` layers with every task's texts run through the layers below.
-fn layer_features(encoder: &Encoder, prepared: &[Prepared], k: usize) -> Result<LayerFeatures> {
-    let top = encoder.trainable_top_layers(k)?;
-    let tasks = prepared
-        .iter()
-        .map(|p| {
-            eprintln!(
-                "{}: encoding through the {} frozen layers",
-                p.task.head.name(),
-                top.first()
-            );
-            Ok((
-                encoder.states_below(&p.train_texts, top.first())?,
-                encoder.states_below(&p.val_texts, top.first())?,
-            ))
-        })
-        .collect::<Result<_>>()?;
-    Ok(LayerFeatures { top, tasks })
-}
-
 /// Writes a fine-tuned encoder (f32) with the original config and tokenizer.
-fn write_encoder(encoder: &Encoder, files: &ModelFiles, dir: &std::path::Path) -> Result<()> {
+fn write_encoder(encoder: &Encoder, files: &ModelFiles, dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
     let weights = encoder.weights_bytes()?;
     for (name, bytes) in [
@@ -337,108 +475,9 @@ fn write_encoder(encoder: &Encoder, files: &ModelFiles, dir: &std::path::Path) -
         let path = dir.join(name);
         std::fs::write(&path, bytes).map_err(Error::io(&path))?;
     }
-    Ok(())
-}
-
-fn prepare(
-    args: &Args,
-    i: usize,
-    name: &str,
-    encoder: &Encoder,
-    initial: &[Head],
-) -> Result<Prepared> {
-    let n = args.heads.len();
-    let format = per_head(&args.formats, i, n, "--format")?.map(String::as_str);
-    let path = &args.data[i];
-    let file = read(path, format, args.skip_malformed)?;
-    if file.skipped > 0 {
-        eprintln!(
-            "{}: skipped {} malformed rows",
-            path.display(),
-            file.skipped
-        );
-    }
-    let start = initial.iter().find(|h| h.name() == name).cloned();
-    let labels = match &start {
-        Some(h) => h.labels().to_vec(),
-        None => file.labels.clone(),
-    };
-    let all_labels = label_indices(&file.examples, &labels, path)?;
-    let (train_texts, train_labels, val_texts, val_labels, sources) =
-        match per_head(&args.val, i, n, "--val")? {
-            Some(val_path) => {
-                let val = read(val_path, format, args.skip_malformed)?;
-                let val_labels = label_indices(&val.examples, &labels, val_path)?;
-                let texts = |f: &super::datasets::LabelledFile| -> Vec<String> {
-                    f.examples.iter().map(|e| e.text.clone()).collect()
-                };
-                let sources = vec![
-                    format!("train: {}", path.display()),
-                    format!("validation: {}", val_path.display()),
-                ];
-                (texts(&file), all_labels, texts(&val), val_labels, sources)
-            }
-            None => {
-                let (train, val) = split_per_class(&all_labels, labels.len(), args.val_fraction);
-                let pick = |rows: &[usize]| -> (Vec<String>, Vec<usize>) {
-                    rows.iter()
-                        .map(|&r| (file.examples[r].text.clone(), all_labels[r]))
-                        .unzip()
-                };
-                let (tt, tl) = pick(&train);
-                let (vt, vl) = pick(&val);
-                let sources = vec![format!(
-                    "{} (validation: the last {}% of each class)",
-                    path.display(),
-                    args.val_fraction * 100.0
-                )];
-                (tt, tl, vt, vl, sources)
-            }
-        };
-    let head = match start {
-        Some(h) => h,
-        None => {
-            let arch = match args.arch {
-                ArchKind::Linear => Architecture::Linear,
-                ArchKind::Mlp => Architecture::Mlp {
-                    hidden: args.hidden,
-                    activation: Activation::Gelu,
-                    dropout: args.dropout,
-                },
-            };
-            Head::new(
-                name,
-                labels.clone(),
-                arch,
-                encoder.encoder_ref(),
-                args.seed.wrapping_add(i as u64),
-            )?
-        }
-    };
-    let mut per_class = BTreeMap::new();
-    for &l in &train_labels {
-        *per_class.entry(labels[l].clone()).or_insert(0) += 1;
-    }
-    let frozen = args.frozen.iter().any(|f| f == name);
-    let loss_weight = per_head(&args.loss_weights, i, n, "--loss-weight")?
-        .copied()
-        .unwrap_or(1.0);
-    Ok(Prepared {
-        task: Task {
-            head,
-            train: Split::from_labels(train_labels),
-            val: Split::from_labels(val_labels),
-            loss_weight,
-            frozen,
-        },
-        train_texts,
-        val_texts,
-        record: TrainingRecord {
-            data: sources,
-            examples_per_class: per_class,
-            metrics: None,
-            seed: args.seed,
-            extra: BTreeMap::new(),
-        },
-    })
+    eprintln!(
+        "the encoder changed: its weights are in {}; pass --weights {0} with these heads",
+        dir.display()
+    );
+    Ok(dir.to_path_buf())
 }

@@ -1,7 +1,7 @@
 //! Synthetic embeddings for trainer tests: well-separated clusters on the unit sphere.
 
 use candle_core::{Device, Tensor};
-use sentence_multitask::heads::{Architecture, EncoderRef, Head};
+use sentence_multitask::model::heads::{Architecture, EncoderRef, Head};
 use sentence_multitask::rng::Rng;
 
 pub const DIM: usize = 384;

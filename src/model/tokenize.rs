@@ -5,7 +5,7 @@
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 use crate::error::{Error, Result};
-use crate::weights::TOKENIZER_FILE;
+use crate::model::weights::TOKENIZER_FILE;
 
 /// Maximum sequence length of sentence-transformers' all-MiniLM-L6-v2, specials included.
 pub const MAX_SEQ_LEN: usize = 256;

@@ -8,12 +8,12 @@ use std::collections::HashMap;
 use candle_core::{DType, Device, Tensor};
 use serde_json::json;
 
-use super::{Backend, Plan, TaskData};
-use crate::encoder::Encoder;
-use crate::error::{Error, Result};
-use crate::heads::Head;
-use crate::rng::Rng;
-use crate::train::TrainConfig;
+use super::{Host, Plan, TaskData};
+use sentence_multitask::error::{Error, Result};
+use sentence_multitask::model::encoder::Encoder;
+use sentence_multitask::model::heads::Head;
+use sentence_multitask::rng::Rng;
+use sentence_multitask::training::trainer::TrainConfig;
 
 /// Lower-layer states of pool rows for one first trainable layer.
 #[derive(Default)]
@@ -27,7 +27,7 @@ pub struct Lab<'a> {
     /// The frozen encoder.
     pub encoder: &'a Encoder,
     /// The host (embedding cache, threads, log).
-    pub backend: &'a dyn Backend,
+    pub host: &'a dyn Host,
     /// Sizes and seeds.
     pub plan: Plan,
     pub(super) tasks: [TaskData; 2],
@@ -49,11 +49,11 @@ fn by_class(labels: &[usize], classes: usize) -> Vec<Vec<usize>> {
 }
 
 impl<'a> Lab<'a> {
-    /// Embeds both tasks' pools and evaluation sets (through `backend`) and
+    /// Embeds both tasks' pools and evaluation sets (through `host`) and
     /// splits each pool into selection rows (the last of each class) and candidates.
     pub fn new(
         encoder: &'a Encoder,
-        backend: &'a dyn Backend,
+        host: &'a dyn Host,
         tasks: [TaskData; 2],
         plan: Plan,
     ) -> Result<Self> {
@@ -88,11 +88,9 @@ impl<'a> Lab<'a> {
                     reason: "is empty".into(),
                 });
             }
-            backend.log(&format!("{}: embedding the training pool", task.name));
-            let train_x =
-                backend.embed(&task.train_texts, &format!("{} training pool", task.name))?;
-            let eval_x =
-                backend.embed(&task.eval_texts, &format!("{} evaluation set", task.name))?;
+            host.log(&format!("{}: embedding the training pool", task.name));
+            let train_x = host.embed(&task.train_texts, &format!("{} training pool", task.name))?;
+            let eval_x = host.embed(&task.eval_texts, &format!("{} evaluation set", task.name))?;
             frozen.push((train_x, eval_x));
             selection.push(sel);
             candidates.push(cand);
@@ -100,7 +98,7 @@ impl<'a> Lab<'a> {
         }
         Ok(Self {
             encoder,
-            backend,
+            host,
             plan,
             tasks,
             frozen,
@@ -204,7 +202,7 @@ impl<'a> Lab<'a> {
                 &Device::Cpu,
             )?);
         }
-        crate::train::select_rows(source, rows)
+        sentence_multitask::training::features::select_rows(source, rows)
     }
 
     /// Lower-layer states (below layer `first`) of pool or evaluation rows,

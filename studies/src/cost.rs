@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::lab::Lab;
 use super::Spread;
-use crate::error::Result;
+use sentence_multitask::error::Result;
 
 /// (c) What serving both tasks costs: one encoder pass or two.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -47,8 +47,8 @@ pub struct CostOption {
 /// Times the encoder, the heads and the top layers alone, and sizes each way
 /// of serving both tasks.
 pub fn cost(lab: &Lab) -> Result<CostStudy> {
-    lab.backend.log("(c) inference cost");
-    lab.backend.heads_only(false);
+    lab.host.log("(c) inference cost");
+    lab.host.heads_only(false);
     let n = lab.plan.timing_sentences;
     let texts: Vec<String> = (0..2)
         .flat_map(|t| lab.task(t).eval_texts.iter().take(n / 2).cloned())
@@ -60,7 +60,7 @@ pub fn cost(lab: &Lab) -> Result<CostStudy> {
         let start = Instant::now();
         let embeddings = lab.encoder.embed(&texts, 32)?;
         encoder_ms.push(per_ms(start));
-        let x = crate::model::stack_embeddings(&embeddings, lab.encoder.dim())?;
+        let x = sentence_multitask::model::stack_embeddings(&embeddings, lab.encoder.dim())?;
         let start = Instant::now();
         for head in &heads {
             head.predict(&x)?;
@@ -84,7 +84,8 @@ pub fn cost(lab: &Lab) -> Result<CostStudy> {
     }
     let mut per_layer = 0;
     let mut total = 0;
-    for (name, shape) in crate::weights::expected_tensors(lab.encoder.config()) {
+    for (name, shape) in sentence_multitask::model::weights::expected_tensors(lab.encoder.config())
+    {
         let count: usize = shape.iter().product();
         total += count;
         if name.starts_with("encoder.layer.0.") {

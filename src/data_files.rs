@@ -1,9 +1,9 @@
-//! Reading labelled data files for `train` and `eval`.
+//! Labelled data files read from disk, with their label lists (native).
 
 use std::path::Path;
 
-use sentence_multitask::data::{self, DataFormat, Example, AG_NEWS_LABELS, SST2_LABELS};
-use sentence_multitask::{Error, Result};
+use crate::data::{self, DataFormat, Example, AG_NEWS_LABELS, SST2_LABELS};
+use crate::error::{Error, Result};
 
 /// A labelled file, read.
 pub struct LabelledFile {
@@ -64,29 +64,4 @@ pub fn label_indices(examples: &[Example], labels: &[String], source: &Path) -> 
                 })
         })
         .collect()
-}
-
-/// Splits off the last `fraction` of each class (in file order) for validation.
-/// Returns `(train positions, validation positions)`.
-pub fn split_per_class(
-    labels: &[usize],
-    classes: usize,
-    fraction: f64,
-) -> (Vec<usize>, Vec<usize>) {
-    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); classes];
-    for (i, &l) in labels.iter().enumerate() {
-        by_class[l].push(i);
-    }
-    let mut train = Vec::new();
-    let mut val = Vec::new();
-    for members in by_class {
-        let n_val = ((members.len() as f64) * fraction).round() as usize;
-        let n_val = n_val.min(members.len().saturating_sub(1));
-        let (t, v) = members.split_at(members.len() - n_val);
-        train.extend_from_slice(t);
-        val.extend_from_slice(v);
-    }
-    train.sort_unstable();
-    val.sort_unstable();
-    (train, val)
 }

@@ -2,20 +2,20 @@
 //! over the attention mask, L2-normalise. Matches sentence-transformers'
 //! all-MiniLM-L6-v2 pipeline (Transformer, Pooling(mean), Normalize).
 
+use std::collections::HashMap;
 use std::ops::Range;
 
-use std::collections::HashMap;
-
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 #[cfg(not(target_arch = "wasm32"))]
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::layer::Layer;
-use crate::tokenize::{SentenceTokenizer, MAX_SEQ_LEN};
-use crate::weights::{load_tensors, parse_config, ModelFiles};
+use crate::model::layer::{layer_prefix, Layer};
+use crate::model::pooling::mean_pool_normalize;
+use crate::model::tokenize::{SentenceTokenizer, MAX_SEQ_LEN};
+use crate::model::weights::{load_tensors, parse_config, ModelFiles};
 
 /// Identifier of the encoder, recorded in head files so a head made for
 /// another encoder is refused.
@@ -30,12 +30,10 @@ pub struct Embedding {
     pub vector: Vec<f32>,
 }
 
-/// Token ids of a batch, padded to its longest member, with the attention mask.
+/// Token ids of a batch, padded to its longest member, with each member's length.
 pub struct TokenBatch {
     /// `(batch, len)` u32 token ids, padded with 0.
     pub ids: Tensor,
-    /// `(batch, len)` f32 mask: 1 for a real piece, 0 for padding.
-    pub mask: Tensor,
     /// Real (unpadded) length of each member.
     pub lengths: Vec<usize>,
 }
@@ -59,7 +57,7 @@ impl Encoder {
         let tokenizer = SentenceTokenizer::from_bytes(&files.tokenizer, MAX_SEQ_LEN)?;
         if MAX_SEQ_LEN > config.max_position_embeddings {
             return Err(Error::BadModelFile {
-                file: crate::weights::CONFIG_FILE.into(),
+                file: crate::model::weights::CONFIG_FILE.into(),
                 reason: format!(
                     "max_position_embeddings {} is shorter than the {MAX_SEQ_LEN}-piece inputs",
                     config.max_position_embeddings
@@ -67,7 +65,7 @@ impl Encoder {
             });
         }
         let device = Device::Cpu;
-        let tensors = load_tensors(&files.weights, &config, &device)?;
+        let tensors = load_tensors(&files.weights, &files.weights_file, &config, &device)?;
         let vb = VarBuilder::from_tensors(tensors.clone(), DType::F32, &device);
         let embedding_config = Config {
             num_hidden_layers: 0,
@@ -110,88 +108,76 @@ impl Encoder {
         self.tokenizer.encode(text)
     }
 
-    /// Pads token id lists into one batch with its attention mask.
+    /// Pads token id lists into one batch.
     pub fn batch(&self, token_ids: &[Vec<u32>]) -> Result<TokenBatch> {
         let lengths: Vec<usize> = token_ids.iter().map(Vec::len).collect();
         let len = lengths.iter().copied().max().unwrap_or(0);
         let mut ids = Vec::with_capacity(token_ids.len() * len);
-        let mut mask = Vec::with_capacity(token_ids.len() * len);
         for row in token_ids {
             ids.extend_from_slice(row);
             ids.extend(std::iter::repeat_n(0u32, len - row.len()));
-            mask.extend(std::iter::repeat_n(1f32, row.len()));
-            mask.extend(std::iter::repeat_n(0f32, len - row.len()));
         }
         let shape = (token_ids.len(), len);
         Ok(TokenBatch {
             ids: Tensor::from_vec(ids, shape, &self.device)?,
-            mask: Tensor::from_vec(mask, shape, &self.device)?,
             lengths,
         })
     }
 
-    /// The embedding block's output, `(batch, len, hidden)`.
-    pub fn embed_tokens(&self, batch: &TokenBatch) -> Result<Tensor> {
+    /// The embedding block's output over the real pieces of `batch`, packed
+    /// one sentence after another: `(sum(lengths), hidden)`. Padding goes no
+    /// further than this (pooling and attention never read it in the reference).
+    fn embed_packed(&self, batch: &TokenBatch) -> Result<Tensor> {
         let token_types = batch.ids.zeros_like()?;
-        Ok(self.embeddings.forward(&batch.ids, &token_types, None)?)
+        let hidden = self.embeddings.forward(&batch.ids, &token_types, None)?;
+        let (rows, len, dim) = hidden.dims3()?;
+        let real: Vec<u32> = (batch.lengths.iter().enumerate())
+            .flat_map(|(b, &n)| (b * len..b * len + n).map(|r| r as u32))
+            .collect();
+        let real = Tensor::new(real, hidden.device())?;
+        Ok(hidden.reshape((rows * len, dim))?.index_select(&real, 0)?)
     }
 
-    /// Runs transformer layers `range` over `hidden` (`(batch, len, hidden)`).
-    /// The mask must be 1s then 0s on each row (trailing padding, as [`Encoder::batch`] makes).
-    pub fn run_layers(
-        &self,
-        hidden: &Tensor,
-        mask: &Tensor,
-        range: Range<usize>,
-    ) -> Result<Tensor> {
-        let mut lengths = Vec::new();
-        for row in mask.to_vec2::<f32>()? {
-            let n = row.iter().take_while(|&&m| m != 0.0).count();
-            if row[n..].iter().any(|&m| m != 0.0) {
-                return Err(Error::InvalidArgument {
-                    what: "attention mask".into(),
-                    reason: "padding must be at the end of each row".into(),
-                });
-            }
-            lengths.push(if n == 0 { row.len() } else { n });
-        }
-        self.run_layers_on(hidden, &lengths, range)
-    }
-
-    fn run_layers_on(
-        &self,
-        hidden: &Tensor,
-        lengths: &[usize],
-        range: Range<usize>,
-    ) -> Result<Tensor> {
+    /// Runs transformer layers `range` over packed pieces.
+    fn run_packed(&self, x: Tensor, lengths: &[usize], range: Range<usize>) -> Result<Tensor> {
         let Some(layers) = self.layers.get(range.clone()) else {
             return Err(Error::InvalidArgument {
                 what: "layer range".into(),
                 reason: format!("{range:?} is outside the {} layers", self.num_layers()),
             });
         };
-        // Only real pieces go through the layers: padding rows are dropped here and
-        // come back as zeros (pooling ignores them; the reference's values there
-        // are never used either).
-        let (batch, len, dim) = hidden.dims3()?;
-        let rows: Vec<u32> = (lengths.iter().enumerate())
-            .flat_map(|(b, &n)| (b * len..b * len + n).map(|r| r as u32))
-            .collect();
-        let rows = Tensor::new(rows, hidden.device())?;
-        let mut x = hidden.reshape((batch * len, dim))?.index_select(&rows, 0)?;
-        for layer in layers {
-            x = layer.forward(&x, lengths)?;
-        }
-        let padded = Tensor::zeros((batch * len, dim), x.dtype(), x.device())?;
-        Ok(padded.index_add(&rows, &x, 0)?.reshape((batch, len, dim))?)
+        layers
+            .iter()
+            .try_fold(x, |x, layer| layer.forward(&x, lengths))
     }
 
     /// Sentence embeddings `(batch, hidden)` for a token batch: all layers,
-    /// mean pooling over the mask, L2 normalisation.
+    /// mean pooling over the real pieces, L2 normalisation.
     pub fn forward(&self, batch: &TokenBatch) -> Result<Tensor> {
-        let hidden = self.embed_tokens(batch)?;
-        let hidden = self.run_layers_on(&hidden, &batch.lengths, 0..self.num_layers())?;
-        pool_and_normalize(&hidden, &batch.mask)
+        let x = self.embed_packed(batch)?;
+        let x = self.run_packed(x, &batch.lengths, 0..self.num_layers())?;
+        mean_pool_normalize(&x, &batch.lengths)
+    }
+
+    /// Per text, the `(pieces, dim)` output of the layers below `first`
+    /// (the embedding block alone when `first` is 0): what trainable top
+    /// layers start from.
+    pub fn states_below<S: AsRef<str>>(&self, texts: &[S], first: usize) -> Result<Vec<Tensor>> {
+        let mut out = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(32) {
+            let ids = chunk
+                .iter()
+                .map(|t| self.tokenize(t.as_ref()))
+                .collect::<Result<Vec<_>>>()?;
+            let batch = self.batch(&ids)?;
+            let x = self.run_packed(self.embed_packed(&batch)?, &batch.lengths, 0..first)?;
+            let mut start = 0;
+            for &len in &batch.lengths {
+                out.push(x.narrow(0, start, len)?.contiguous()?);
+                start += len;
+            }
+        }
+        Ok(out)
     }
 
     /// Embeds `texts` in one batch, padded to the longest.
@@ -258,28 +244,24 @@ impl Encoder {
     }
 }
 
-/// Every transformer layer of `config`, from weights named `encoder.layer.{i}.*`.
-fn load_layers(vb: &VarBuilder, config: &Config) -> Result<Vec<Layer>> {
-    (0..config.num_hidden_layers)
-        .map(|i| Layer::load(vb.pp(format!("encoder.layer.{i}")), config))
-        .collect()
+/// Caps the threads candle's matrix products use. Call before any work starts:
+/// candle reads `RAYON_NUM_THREADS` on every product, rayon when its pool starts.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn set_threads(threads: u32) {
+    std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
 }
 
-/// Mean over real pieces (sentence-transformers clamps the count at 1e-9),
-/// then L2 normalisation (torch's `F.normalize`, eps 1e-12).
-pub fn pool_and_normalize(hidden: &Tensor, mask: &Tensor) -> Result<Tensor> {
-    let mask3 = mask.unsqueeze(D::Minus1)?;
-    let summed = hidden.broadcast_mul(&mask3)?.sum(1)?;
-    let counts = mask.sum_keepdim(1)?.clamp(1e-9, f64::MAX)?;
-    let mean = summed.broadcast_div(&counts)?;
-    let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-    Ok(mean.broadcast_div(&norm)?)
+/// Every transformer layer of `config`.
+fn load_layers(vb: &VarBuilder, config: &Config) -> Result<Vec<Layer>> {
+    (0..config.num_hidden_layers)
+        .map(|i| Layer::load(vb.pp(layer_prefix(i)), config))
+        .collect()
 }
 
 impl Encoder {
     /// The weights of layers `range`, by name.
     pub(crate) fn layer_tensors(&self, range: Range<usize>) -> Vec<(&String, &Tensor)> {
-        let prefixes: Vec<String> = range.map(|i| format!("encoder.layer.{i}.")).collect();
+        let prefixes: Vec<String> = range.map(|i| format!("{}.", layer_prefix(i))).collect();
         self.tensors
             .iter()
             .filter(|(name, _)| prefixes.iter().any(|p| name.starts_with(p)))
@@ -310,8 +292,8 @@ impl Encoder {
     }
 
     /// What heads record as their encoder.
-    pub fn encoder_ref(&self) -> crate::heads::EncoderRef {
-        crate::heads::EncoderRef {
+    pub fn encoder_ref(&self) -> crate::model::heads::EncoderRef {
+        crate::model::heads::EncoderRef {
             id: ENCODER_ID.into(),
             dim: self.dim(),
         }
@@ -319,6 +301,6 @@ impl Encoder {
 
     /// The encoder's weights as f32 safetensors bytes (e.g. after fine-tuning).
     pub fn weights_bytes(&self) -> Result<Vec<u8>> {
-        crate::weights::serialize_tensors(&self.tensors, DType::F32, HashMap::new())
+        crate::model::weights::serialize_tensors(&self.tensors, DType::F32, HashMap::new())
     }
 }

@@ -1,15 +1,44 @@
-//! Training the top encoder layers: copies of the top `k` layers whose weights
-//! are variables, fed by the cached output of the layers below them.
+//! What the trainer reads: cached sentence embeddings (frozen encoder), or
+//! trainable copies of the top `k` layers fed by the cached output of the
+//! layers below them.
 
 use std::collections::HashMap;
 
-use candle_core::{DType, Device, Tensor, Var, D};
+use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 
-use crate::encoder::Encoder;
 use crate::error::{Error, Result};
-use crate::layer::Layer;
-use crate::train::{Features, Part};
+use crate::model::encoder::Encoder;
+use crate::model::layer::{layer_prefix, Layer};
+use crate::model::pooling::mean_pool_normalize;
+use crate::training::trainer::{Features, Part};
+
+/// Embeddings computed once: the frozen-encoder case.
+pub struct CachedEmbeddings {
+    /// Per task: `(train, val)` embeddings, `(n, dim)` each.
+    pub tasks: Vec<(Tensor, Tensor)>,
+}
+
+/// Rows `rows` of `source` (first dimension), in that order.
+pub fn select_rows(source: &Tensor, rows: &[usize]) -> Result<Tensor> {
+    let index = Tensor::from_vec(
+        rows.iter().map(|&r| r as u32).collect::<Vec<_>>(),
+        rows.len(),
+        &Device::Cpu,
+    )?;
+    Ok(source.index_select(&index, 0)?)
+}
+
+impl Features for CachedEmbeddings {
+    fn embeddings(&self, task: usize, part: Part, rows: &[usize]) -> Result<Tensor> {
+        let (train, val) = &self.tasks[task];
+        select_rows(if part == Part::Train { train } else { val }, rows)
+    }
+
+    fn vars(&self) -> Vec<Var> {
+        Vec::new()
+    }
+}
 
 /// The top layers of an encoder as trainable variables.
 pub struct TopLayers {
@@ -41,32 +70,13 @@ impl Encoder {
         }
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
         let layers = (first..n)
-            .map(|i| Layer::load(vb.pp(format!("encoder.layer.{i}")), self.config()))
+            .map(|i| Layer::load(vb.pp(layer_prefix(i)), self.config()))
             .collect::<Result<Vec<_>>>()?;
         Ok(TopLayers {
             first,
             layers,
             varmap,
         })
-    }
-
-    /// Per text, the `(pieces, dim)` output of the layers below `first`
-    /// (the embedding block alone when `first` is 0).
-    pub fn states_below<S: AsRef<str>>(&self, texts: &[S], first: usize) -> Result<Vec<Tensor>> {
-        let mut out = Vec::with_capacity(texts.len());
-        for chunk in texts.chunks(32) {
-            let ids = chunk
-                .iter()
-                .map(|t| self.tokenize(t.as_ref()))
-                .collect::<Result<Vec<_>>>()?;
-            let batch = self.batch(&ids)?;
-            let hidden = self.embed_tokens(&batch)?;
-            let hidden = self.run_layers(&hidden, &batch.mask, 0..first)?;
-            for (i, &len) in batch.lengths.iter().enumerate() {
-                out.push(hidden.get(i)?.narrow(0, 0, len)?.contiguous()?);
-            }
-        }
-        Ok(out)
     }
 
     /// Replaces the encoder's top layers with the trained ones (their current values).
@@ -105,19 +115,7 @@ impl TopLayers {
         for layer in &self.layers {
             x = layer.forward(&x, &lengths)?;
         }
-        let mut pooled = Vec::with_capacity(lengths.len());
-        let mut start = 0;
-        for &len in &lengths {
-            pooled.push(x.narrow(0, start, len)?.mean_keepdim(0)?);
-            start += len;
-        }
-        let mean = Tensor::cat(&pooled, 0)?;
-        let norm = mean
-            .sqr()?
-            .sum_keepdim(D::Minus1)?
-            .sqrt()?
-            .clamp(1e-12, f64::MAX)?;
-        Ok(mean.broadcast_div(&norm)?)
+        mean_pool_normalize(&x, &lengths)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The studies behind DISCUSSION.md: what to train and what to freeze, one
 //! multi-task model or two single-task ones, and a task with little data next
 //! to one with plenty. They run on the project's own trainer
-//! ([`crate::train::train`]) with fixed seeds and write plain results that
+//! ([`sentence_multitask::training::trainer::train`]) with fixed seeds and write plain results that
 //! [`report`] turns into markdown tables and SVG charts.
 //!
 //! Task A is the one with plenty of data (topic, AG News), task B the one
@@ -10,7 +10,6 @@
 //! any, uses a selection set held out of the training pool.
 //!
 //! Native only: runs are timed with the system clock.
-#![cfg(not(target_arch = "wasm32"))]
 
 mod augment;
 mod cost;
@@ -24,10 +23,10 @@ mod svg;
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
-use crate::encoder::Encoder;
-use crate::error::Result;
-use crate::heads::Architecture;
-use crate::train::Trainable;
+use sentence_multitask::error::Result;
+use sentence_multitask::model::encoder::Encoder;
+use sentence_multitask::model::heads::Architecture;
+use sentence_multitask::training::trainer::Trainable;
 
 pub use augment::augment;
 pub use cost::{CostOption, CostStudy};
@@ -39,7 +38,7 @@ pub use run::{Outcome, TaskSpec};
 /// What the studies need from their host: embeddings of texts through the
 /// frozen encoder (the CLI reads them from its on-disk cache), thread
 /// control and a place for progress messages.
-pub trait Backend {
+pub trait Host {
     /// Embeddings `(texts.len(), dim)` of `texts` through the frozen encoder.
     fn embed(&self, texts: &[String], what: &str) -> Result<Tensor>;
     /// Called before each run: `true` when only heads train (small products,
@@ -217,12 +216,12 @@ pub struct Results {
 /// Runs every study. `tasks` are A then B.
 pub fn run_all(
     encoder: &Encoder,
-    backend: &dyn Backend,
+    host: &dyn Host,
     tasks: [TaskData; 2],
     plan: Plan,
 ) -> Result<Results> {
     let start = std::time::Instant::now();
-    let lab = Lab::new(encoder, backend, tasks, plan)?;
+    let lab = Lab::new(encoder, host, tasks, plan)?;
     let mut seconds = serde_json::Map::new();
     let mut lap = |name: &str, since: &mut std::time::Instant| {
         seconds.insert(name.into(), since.elapsed().as_secs_f64().into());

@@ -12,7 +12,7 @@ use half::f16;
 use safetensors::SafeTensors;
 
 use crate::error::{Error, Result};
-use crate::quantize::{group_of, Int8Matrix, SCALE_SUFFIX};
+use crate::model::quantize::{group_of, Int8Matrix, SCALE_SUFFIX};
 
 /// File name of the BERT configuration inside a weights directory.
 pub const CONFIG_FILE: &str = "config.json";
@@ -21,7 +21,7 @@ pub const TOKENIZER_FILE: &str = "tokenizer.json";
 /// File name of the encoder weights inside a weights directory.
 pub const WEIGHTS_FILE: &str = "model.safetensors";
 
-/// File name of the compact (int8, see [`crate::quantize`]) encoder weights.
+/// File name of the compact (int8, see [`crate::model::quantize`]) encoder weights.
 pub const COMPACT_WEIGHTS_FILE: &str = "model-int8.safetensors";
 
 /// The raw bytes of the three files that make an encoder.
@@ -33,11 +33,16 @@ pub struct ModelFiles {
     pub tokenizer: Vec<u8>,
     /// `model.safetensors` (f32, f16 or int8 with scales; upcast to f32 at load).
     pub weights: Vec<u8>,
+    /// The weights' file name, for messages ([`WEIGHTS_FILE`] or [`COMPACT_WEIGHTS_FILE`]).
+    pub weights_file: String,
 }
 
 /// What to run when the weights directory is missing.
 pub const FETCH_HINT: &str =
     "run `make weights` in the repository (see weights/README.md) or pass --weights DIR";
+
+/// What to do when a weights directory has no compact file.
+pub const COMPACT_HINT: &str = "this folder has no compact weights: leave out --compact, or write them with `sentence-multitask import-weights --from DIR --out DIR --dtype int8`";
 
 #[cfg(not(target_arch = "wasm32"))]
 impl ModelFiles {
@@ -55,20 +60,23 @@ impl ModelFiles {
                 hint: FETCH_HINT,
             });
         }
-        let read = |name: &str| {
+        let hint = if weights_file == COMPACT_WEIGHTS_FILE && dir.join(WEIGHTS_FILE).is_file() {
+            COMPACT_HINT
+        } else {
+            FETCH_HINT
+        };
+        let read = |name: &str, hint: &'static str| {
             let path = dir.join(name);
             std::fs::read(&path).map_err(|source| match source.kind() {
-                std::io::ErrorKind::NotFound => Error::WeightsMissing {
-                    path,
-                    hint: FETCH_HINT,
-                },
+                std::io::ErrorKind::NotFound => Error::WeightsMissing { path, hint },
                 _ => Error::Io { path, source },
             })
         };
         Ok(Self {
-            config: read(CONFIG_FILE)?,
-            tokenizer: read(TOKENIZER_FILE)?,
-            weights: read(weights_file)?,
+            config: read(CONFIG_FILE, FETCH_HINT)?,
+            tokenizer: read(TOKENIZER_FILE, FETCH_HINT)?,
+            weights: read(weights_file, hint)?,
+            weights_file: weights_file.into(),
         })
     }
 }
@@ -121,7 +129,7 @@ pub fn expected_tensors(config: &Config) -> Vec<(String, Vec<usize>)> {
         ("embeddings.LayerNorm.bias".to_string(), vec![h]),
     ];
     for layer in 0..config.num_hidden_layers {
-        let p = format!("encoder.layer.{layer}");
+        let p = crate::model::layer::layer_prefix(layer);
         for (name, shape) in [
             ("attention.self.query.weight", vec![h, h]),
             ("attention.self.query.bias", vec![h]),
@@ -153,10 +161,10 @@ pub fn expected_tensors(config: &Config) -> Vec<(String, Vec<usize>)> {
 /// tensors (a pooler, `position_ids`) are ignored.
 pub fn load_tensors(
     bytes: &[u8],
+    file: &str,
     config: &Config,
     device: &Device,
 ) -> Result<HashMap<String, Tensor>> {
-    let file = WEIGHTS_FILE;
     let st = SafeTensors::deserialize(bytes).map_err(|e| Error::BadModelFile {
         file: file.into(),
         reason: format!("not a readable safetensors file ({e})"),
@@ -200,7 +208,7 @@ pub fn load_tensors(
     Ok(out)
 }
 
-/// Upcasts an int8 matrix (see [`crate::quantize`]) with its `NAME.scale` tensor.
+/// Upcasts an int8 matrix (see [`crate::model::quantize`]) with its `NAME.scale` tensor.
 fn load_int8(
     st: &SafeTensors,
     name: &str,
@@ -272,7 +280,7 @@ pub fn serialize_tensors(
     })
 }
 
-/// Serialises `tensors` in compact int8 storage (see [`crate::quantize`]):
+/// Serialises `tensors` in compact int8 storage (see [`crate::model::quantize`]):
 /// every matrix whose width is a multiple of the group as int8 plus scales,
 /// everything else as f16. Names sorted, `metadata` in the header.
 pub fn serialize_int8(

@@ -1,7 +1,7 @@
 //! A simple text augmentation for the task with few examples: word dropout
 //! and one swap of neighbouring words, seeded.
 
-use crate::rng::Rng;
+use sentence_multitask::rng::Rng;
 
 /// Probability that a word is dropped.
 pub const WORD_DROPOUT: f32 = 0.1;

@@ -7,9 +7,9 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::heads::Head;
-use crate::metrics::Metrics;
+use crate::model::heads::Head;
 use crate::rng::Rng;
+use crate::training::metrics::Metrics;
 
 /// Which parts of the encoder train. Frozen parts stay bit-identical.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +35,75 @@ pub enum Sampling {
     Alternating,
     /// Each step picks task `i` with probability proportional to `n_i^(1/T)`.
     Temperature(f64),
+}
+
+impl Trainable {
+    /// How many top layers train in an encoder of `num_layers` (0: heads only).
+    pub fn layers(self, num_layers: usize) -> usize {
+        match self {
+            Trainable::Heads => 0,
+            Trainable::TopLayers(k) => k,
+            Trainable::All => num_layers,
+        }
+    }
+}
+
+impl std::fmt::Display for Trainable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Trainable::Heads => f.write_str("heads"),
+            Trainable::TopLayers(k) => write!(f, "top-{k}"),
+            Trainable::All => f.write_str("all"),
+        }
+    }
+}
+
+impl std::str::FromStr for Trainable {
+    type Err = String;
+
+    /// `heads` (or `none`), `top-K` with K >= 1, or `all`.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "heads" | "none" => Ok(Trainable::Heads),
+            "all" => Ok(Trainable::All),
+            _ => s
+                .strip_prefix("top-")
+                .and_then(|k| k.parse::<usize>().ok())
+                .filter(|&k| k > 0)
+                .map(Trainable::TopLayers)
+                .ok_or_else(|| format!("{s:?} is not heads, top-K (K >= 1) or all")),
+        }
+    }
+}
+
+impl std::fmt::Display for Sampling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Sampling::Proportional => f.write_str("proportional"),
+            Sampling::Alternating => f.write_str("alternating"),
+            Sampling::Temperature(t) => write!(f, "temperature:{t}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Sampling {
+    type Err = String;
+
+    /// `proportional`, `alternating` or `temperature:T` with T > 0.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "proportional" => Ok(Sampling::Proportional),
+            "alternating" => Ok(Sampling::Alternating),
+            _ => s
+                .strip_prefix("temperature:")
+                .and_then(|t| t.parse::<f64>().ok())
+                .filter(|t| t.is_finite() && *t > 0.0)
+                .map(Sampling::Temperature)
+                .ok_or_else(|| {
+                    format!("{s:?} is not proportional, alternating or temperature:T (T > 0)")
+                }),
+        }
+    }
 }
 
 /// Settings of a run. The defaults train a head on a frozen encoder well.
@@ -122,33 +191,6 @@ pub trait Features {
     fn embeddings(&self, task: usize, part: Part, rows: &[usize]) -> Result<Tensor>;
     /// Encoder weights that train (empty when the encoder is frozen).
     fn vars(&self) -> Vec<Var>;
-}
-
-/// Embeddings computed once: the frozen-encoder case.
-pub struct CachedEmbeddings {
-    /// Per task: `(train, val)` embeddings, `(n, dim)` each.
-    pub tasks: Vec<(Tensor, Tensor)>,
-}
-
-/// Rows `rows` of `source` (first dimension), in that order.
-pub fn select_rows(source: &Tensor, rows: &[usize]) -> Result<Tensor> {
-    let index = Tensor::from_vec(
-        rows.iter().map(|&r| r as u32).collect::<Vec<_>>(),
-        rows.len(),
-        &Device::Cpu,
-    )?;
-    Ok(source.index_select(&index, 0)?)
-}
-
-impl Features for CachedEmbeddings {
-    fn embeddings(&self, task: usize, part: Part, rows: &[usize]) -> Result<Tensor> {
-        let (train, val) = &self.tasks[task];
-        select_rows(if part == Part::Train { train } else { val }, rows)
-    }
-
-    fn vars(&self) -> Vec<Var> {
-        Vec::new()
-    }
 }
 
 /// One task of a run: a head and its data.
@@ -449,89 +491,118 @@ fn evaluate(
     Ok((loss, predicted))
 }
 
-/// Trains `tasks` over `features`. Returns with the best weights (lowest
-/// total validation loss) in the heads and the encoder vars.
-pub fn train(
-    tasks: &mut [Task],
-    features: &dyn Features,
-    config: &TrainConfig,
-    progress: &mut dyn FnMut(&Progress) -> Control,
-) -> Result<TrainReport> {
-    check(tasks, features, config)?;
-    let mut rng = Rng::new(config.seed);
-    let class_w: Vec<Tensor> = tasks
-        .iter()
-        .map(|t| {
-            let w = class_weights(
-                &t.train.labels,
-                t.head.labels().len(),
-                config.class_weighted,
-            );
-            Tensor::from_vec(w.clone(), w.len(), &Device::Cpu)
-        })
-        .collect::<candle_core::Result<_>>()?;
-    let head_vars: Vec<Var> = tasks
-        .iter()
-        .filter(|t| !t.frozen)
-        .flat_map(|t| t.head.vars())
-        .collect();
-    let encoder_vars = features.vars();
-    let adam = |vars: Vec<Var>, lr: f64| {
-        AdamW::new(
-            vars,
-            ParamsAdamW {
-                lr,
-                weight_decay: config.weight_decay,
-                ..Default::default()
-            },
-        )
-    };
-    let mut head_opt = adam(head_vars, config.learning_rate)?;
-    let mut encoder_opt = adam(encoder_vars.clone(), config.encoder_learning_rate)?;
-    let mut cycles: Vec<BatchCycle> = tasks
-        .iter()
-        .map(|t| {
-            BatchCycle::new(
-                if t.frozen { 0 } else { t.train.len() },
-                config.batch_size,
-                &mut rng,
-            )
-        })
-        .collect();
-    let has_val = tasks.iter().any(|t| !t.val.is_empty());
-    let snapshot = |tasks: &[Task]| -> Result<(Vec<Vec<Tensor>>, Vec<Tensor>)> {
-        let heads = tasks
+/// Weights worth going back to: the heads' and the trainable encoder's values.
+struct Snapshot {
+    heads: Vec<Vec<Tensor>>,
+    encoder: Vec<Tensor>,
+}
+
+/// One run's moving parts: optimisers, batch cycles and the best weights so far.
+struct Run<'a> {
+    tasks: &'a mut [Task],
+    features: &'a dyn Features,
+    config: &'a TrainConfig,
+    rng: Rng,
+    class_weights: Vec<Tensor>,
+    encoder_vars: Vec<Var>,
+    head_opt: AdamW,
+    encoder_opt: AdamW,
+    cycles: Vec<BatchCycle>,
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        tasks: &'a mut [Task],
+        features: &'a dyn Features,
+        config: &'a TrainConfig,
+    ) -> Result<Self> {
+        check(tasks, features, config)?;
+        let mut rng = Rng::new(config.seed);
+        let class_weights = tasks
             .iter()
-            .map(|t| t.head.snapshot())
-            .collect::<Result<_>>()?;
-        let enc = encoder_vars
-            .iter()
-            .map(|v| v.as_tensor().copy())
+            .map(|t| {
+                let w = class_weights(
+                    &t.train.labels,
+                    t.head.labels().len(),
+                    config.class_weighted,
+                );
+                Tensor::from_vec(w.clone(), w.len(), &Device::Cpu)
+            })
             .collect::<candle_core::Result<_>>()?;
-        Ok((heads, enc))
-    };
-    let mut best = (f64::INFINITY, 0usize, snapshot(tasks)?);
-    let mut history = Vec::new();
-    let mut since_best = 0;
-    let mut stopped_early = false;
-    let mut epochs_run = 0;
-    'epochs: for epoch in 1..=config.epochs {
-        let batches: Vec<usize> = cycles.iter().map(BatchCycle::batches).collect();
-        let order = schedule(&batches, config.sampling, &mut rng);
+        let head_vars: Vec<Var> = tasks
+            .iter()
+            .filter(|t| !t.frozen)
+            .flat_map(|t| t.head.vars())
+            .collect();
+        let encoder_vars = features.vars();
+        let adam = |vars: Vec<Var>, lr: f64| {
+            AdamW::new(
+                vars,
+                ParamsAdamW {
+                    lr,
+                    weight_decay: config.weight_decay,
+                    ..Default::default()
+                },
+            )
+        };
+        let head_opt = adam(head_vars, config.learning_rate)?;
+        let encoder_opt = adam(encoder_vars.clone(), config.encoder_learning_rate)?;
+        let cycles = tasks
+            .iter()
+            .map(|t| {
+                let len = if t.frozen { 0 } else { t.train.len() };
+                BatchCycle::new(len, config.batch_size, &mut rng)
+            })
+            .collect();
+        Ok(Self {
+            tasks,
+            features,
+            config,
+            rng,
+            class_weights,
+            encoder_vars,
+            head_opt,
+            encoder_opt,
+            cycles,
+        })
+    }
+
+    fn snapshot(&self) -> Result<Snapshot> {
+        Ok(Snapshot {
+            heads: self
+                .tasks
+                .iter()
+                .map(|t| t.head.snapshot())
+                .collect::<Result<_>>()?,
+            encoder: self
+                .encoder_vars
+                .iter()
+                .map(|v| v.as_tensor().copy())
+                .collect::<candle_core::Result<_>>()?,
+        })
+    }
+
+    fn restore(&self, snapshot: &Snapshot) -> Result<()> {
+        for (task, values) in self.tasks.iter().zip(&snapshot.heads) {
+            task.head.restore(values)?;
+        }
+        for (var, value) in self.encoder_vars.iter().zip(&snapshot.encoder) {
+            var.set(value)?;
+        }
+        Ok(())
+    }
+
+    /// One epoch of steps; `None` when the callback asked to stop, else the mean loss.
+    fn epoch(
+        &mut self,
+        epoch: usize,
+        progress: &mut dyn FnMut(&Progress) -> Control,
+    ) -> Result<Option<f64>> {
+        let batches: Vec<usize> = self.cycles.iter().map(BatchCycle::batches).collect();
+        let order = schedule(&batches, self.config.sampling, &mut self.rng);
         let mut loss_sum = 0.0;
         for (step, &t) in order.iter().enumerate() {
-            let positions = cycles[t].take(&mut rng);
-            let task = &tasks[t];
-            let rows: Vec<usize> = positions.iter().map(|&p| task.train.rows[p]).collect();
-            let labels: Vec<u32> = positions
-                .iter()
-                .map(|&p| task.train.labels[p] as u32)
-                .collect();
-            let y = Tensor::from_vec(labels, positions.len(), &Device::Cpu)?;
-            let x = features.embeddings(t, Part::Train, &rows)?;
-            let logits = task.head.logits(&x, Some(&mut rng))?;
-            let loss = cross_entropy(&logits, &y, &class_w[t])?;
-            let value = f64::from(loss.to_scalar::<f32>()?);
+            let value = self.step(t)?;
             if !value.is_finite() {
                 return Err(Error::InvalidArgument {
                     what: "training".into(),
@@ -541,51 +612,134 @@ pub fn train(
                     ),
                 });
             }
-            let grads = (loss * task.loss_weight)?.backward()?;
-            head_opt.step(&grads)?;
-            encoder_opt.step(&grads)?;
             loss_sum += value;
             let report = Progress::Step {
-                task: task.head.name().into(),
+                task: self.tasks[t].head.name().into(),
                 epoch,
                 step: step + 1,
                 steps: order.len(),
                 loss: value,
             };
             if progress(&report) == Control::Stop {
-                stopped_early = true;
-                break 'epochs;
+                return Ok(None);
             }
         }
-        epochs_run = epoch;
+        Ok(Some(loss_sum / order.len().max(1) as f64))
+    }
+
+    /// One optimiser step on the next batch of task `t`; its loss (not finite:
+    /// no step was taken).
+    fn step(&mut self, t: usize) -> Result<f64> {
+        let positions = self.cycles[t].take(&mut self.rng);
+        let task = &self.tasks[t];
+        let rows: Vec<usize> = positions.iter().map(|&p| task.train.rows[p]).collect();
+        let labels: Vec<u32> = positions
+            .iter()
+            .map(|&p| task.train.labels[p] as u32)
+            .collect();
+        let y = Tensor::from_vec(labels, positions.len(), &Device::Cpu)?;
+        let x = self.features.embeddings(t, Part::Train, &rows)?;
+        let logits = task.head.logits(&x, Some(&mut self.rng))?;
+        let loss = cross_entropy(&logits, &y, &self.class_weights[t])?;
+        let value = f64::from(loss.to_scalar::<f32>()?);
+        if !value.is_finite() {
+            return Ok(value);
+        }
+        let grads = (loss * task.loss_weight)?.backward()?;
+        self.head_opt.step(&grads)?;
+        self.encoder_opt.step(&grads)?;
+        Ok(value)
+    }
+
+    /// Each validated task's figures, and their loss-weighted total.
+    fn validate(&self) -> Result<(Vec<TaskValidation>, f64)> {
         let mut validation = Vec::new();
-        let mut total_val = 0.0;
-        for (i, task) in tasks.iter().enumerate() {
+        let mut total = 0.0;
+        for (i, task) in self.tasks.iter().enumerate() {
             if task.val.is_empty() {
                 continue;
             }
-            let (loss, predicted) = evaluate(task, i, features, Part::Val, &class_w[i], 256)?;
+            let (loss, predicted) = evaluate(
+                task,
+                i,
+                self.features,
+                Part::Val,
+                &self.class_weights[i],
+                256,
+            )?;
             let correct = predicted
                 .iter()
                 .zip(&task.val.labels)
                 .filter(|(p, g)| p == g)
                 .count();
-            total_val += task.loss_weight.max(1e-12) * loss;
+            total += task.loss_weight.max(1e-12) * loss;
             validation.push(TaskValidation {
                 task: task.head.name().into(),
                 loss,
                 accuracy: correct as f64 / task.val.len() as f64,
             });
         }
+        Ok((validation, total))
+    }
+
+    /// Validation metrics of the current weights, per task.
+    fn metrics(&self) -> Result<Vec<Option<Metrics>>> {
+        self.tasks
+            .iter()
+            .enumerate()
+            .map(|(i, task)| {
+                if task.val.is_empty() {
+                    return Ok(None);
+                }
+                let (_, predicted) = evaluate(
+                    task,
+                    i,
+                    self.features,
+                    Part::Val,
+                    &self.class_weights[i],
+                    256,
+                )?;
+                Ok(Some(Metrics::compute(
+                    task.head.labels(),
+                    &task.val.labels,
+                    &predicted,
+                )))
+            })
+            .collect()
+    }
+}
+
+/// Trains `tasks` over `features`. Returns with the best weights (lowest
+/// total validation loss) in the heads and the encoder vars; without
+/// validation data, with the last epoch's (or, stopped before any epoch
+/// ended, the starting weights).
+pub fn train(
+    tasks: &mut [Task],
+    features: &dyn Features,
+    config: &TrainConfig,
+    progress: &mut dyn FnMut(&Progress) -> Control,
+) -> Result<TrainReport> {
+    let mut run = Run::new(tasks, features, config)?;
+    let has_val = run.tasks.iter().any(|t| !t.val.is_empty());
+    let mut best = (f64::INFINITY, 0usize, run.snapshot()?);
+    let (mut history, mut since_best, mut stopped_early, mut epochs_run) =
+        (Vec::new(), 0, false, 0);
+    for epoch in 1..=config.epochs {
+        let Some(train_loss) = run.epoch(epoch, progress)? else {
+            stopped_early = true;
+            break;
+        };
+        epochs_run = epoch;
+        let (validation, total_val) = run.validate()?;
         let report = Progress::Epoch {
             epoch,
-            train_loss: loss_sum / order.len().max(1) as f64,
+            train_loss,
             validation,
         };
         history.push(report.clone());
         let control = progress(&report);
         if !has_val || total_val < best.0 - 1e-6 {
-            best = (total_val, epoch, snapshot(tasks)?);
+            best = (total_val, epoch, run.snapshot()?);
             since_best = 0;
         } else {
             since_best += 1;
@@ -596,35 +750,14 @@ pub fn train(
         }
     }
     if has_val || stopped_early {
-        let (_, _, (heads, enc)) = &best;
-        for (task, values) in tasks.iter().zip(heads) {
-            task.head.restore(values)?;
-        }
-        for (var, value) in encoder_vars.iter().zip(enc) {
-            var.set(value)?;
-        }
+        run.restore(&best.2)?;
     }
-    let validation = tasks
-        .iter()
-        .enumerate()
-        .map(|(i, task)| {
-            if task.val.is_empty() {
-                return Ok(None);
-            }
-            let (_, predicted) = evaluate(task, i, features, Part::Val, &class_w[i], 256)?;
-            Ok(Some(Metrics::compute(
-                task.head.labels(),
-                &task.val.labels,
-                &predicted,
-            )))
-        })
-        .collect::<Result<_>>()?;
     Ok(TrainReport {
         epochs_run,
         best_epoch: best.1,
         stopped_early,
         history,
-        validation,
+        validation: run.metrics()?,
     })
 }
 

@@ -44,10 +44,66 @@ pub enum Architecture {
 
 impl Default for Architecture {
     fn default() -> Self {
+        Self::mlp(256)
+    }
+}
+
+impl Architecture {
+    /// An MLP head of `hidden` units with GELU and dropout 0.1.
+    pub fn mlp(hidden: usize) -> Self {
         Self::Mlp {
-            hidden: 256,
+            hidden,
             activation: Activation::Gelu,
             dropout: 0.1,
+        }
+    }
+}
+
+impl std::fmt::Display for Architecture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Architecture::Linear => f.write_str("linear"),
+            Architecture::Mlp {
+                hidden,
+                activation,
+                dropout,
+            } => {
+                let activation = serde_json::to_value(activation).map_err(|_| std::fmt::Error)?;
+                let activation = activation.as_str().ok_or(std::fmt::Error)?;
+                write!(f, "mlp:{hidden}:{activation}:{dropout}")
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for Architecture {
+    type Err = String;
+
+    /// `linear`, or `mlp[:HIDDEN[:ACTIVATION:DROPOUT]]` (defaults 256, gelu, 0.1).
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let bad = || format!("{s:?} is not linear or mlp[:HIDDEN[:relu|gelu|tanh:DROPOUT]]");
+        let mut parts = s.split(':');
+        match parts.next() {
+            Some("linear") if parts.next().is_none() => return Ok(Architecture::Linear),
+            Some("mlp") => {}
+            _ => return Err(bad()),
+        }
+        let rest: Vec<&str> = parts.collect();
+        let architecture = match rest.as_slice() {
+            [] => Architecture::default(),
+            [h] => Architecture::mlp(h.parse().map_err(|_| bad())?),
+            [h, a, d] => Architecture::Mlp {
+                hidden: h.parse().map_err(|_| bad())?,
+                activation: serde_json::from_value(serde_json::json!(a)).map_err(|_| bad())?,
+                dropout: d.parse().map_err(|_| bad())?,
+            },
+            _ => return Err(bad()),
+        };
+        match architecture {
+            Architecture::Mlp {
+                hidden, dropout, ..
+            } if hidden == 0 || !(0.0..1.0).contains(&dropout) => Err(bad()),
+            _ => Ok(architecture),
         }
     }
 }
@@ -99,8 +155,9 @@ pub struct HeadMeta {
     pub training: Option<TrainingRecord>,
 }
 
-/// A classification head: metadata plus trainable parameters.
-#[derive(Clone, Debug)]
+/// A classification head: metadata plus trainable parameters. Not `Clone`:
+/// candle's `Var`s would be shared; [`Head::deep_copy`] copies the values.
+#[derive(Debug)]
 pub struct Head {
     meta: HeadMeta,
     /// Parameters by name (`hidden.weight`, `hidden.bias`, `output.weight`, `output.bias`).
@@ -272,7 +329,7 @@ impl Head {
                     meta.labels.len()
                 )));
             }
-            if !crate::weights::all_finite(tensor)? {
+            if !crate::model::weights::all_finite(tensor)? {
                 return Err(refuse(format!(
                     "tensor `{name}` contains NaN or infinite values"
                 )));
@@ -329,6 +386,19 @@ impl Head {
     /// The trainable parameters, in name order.
     pub fn vars(&self) -> Vec<Var> {
         self.params.values().cloned().collect()
+    }
+
+    /// An independent head with the same metadata and parameter values.
+    pub fn deep_copy(&self) -> Result<Self> {
+        let params = self
+            .params
+            .iter()
+            .map(|(name, var)| Ok((name.clone(), Var::from_tensor(&var.as_tensor().copy()?)?)))
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            meta: self.meta.clone(),
+            params,
+        })
     }
 
     /// A deep copy of the parameter values (for keeping the best epoch).

@@ -1,27 +1,35 @@
-//! `experiments`: the studies behind DISCUSSION.md, written as results.json,
-//! tables.md and SVG charts.
+//! The studies behind DISCUSSION.md, written as results.json, tables.md and
+//! SVG charts (`make experiments`; `--quick` on small subsets).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::Tensor;
 use sentence_multitask::data::{AG_NEWS_LABELS, SST2_LABELS};
-use sentence_multitask::experiments::{report, run_all, Backend, Plan, Results, TaskData};
-use sentence_multitask::heads::{Activation, Architecture};
+use sentence_multitask::model::heads::{Activation, Architecture};
 use sentence_multitask::{Encoder, Error, Result};
+use sentence_multitask_studies::{report, run_all, Host, Plan, Results, TaskData};
 use serde_json::json;
 
-use super::cache::{CacheArgs, EmbeddingCache};
-use super::datasets::{label_indices, read, split_per_class};
-use super::WeightsArg;
+use clap::Parser;
+use sentence_multitask::data_files::{label_indices, read};
+use sentence_multitask::training::cache::EmbeddingCache;
+use sentence_multitask::training::defaults::Holdout;
+use sentence_multitask::ModelFiles;
 
 /// Where the data lives unless `--data-dir` says otherwise.
-const DEFAULT_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data");
+const DEFAULT_DATA: &str = "../shared/data";
 
-#[derive(clap::Args)]
-pub struct Args {
-    #[command(flatten)]
-    weights: WeightsArg,
+#[derive(Parser)]
+#[command(
+    name = "sentence-multitask-studies",
+    about = "The studies behind DISCUSSION.md: what to train and freeze, multi-task \
+             or single-task, few examples next to many"
+)]
+struct Args {
+    /// Directory holding config.json, tokenizer.json and model.safetensors.
+    #[arg(long, env = "SENTENCE_MULTITASK_WEIGHTS", default_value = "weights")]
+    weights: PathBuf,
     /// Directory with ag_news/train_subset20k.csv, sst2/train.tsv and sst2/dev.tsv.
     #[arg(long, default_value = DEFAULT_DATA)]
     data_dir: PathBuf,
@@ -48,25 +56,26 @@ pub struct Args {
     /// results.json of an earlier run (after changing how they are drawn).
     #[arg(long, value_name = "FILE")]
     from_results: Option<PathBuf>,
-    #[command(flatten)]
-    cache: CacheArgs,
+    /// Directory for cached embeddings.
+    #[arg(long, default_value = "target/embedding-cache")]
+    cache_dir: PathBuf,
 }
 
 /// The CLI's side of the studies: cached embeddings, threads, a log on stderr.
-struct CliBackend<'a> {
+struct CliHost<'a> {
     cache: EmbeddingCache,
     encoder: &'a Encoder,
     threads: u32,
     start: Instant,
 }
 
-impl Backend for CliBackend<'_> {
+impl Host for CliHost<'_> {
     fn embed(&self, texts: &[String], what: &str) -> Result<Tensor> {
         self.cache.embed(self.encoder, texts, what)
     }
 
     fn heads_only(&self, heads_only: bool) {
-        super::set_threads(Some(if heads_only { 1 } else { self.threads }));
+        sentence_multitask::model::encoder::set_threads(if heads_only { 1 } else { self.threads });
     }
 
     fn log(&self, message: &str) {
@@ -96,7 +105,7 @@ fn load_tasks(args: &Args) -> Result<[TaskData; 2]> {
         .clone()
         .unwrap_or_else(|| args.data_dir.join("ag_news/train_subset20k.csv"));
     let (texts, labels) = labelled(&ag, "ag-news", &topic_labels)?;
-    let (train, val) = split_per_class(&labels, topic_labels.len(), 0.1);
+    let (train, val) = Holdout::LastOfEachClass(0.1).split(&labels, topic_labels.len());
     let (train_texts, train_labels) = pick(&texts, &labels, &train);
     let (eval_texts, eval_labels) = pick(&texts, &labels, &val);
     let topic = TaskData {
@@ -162,7 +171,17 @@ fn json_error(e: serde_json::Error) -> Error {
     }
 }
 
-pub fn run(args: Args) -> Result<()> {
+fn main() -> std::process::ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<()> {
     std::fs::create_dir_all(&args.out).map_err(Error::io(&args.out))?;
     if let Some(path) = &args.from_results {
         let bytes = std::fs::read(path).map_err(Error::io(path))?;
@@ -173,10 +192,10 @@ pub fn run(args: Args) -> Result<()> {
         println!("{}", json!({"out": args.out, "files": written}));
         return Ok(());
     }
-    let files = args.weights.files()?;
+    let files = ModelFiles::read_dir(&args.weights)?;
     let encoder = Encoder::from_files(&files)?;
-    let backend = CliBackend {
-        cache: args.cache.open(&files),
+    let backend = CliHost {
+        cache: EmbeddingCache::new(Some(args.cache_dir.clone()), &files),
         encoder: &encoder,
         threads: args.threads.max(1),
         start: Instant::now(),
@@ -193,7 +212,7 @@ pub fn run(args: Args) -> Result<()> {
         .enumerate()
         .map(|(i, a)| {
             if i == 0 {
-                "sentence-multitask".into()
+                "sentence-multitask-studies".into()
             } else {
                 a
             }

@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use super::augment::augment;
 use super::lab::Lab;
-use super::run::{copy_head, TaskSpec};
+use super::run::TaskSpec;
 use super::Spread;
-use crate::error::Result;
-use crate::heads::Head;
-use crate::rng::Rng;
-use crate::train::{Sampling, TrainConfig, Trainable};
+use sentence_multitask::error::Result;
+use sentence_multitask::model::heads::Head;
+use sentence_multitask::rng::Rng;
+use sentence_multitask::training::trainer::{Sampling, TrainConfig, Trainable};
 
 /// (d) One remedy under one encoder setting.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -72,11 +72,7 @@ fn label(remedy: Remedy) -> String {
             b_weight,
             augment,
         } => {
-            let s = match sampling {
-                Sampling::Proportional => "proportional".to_string(),
-                Sampling::Alternating => "alternating".to_string(),
-                Sampling::Temperature(t) => format!("temperature T={t}"),
-            };
+            let s = sampling.to_string();
             let w = if b_weight == 1.0 {
                 String::new()
             } else {
@@ -119,7 +115,7 @@ fn run_remedy(
 ) -> Result<[f64; 4]> {
     let fresh = |t: usize| -> Result<Head> {
         match start {
-            Some(heads) => copy_head(heads[t]),
+            Some(heads) => heads[t].deep_copy(),
             None => lab.new_head(t, seed.wrapping_add(t as u64)),
         }
     };
@@ -168,7 +164,7 @@ fn run_remedy(
             )?;
             let (rows, extra) = b_examples(lab, lab.plan.low_data_b_per_class, seed, augment);
             let config = lab.budget_config(seed, rows.len() + extra.len());
-            let a_head = copy_head(&first.heads[0])?;
+            let a_head = first.heads[0].deep_copy()?;
             let b = TaskSpec {
                 extra,
                 ..TaskSpec::new(1, fresh(1)?, rows)
@@ -230,18 +226,14 @@ pub fn remedies(lab: &Lab) -> Result<Vec<RemedyRow>> {
     }
     let mut rows = Vec::new();
     for (setting, a_per_class, list, seeds) in settings {
-        let name = match setting {
-            Trainable::Heads => "heads".to_string(),
-            Trainable::TopLayers(k) => format!("top-{k}"),
-            Trainable::All => "all".to_string(),
-        };
+        let name = setting.to_string();
         // A moving encoder starts from heads trained on the frozen one, per seed.
         let mut starts = Vec::new();
         for &seed in plan.low_data_seeds.iter().take(seeds) {
             if setting == Trainable::Heads {
                 break;
             }
-            lab.backend.log(&format!(
+            lab.host.log(&format!(
                 "(d) {name}: heads on the frozen encoder, seed {seed}"
             ));
             let mut a = lab.run(
@@ -260,7 +252,7 @@ pub fn remedies(lab: &Lab) -> Result<Vec<RemedyRow>> {
             starts.push([a.heads.remove(0), b.heads.remove(0)]);
         }
         for remedy in list {
-            lab.backend.log(&format!("(d) {name}: {}", label(remedy)));
+            lab.host.log(&format!("(d) {name}: {}", label(remedy)));
             let mut figures: Vec<[f64; 4]> = Vec::new();
             for (i, &seed) in plan.low_data_seeds.iter().take(seeds).enumerate() {
                 let start = starts.get(i).map(|[a, b]| [a, b]);
@@ -287,8 +279,7 @@ pub fn curves(lab: &Lab) -> Result<Vec<CurveSeries>> {
     let mut plain = Vec::new();
     let mut augmented = Vec::new();
     for &per_class in &plan.curve_per_class {
-        lab.backend
-            .log(&format!("(e) {per_class} examples per class"));
+        lab.host.log(&format!("(e) {per_class} examples per class"));
         for (on, series) in [(false, &mut plain), (true, &mut augmented)] {
             if on && per_class > plan.augment_up_to {
                 continue;
@@ -315,7 +306,7 @@ pub fn curves(lab: &Lab) -> Result<Vec<CurveSeries>> {
             });
         }
     }
-    lab.backend.log("(e) the whole pool");
+    lab.host.log("(e) the whole pool");
     let seed = plan.low_data_seeds[0];
     let rows = lab.sample(1, usize::MAX, seed);
     let examples = rows.len();

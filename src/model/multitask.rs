@@ -3,9 +3,9 @@
 
 use candle_core::Tensor;
 
-use crate::encoder::{Embedding, Encoder};
 use crate::error::{Error, Result};
-use crate::heads::{Head, Prediction};
+use crate::model::encoder::{Embedding, Encoder};
+use crate::model::heads::{Head, Prediction};
 
 /// One input's embedding and every head's prediction for it.
 #[derive(Clone, Debug)]

@@ -1,13 +1,32 @@
-//! `experiments --quick` end to end on small fixtures: every study present,
+//! The studies' `--quick` form end to end on small fixtures: every study present,
 //! every file written, every figure finite, accuracies in [0, 1], a frozen
 //! head bit-identical on a frozen encoder, the schedules doing what they say,
 //! and the report redrawn identically from results.json.
 
-mod common;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use common::fixture;
+/// The repository's root: the studies read its weights/ and fixtures.
+fn root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// A file under the repository's tests/fixtures/.
+fn fixture(name: &str) -> PathBuf {
+    root().join("tests/fixtures").join(name)
+}
+
+/// Runs the studies' binary from the repository's root.
+fn run_studies(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sentence-multitask-studies"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("SENTENCE_MULTITASK_WEIGHTS")
+        .output()
+        .unwrap()
+}
 
 const ACCURACIES: [&str; 8] = [
     "accuracy",
@@ -60,8 +79,7 @@ fn quick_form_runs_every_study_on_fixtures() {
     let cache = tempfile::tempdir().unwrap();
     let data = |name: &str| fixture(&format!("data/experiments/{name}"));
     let args = [
-        "experiments".to_string(),
-        "--quick".into(),
+        "--quick".to_string(),
         "--ag-news".into(),
         data("ag_news.csv").display().to_string(),
         "--sst2-train".into(),
@@ -74,7 +92,7 @@ fn quick_form_runs_every_study_on_fixtures() {
         cache.path().display().to_string(),
     ];
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let run = common::run_cli(&args, b"");
+    let run = run_studies(&args);
     assert!(
         run.status.success(),
         "failed: {}",
@@ -194,16 +212,12 @@ fn quick_form_runs_every_study_on_fixtures() {
     // The tables and charts can be redrawn from results.json alone, identically.
     let again = tempfile::tempdir().unwrap();
     let results_file = out.path().join("results.json").display().to_string();
-    let redraw = common::run_cli(
-        &[
-            "experiments",
-            "--from-results",
-            &results_file,
-            "--out",
-            &again.path().display().to_string(),
-        ],
-        b"",
-    );
+    let redraw = run_studies(&[
+        "--from-results",
+        &results_file,
+        "--out",
+        &again.path().display().to_string(),
+    ]);
     assert!(
         redraw.status.success(),
         "{}",

@@ -12,11 +12,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::lab::Lab;
-use super::run::{copy_head, Outcome, TaskSpec};
+use super::run::{Outcome, TaskSpec};
 use super::Spread;
-use crate::error::{Error, Result};
-use crate::heads::Head;
-use crate::train::Trainable;
+use sentence_multitask::error::{Error, Result};
+use sentence_multitask::model::heads::Head;
+use sentence_multitask::training::trainer::Trainable;
 
 /// (a) One task under one encoder setting.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -120,7 +120,7 @@ pub fn run_grid(lab: &Lab) -> Result<Grid> {
     let mut subsets: Vec<[Vec<usize>; 2]> = Vec::new();
     let mut cells = Vec::new();
     for &seed in &plan.seeds {
-        lab.backend
+        lab.host
             .log(&format!("(a)-(c) frozen encoder, seed {seed}"));
         let rows = [0, 1].map(|t| lab.sample(t, plan.fine_tune_per_class[t], seed));
         let spec = |t: usize, head: Head| TaskSpec {
@@ -138,7 +138,7 @@ pub fn run_grid(lab: &Lab) -> Result<Grid> {
         let b = lab.run(
             vec![
                 spec(1, lab.new_head(1, seed.wrapping_add(1))?),
-                TaskSpec::frozen(0, copy_head(&probe_a)?),
+                TaskSpec::frozen(0, probe_a.deep_copy()?),
             ],
             Trainable::Heads,
             &config,
@@ -174,16 +174,16 @@ pub fn run_grid(lab: &Lab) -> Result<Grid> {
         let mut cells = Vec::new();
         for (i, &seed) in plan.seeds.iter().enumerate().take(seeds) {
             let name = setting_name(setting);
-            lab.backend.log(&format!("(a)-(c) {name}, seed {seed}"));
+            lab.host.log(&format!("(a)-(c) {name}, seed {seed}"));
             let config = lab.fine_tune_config(seed);
             let spec = |t: usize| -> Result<TaskSpec> {
                 Ok(TaskSpec {
                     val: lab.selection(t),
-                    ..TaskSpec::new(t, copy_head(&probes[i][t])?, subsets[i][t].clone())
+                    ..TaskSpec::new(t, probes[i][t].deep_copy()?, subsets[i][t].clone())
                 })
             };
             let a = lab.run(vec![spec(0)?], setting, &config, None)?;
-            let frozen_a = TaskSpec::frozen(0, copy_head(&probes[i][0])?);
+            let frozen_a = TaskSpec::frozen(0, probes[i][0].deep_copy()?);
             let b = lab.run(vec![spec(1)?, frozen_a], setting, &config, None)?;
             let a_identical = same_weights(&b.heads[1], &probes[i][0])?;
             if !a_identical {

@@ -12,6 +12,12 @@ use candle_transformers::models::bert::Config;
 
 use crate::error::Result;
 
+/// The name prefix of layer `i`'s weights (`encoder.layer.{i}`), as the
+/// reference's files spell it.
+pub(crate) fn layer_prefix(i: usize) -> String {
+    format!("encoder.layer.{i}")
+}
+
 /// One BERT layer (candle-transformers' `BertLayer`, same maths) over the real
 /// pieces of a batch, packed one sentence after another. Attention runs
 /// sentence by sentence: the masked reference gives padded keys weight exactly

@@ -1,0 +1,12 @@
+//! Training: the trainer, what it trains over (cached embeddings or the
+//! top encoder layers), lessons taught in the page with replay, and scores.
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod cache;
+pub mod defaults;
+pub mod features;
+pub mod fit;
+pub mod lesson;
+pub mod metrics;
+pub mod replay;
+pub mod trainer;
