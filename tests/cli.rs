@@ -167,3 +167,42 @@ fn empty_input_gives_empty_output() {
     let out = lines(&run(&["embed"], b""));
     assert!(out.is_empty());
 }
+
+#[test]
+fn the_binary_holds_no_path_of_the_build_machine() {
+    let binary = std::fs::read(env!("CARGO_BIN_EXE_sentence-multitask")).unwrap();
+    let checkout = env!("CARGO_MANIFEST_DIR").as_bytes();
+    assert!(
+        !binary.windows(checkout.len()).any(|w| w == checkout),
+        "the binary names {}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+}
+
+#[test]
+fn a_broken_compact_file_is_named_as_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["config.json", "tokenizer.json", "model.safetensors"] {
+        std::fs::copy(weights_dir().join(name), dir.path().join(name)).unwrap();
+    }
+    let weights = dir.path().to_str().unwrap();
+    let missing = run(&["embed", "--compact", "--weights", weights], b"hi\n");
+    let msg = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success());
+    assert!(
+        msg.contains("model-int8.safetensors") && msg.contains("--dtype int8"),
+        "a folder without compact weights says how to make them: {msg}"
+    );
+    std::fs::write(
+        dir.path().join("model-int8.safetensors"),
+        b"not safetensors",
+    )
+    .unwrap();
+    let broken = run(&["embed", "--compact", "--weights", weights], b"hi\n");
+    let msg = String::from_utf8_lossy(&broken.stderr);
+    assert!(!broken.status.success());
+    assert!(
+        msg.contains("model-int8.safetensors: not a readable safetensors file"),
+        "{msg}"
+    );
+}

@@ -204,3 +204,45 @@ fn bad_names_and_settings_are_refused() {
     };
     assert!(Head::new("t", labels(&["a", "b"]), bad, encoder_ref(), 0).is_err());
 }
+
+#[test]
+fn a_deep_copy_does_not_share_weights() {
+    let head = Head::new("copy", labels(&["a", "b"]), mlp(), encoder_ref(), 1).unwrap();
+    let copy = head.deep_copy().unwrap();
+    assert_eq!(params(&head), params(&copy));
+    let zeros: Vec<_> = copy
+        .snapshot()
+        .unwrap()
+        .iter()
+        .map(|t| t.zeros_like().unwrap())
+        .collect();
+    copy.restore(&zeros).unwrap();
+    assert_ne!(params(&head), params(&copy), "the copy changed on its own");
+    assert!(params(&head).iter().flatten().any(|&bits| bits != 0));
+}
+
+#[test]
+fn architectures_print_and_parse_back() {
+    for text in ["linear", "mlp:256:gelu:0.1", "mlp:64:relu:0"] {
+        let arch: Architecture = text.parse().unwrap();
+        assert_eq!(arch.to_string().parse::<Architecture>().unwrap(), arch);
+    }
+    assert_eq!(
+        "mlp".parse::<Architecture>().unwrap(),
+        Architecture::default()
+    );
+    assert_eq!(
+        "mlp:32".parse::<Architecture>().unwrap(),
+        Architecture::mlp(32)
+    );
+    for bad in [
+        "",
+        "mlp:0",
+        "mlp:8:swish:0.1",
+        "mlp:8:gelu:1.5",
+        "linear:3",
+        "cnn",
+    ] {
+        assert!(bad.parse::<Architecture>().is_err(), "{bad:?} parsed");
+    }
+}

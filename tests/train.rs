@@ -10,6 +10,7 @@ use sentence_multitask::rng::Rng;
 use sentence_multitask::training::features::CachedEmbeddings;
 use sentence_multitask::training::trainer::{
     predict_classes, schedule, train, Control, Progress, Sampling, Split, Task, TrainConfig,
+    Trainable,
 };
 
 fn mlp() -> Architecture {
@@ -411,4 +412,36 @@ fn nan_inputs_and_bad_settings_give_errors() {
     tasks[0].train = Split::from_labels(vec![]);
     let err = train(&mut tasks, &features, &TrainConfig::default(), &mut quiet).unwrap_err();
     assert!(err.to_string().contains("no training examples"), "{err}");
+}
+
+#[test]
+fn trainable_and_sampling_print_and_parse_back() {
+    for text in ["heads", "top-1", "top-6", "all"] {
+        let t: Trainable = text.parse().unwrap();
+        assert_eq!(t.to_string(), text);
+    }
+    assert_eq!("none".parse::<Trainable>().unwrap(), Trainable::Heads);
+    assert_eq!(Trainable::All.layers(6), 6);
+    assert_eq!(Trainable::TopLayers(2).layers(6), 2);
+    assert_eq!(Trainable::Heads.layers(6), 0);
+    for bad in ["top-0", "top-", "some", ""] {
+        assert!(bad.parse::<Trainable>().is_err(), "{bad:?} parsed");
+    }
+    for text in [
+        "proportional",
+        "alternating",
+        "temperature:2",
+        "temperature:0.5",
+    ] {
+        let s: Sampling = text.parse().unwrap();
+        assert_eq!(s.to_string(), text);
+    }
+    for bad in [
+        "temperature:0",
+        "temperature:-1",
+        "temperature:nan",
+        "random",
+    ] {
+        assert!(bad.parse::<Sampling>().is_err(), "{bad:?} parsed");
+    }
 }

@@ -119,6 +119,15 @@ struct HeadData {
     val: Option<(PathBuf, LabelledFile, Vec<usize>)>,
 }
 
+/// One head's examples, divided into training and validation.
+struct Divided {
+    train: Vec<usize>,
+    val: Vec<usize>,
+    texts: TaskTexts,
+    /// Where they came from, for the head's record.
+    sources: Vec<String>,
+}
+
 /// One head's task, ready to train.
 struct Prepared {
     task: Task,
@@ -285,49 +294,12 @@ fn prepare(
     initial: &[Head],
 ) -> Result<Prepared> {
     let name = &args.heads[i];
-    let path = &args.data[i];
-    let texts_of = |file: &LabelledFile, rows: &[usize]| -> Vec<String> {
-        rows.iter()
-            .map(|&r| file.examples[r].text.clone())
-            .collect()
-    };
-    let pick = |rows: &[usize]| -> Vec<usize> { rows.iter().map(|&r| data.classes[r]).collect() };
-    let all: Vec<usize> = (0..data.classes.len()).collect();
-    let (train, val, texts, sources) = match &data.val {
-        Some((val_path, val_file, val_classes)) => {
-            let val_rows: Vec<usize> = (0..val_classes.len()).collect();
-            let texts = TaskTexts {
-                train: texts_of(&data.file, &all),
-                val: texts_of(val_file, &val_rows),
-            };
-            let sources = vec![
-                format!("train: {}", path.display()),
-                format!("validation: {}", val_path.display()),
-            ];
-            (data.classes.clone(), val_classes.clone(), texts, sources)
-        }
-        None => {
-            let holdout = match args.val_fraction {
-                Some(share) => Holdout::LastOfEachClass(share),
-                None => {
-                    let smallest = smallest_class(&data.classes, data.labels.len());
-                    defaults::for_data(data.classes.len(), smallest).holdout
-                }
-            };
-            eprintln!("{name}: validation: {}", describe(holdout));
-            let (train_rows, val_rows) = holdout.split(&data.classes, data.labels.len());
-            let texts = TaskTexts {
-                train: texts_of(&data.file, &train_rows),
-                val: texts_of(&data.file, &val_rows),
-            };
-            let sources = vec![format!(
-                "{} (validation: {})",
-                path.display(),
-                describe(holdout)
-            )];
-            (pick(&train_rows), pick(&val_rows), texts, sources)
-        }
-    };
+    let Divided {
+        train,
+        val,
+        texts,
+        sources,
+    } = split(args, i, &data);
     let head = match initial.iter().find(|h| h.name() == name) {
         Some(h) => h.deep_copy()?,
         None => Head::new(
@@ -362,6 +334,61 @@ fn prepare(
             extra: BTreeMap::new(),
         },
     })
+}
+
+/// A head's training and validation classes and texts, and where they came
+/// from: its --val file, or what --val-fraction or the library's choice for
+/// its size holds out.
+fn split(args: &Args, i: usize, data: &HeadData) -> Divided {
+    let path = &args.data[i];
+    let texts_of = |file: &LabelledFile, rows: &[usize]| -> Vec<String> {
+        rows.iter()
+            .map(|&r| file.examples[r].text.clone())
+            .collect()
+    };
+    if let Some((val_path, val_file, val_classes)) = &data.val {
+        let all: Vec<usize> = (0..data.classes.len()).collect();
+        let val_rows: Vec<usize> = (0..val_classes.len()).collect();
+        let texts = TaskTexts {
+            train: texts_of(&data.file, &all),
+            val: texts_of(val_file, &val_rows),
+        };
+        let sources = vec![
+            format!("train: {}", path.display()),
+            format!("validation: {}", val_path.display()),
+        ];
+        return Divided {
+            train: data.classes.clone(),
+            val: val_classes.clone(),
+            texts,
+            sources,
+        };
+    }
+    let holdout = match args.val_fraction {
+        Some(share) => Holdout::LastOfEachClass(share),
+        None => {
+            let smallest = smallest_class(&data.classes, data.labels.len());
+            defaults::for_data(data.classes.len(), smallest).holdout
+        }
+    };
+    eprintln!("{}: validation: {}", args.heads[i], describe(holdout));
+    let (train_rows, val_rows) = holdout.split(&data.classes, data.labels.len());
+    let texts = TaskTexts {
+        train: texts_of(&data.file, &train_rows),
+        val: texts_of(&data.file, &val_rows),
+    };
+    let sources = vec![format!(
+        "{} (validation: {})",
+        path.display(),
+        describe(holdout)
+    )];
+    let pick = |rows: &[usize]| -> Vec<usize> { rows.iter().map(|&r| data.classes[r]).collect() };
+    Divided {
+        train: pick(&train_rows),
+        val: pick(&val_rows),
+        texts,
+        sources,
+    }
 }
 
 fn describe(holdout: Holdout) -> String {

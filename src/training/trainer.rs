@@ -442,55 +442,6 @@ fn check(tasks: &[Task], features: &dyn Features, config: &TrainConfig) -> Resul
     Ok(())
 }
 
-/// Loss and predicted classes of `task` on `rows` of `part`, without dropout.
-fn evaluate(
-    task: &Task,
-    index: usize,
-    features: &dyn Features,
-    part: Part,
-    weights: &Tensor,
-    batch_size: usize,
-) -> Result<(f64, Vec<usize>)> {
-    let split = if part == Part::Train {
-        &task.train
-    } else {
-        &task.val
-    };
-    let mut loss_sum = 0.0;
-    let mut weight_sum = 0.0;
-    let mut predicted = Vec::with_capacity(split.len());
-    for (rows, labels) in split
-        .rows
-        .chunks(batch_size)
-        .zip(split.labels.chunks(batch_size))
-    {
-        let x = features.embeddings(index, part, rows)?;
-        let logits = task.head.logits(&x, None)?;
-        let y = Tensor::from_vec(
-            labels.iter().map(|&l| l as u32).collect::<Vec<_>>(),
-            labels.len(),
-            &Device::Cpu,
-        )?;
-        let batch_weight = f64::from(weights.index_select(&y, 0)?.sum_all()?.to_scalar::<f32>()?);
-        let loss = f64::from(cross_entropy(&logits, &y, weights)?.to_scalar::<f32>()?);
-        loss_sum += loss * batch_weight;
-        weight_sum += batch_weight;
-        predicted.extend(
-            logits
-                .argmax(D::Minus1)?
-                .to_vec1::<u32>()?
-                .into_iter()
-                .map(|p| p as usize),
-        );
-    }
-    let loss = if weight_sum > 0.0 {
-        loss_sum / weight_sum
-    } else {
-        0.0
-    };
-    Ok((loss, predicted))
-}
-
 /// Weights worth going back to: the heads' and the trainable encoder's values.
 struct Snapshot {
     heads: Vec<Vec<Tensor>>,
@@ -651,6 +602,47 @@ impl<'a> Run<'a> {
         Ok(value)
     }
 
+    /// Loss and predicted classes of task `index` on its validation split,
+    /// without dropout.
+    fn evaluate(&self, index: usize) -> Result<(f64, Vec<usize>)> {
+        let (task, weights, batch_size) = (&self.tasks[index], &self.class_weights[index], 256);
+        let split = &task.val;
+        let mut loss_sum = 0.0;
+        let mut weight_sum = 0.0;
+        let mut predicted = Vec::with_capacity(split.len());
+        for (rows, labels) in split
+            .rows
+            .chunks(batch_size)
+            .zip(split.labels.chunks(batch_size))
+        {
+            let x = self.features.embeddings(index, Part::Val, rows)?;
+            let logits = task.head.logits(&x, None)?;
+            let y = Tensor::from_vec(
+                labels.iter().map(|&l| l as u32).collect::<Vec<_>>(),
+                labels.len(),
+                &Device::Cpu,
+            )?;
+            let batch_weight =
+                f64::from(weights.index_select(&y, 0)?.sum_all()?.to_scalar::<f32>()?);
+            let loss = f64::from(cross_entropy(&logits, &y, weights)?.to_scalar::<f32>()?);
+            loss_sum += loss * batch_weight;
+            weight_sum += batch_weight;
+            predicted.extend(
+                logits
+                    .argmax(D::Minus1)?
+                    .to_vec1::<u32>()?
+                    .into_iter()
+                    .map(|p| p as usize),
+            );
+        }
+        let loss = if weight_sum > 0.0 {
+            loss_sum / weight_sum
+        } else {
+            0.0
+        };
+        Ok((loss, predicted))
+    }
+
     /// Each validated task's figures, and their loss-weighted total.
     fn validate(&self) -> Result<(Vec<TaskValidation>, f64)> {
         let mut validation = Vec::new();
@@ -659,14 +651,7 @@ impl<'a> Run<'a> {
             if task.val.is_empty() {
                 continue;
             }
-            let (loss, predicted) = evaluate(
-                task,
-                i,
-                self.features,
-                Part::Val,
-                &self.class_weights[i],
-                256,
-            )?;
+            let (loss, predicted) = self.evaluate(i)?;
             let correct = predicted
                 .iter()
                 .zip(&task.val.labels)
@@ -691,14 +676,7 @@ impl<'a> Run<'a> {
                 if task.val.is_empty() {
                     return Ok(None);
                 }
-                let (_, predicted) = evaluate(
-                    task,
-                    i,
-                    self.features,
-                    Part::Val,
-                    &self.class_weights[i],
-                    256,
-                )?;
+                let (_, predicted) = self.evaluate(i)?;
                 Ok(Some(Metrics::compute(
                     task.head.labels(),
                     &task.val.labels,
