@@ -19,11 +19,12 @@ pub struct Args {
     /// Port to listen on (0 picks a free one; the URL printed says which).
     #[arg(long, env = "PORT", default_value_t = 8000)]
     pub port: u16,
-    /// The page's files (www/ of the current directory by default).
+    /// The page's files. A relative path starts at the current directory,
+    /// so the default is the repository's www/ when run from its top.
     #[arg(long, default_value = "www")]
     pub www: PathBuf,
-    /// Model files, served under /weights/ (weights/ of the current
-    /// directory by default).
+    /// Model files, served under /weights/ (relative to the current
+    /// directory, as --www).
     #[arg(long, env = "SENTENCE_MULTITASK_WEIGHTS", default_value = "weights")]
     pub weights: PathBuf,
     /// Serve --www as any static host would: no /weights/ or /DISCUSSION.md
