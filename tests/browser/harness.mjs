@@ -12,10 +12,13 @@ export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const BIN = process.env.SENTENCE_MULTITASK_BIN || join(REPO, 'target', 'debug', 'sentence-multitask');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
-/** Starts `sentence-multitask serve --port 0`; resolves to `{url, stop}`. */
+/**
+ * Starts `sentence-multitask serve --port 0` in the repository's top (where
+ * its default www/ and weights/ are); resolves to `{url, stop}`.
+ */
 export function serve(extraArgs = []) {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(BIN, ['serve', '--port', '0', ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(BIN, ['serve', '--port', '0', ...extraArgs], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.on('error', reject);
     child.on('exit', (code) => reject(new Error(`serve exited with ${code} before printing its URL: ${out}`)));
