@@ -622,6 +622,51 @@ fn csv_error_after_multiline_quoted_field_points_at_record_start() {
         message,
         "data.in, line 3: a quoted field opened on line 3 is never closed"
     );
+    // The message names the line where the unclosed field opens.
+    let (line, message) = error(b"text,label\n\"a\nb\",\"never\nclosed\n", DataFormat::Csv);
+    assert_eq!(line, 2);
+    assert_eq!(
+        message,
+        "data.in, line 2: a quoted field opened on line 3 is never closed"
+    );
+    // And where the text after a closing quote is, when not on the first line.
+    let (line, message) = error(b"text,label\n\"multi\nline\"x,l\n", DataFormat::Csv);
+    assert_eq!(line, 2);
+    assert_eq!(
+        message,
+        "data.in, line 2: unexpected text after the closing quote of field 1 (on line 3)"
+    );
+}
+
+#[test]
+fn csv_broken_quoting_is_never_read_through() {
+    // A quote never closed in the last column would swallow every later row
+    // into one label; a quote inside a quoted field that was not doubled would
+    // be read as text after the closing quote. Both fail, or are skipped.
+    for bytes in [
+        &b"text,label\nhello,\"pos\nworld,neg\nagain,pos\n"[..],
+        b"text,label\n\"She said \"hi\" there\",pos\nworld,neg\n",
+    ] {
+        let (line, _) = error(bytes, DataFormat::Csv);
+        assert_eq!(line, 2, "{bytes:?}");
+        let (_, skipped) = read_skipping(bytes, DataFormat::Csv);
+        assert_eq!(skipped, 1, "{bytes:?}");
+    }
+    let (examples, _) = read_skipping(
+        b"text,label\n\"She said \"hi\" there\",pos\nworld,neg\n",
+        DataFormat::Csv,
+    );
+    assert_eq!(examples, [ex("world", "neg")]);
+}
+
+#[test]
+fn csv_lone_carriage_returns_end_lines() {
+    // Old Mac exports end lines in `\r` alone; line numbers count them too.
+    let data = read(b"text,label\ra,x\r\r\"b\rc\",y\r", DataFormat::Csv);
+    assert_eq!(data.examples, [ex("a", "x"), ex("b\rc", "y")]);
+    let (line, message) = error(b"text,label\ra,x\r\rb,\r", DataFormat::Csv);
+    assert_eq!(line, 4);
+    assert_eq!(message, "data.in, line 4: the label is empty");
 }
 
 // ---------------------------------------------------------------- UTF-8
