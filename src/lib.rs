@@ -2,10 +2,7 @@
 //! on candle, exact against the Python reference, for native use and the browser.
 
 pub mod data;
-#[cfg(not(target_arch = "wasm32"))]
-pub mod data_files;
 pub mod error;
-pub mod input;
 pub mod model;
 pub mod rng;
 pub mod training;

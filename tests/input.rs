@@ -2,7 +2,7 @@
 
 use std::io::Cursor;
 
-use sentence_multitask::input::{LineFormat, Sentences, MAX_LINE_BYTES};
+use sentence_multitask::data::input::{LineFormat, Sentences, MAX_LINE_BYTES};
 
 fn read(bytes: &[u8], format: LineFormat) -> Result<Vec<String>, String> {
     Sentences::new(Cursor::new(bytes.to_vec()), "in.txt", format)

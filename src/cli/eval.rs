@@ -9,7 +9,7 @@ use sentence_multitask::{Encoder, Error, Result};
 
 use super::cache::CacheArgs;
 use super::WeightsArg;
-use sentence_multitask::data_files::{label_indices, read};
+use sentence_multitask::data::files::{label_indices, read};
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
 
-use sentence_multitask::input::{LineFormat, Sentences};
+use sentence_multitask::data::input::{LineFormat, Sentences};
 use sentence_multitask::{Error, Result};
 
 /// Sentences read and processed per round.

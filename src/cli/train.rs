@@ -18,7 +18,7 @@ use serde_json::json;
 
 use super::cache::CacheArgs;
 use super::WeightsArg;
-use sentence_multitask::data_files::{label_indices, read, LabelledFile};
+use sentence_multitask::data::files::{label_indices, read, LabelledFile};
 use sentence_multitask::training::cache::EmbeddingCache;
 
 #[derive(clap::Args)]

@@ -13,6 +13,9 @@
 
 mod ag_news;
 mod csv;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod files;
+pub mod input;
 mod jsonl;
 mod sst2;
 

@@ -12,7 +12,7 @@ use sentence_multitask_studies::{report, run_all, Host, Plan, Results, TaskData}
 use serde_json::json;
 
 use clap::Parser;
-use sentence_multitask::data_files::{label_indices, read};
+use sentence_multitask::data::files::{label_indices, read};
 use sentence_multitask::training::cache::EmbeddingCache;
 use sentence_multitask::training::defaults::Holdout;
 use sentence_multitask::ModelFiles;
