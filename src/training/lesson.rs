@@ -89,6 +89,9 @@ pub fn lesson_classes(current: &[String], labels: &[String], from_scratch: bool)
 
 /// Embeddings and classes of a lesson's training and validation examples.
 struct Parts {
+    /// Distinct examples of each class (the person's and replayed), before
+    /// any is held out: what the settings are chosen from, as for `train`.
+    per_class: Vec<usize>,
     train_x: Vec<Tensor>,
     train_y: Vec<usize>,
     val_x: Vec<Tensor>,
@@ -131,11 +134,9 @@ pub fn teach(
     for &c in &parts.train_y {
         *examples_per_class.entry(classes[c].clone()).or_insert(0) += 1;
     }
-    let smallest = (0..classes.len())
-        .map(|c| parts.train_y.iter().filter(|&&y| y == c).count())
-        .min()
-        .unwrap_or(0);
-    let mut train_config = defaults::for_data(parts.train_y.len(), smallest).config;
+    let examples = parts.per_class.iter().sum();
+    let smallest = parts.per_class.iter().copied().min().unwrap_or(0);
+    let mut train_config = defaults::for_data(examples, smallest).config;
     train_config.epochs = config.epochs.unwrap_or(train_config.epochs);
     train_config.learning_rate = config.learning_rate.unwrap_or(train_config.learning_rate);
     train_config.seed = config.seed;
@@ -237,8 +238,13 @@ fn starting_head(current: &Head, classes: &[String], config: &LessonConfig) -> R
 
 /// The person's examples, split as the library's defaults say for their number.
 fn own_examples(examples: &Tensor, class_of: &[usize], classes: usize) -> Result<Parts> {
-    let smallest = (0..classes)
-        .map(|c| class_of.iter().filter(|&&y| y == c).count())
+    let mut per_class = vec![0; classes];
+    for &c in class_of {
+        per_class[c] += 1;
+    }
+    let smallest = per_class
+        .iter()
+        .copied()
         .filter(|&n| n > 0)
         .min()
         .unwrap_or(0);
@@ -251,6 +257,7 @@ fn own_examples(examples: &Tensor, class_of: &[usize], classes: usize) -> Result
         select_rows(examples, &val_rows)?
     };
     Ok(Parts {
+        per_class,
         train_x: vec![select_rows(examples, &train_rows)?],
         train_y: train_rows.iter().map(|&i| class_of[i]).collect(),
         val_x: vec![val_x],
@@ -275,6 +282,9 @@ fn add_replay(parts: &mut Parts, replay: &ReplaySet, classes: &[String], cap: us
             (taken[c] <= cap).then_some((row, target))
         })
         .collect();
+    for &(_, c) in &keep {
+        parts.per_class[c] += 1;
+    }
     let (val, train): (Vec<_>, Vec<_>) = keep.iter().enumerate().partition(|(k, _)| k % 4 == 3);
     let rows_of = |part: &[(usize, &(usize, usize))]| {
         let rows: Vec<usize> = part.iter().map(|(_, &(r, _))| r).collect();
