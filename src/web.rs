@@ -23,12 +23,10 @@ use crate::weights::ModelFiles;
 /// batch of similar lengths pads little.
 const BATCH_SIZE: usize = 8;
 
-/// Routes Rust panics to the console with their message, once.
+/// Routes Rust panics to the console with their message and stack, once.
 #[wasm_bindgen(start)]
 pub fn start() {
-    std::panic::set_hook(Box::new(|info| {
-        web_sys::console::error_1(&JsValue::from_str(&info.to_string()));
-    }));
+    console_error_panic_hook::set_once();
 }
 
 fn js_error(error: crate::Error) -> JsError {
