@@ -35,7 +35,7 @@ web-tools:
 
 web: web-tools
 	$(CARGO) build --lib --release --target wasm32-unknown-unknown
-	wasm-bindgen --target web --no-typescript --out-dir www/pkg $(WASM)
+	wasm-bindgen --target web --out-dir www/pkg $(WASM)
 	gzip -9 --keep --force www/pkg/sentence_multitask_bg.wasm
 
 ## The wasm API in headless Chromium (wasm-bindgen-test, Debian's chromium-driver).
