@@ -2,11 +2,11 @@
 SHELL := bash
 CARGO ?= cargo
 
-.PHONY: test check-format lint unit weights bench heads heads-topic heads-sentiment replay sums web web-tools wasm-test browser-test bench-web profile-web compare-web browser-tools demo dist
+.PHONY: test check-format lint unit typecheck weights bench heads heads-topic heads-sentiment replay sums web web-tools wasm-test browser-test bench-web profile-web compare-web browser-tools demo dist
 
 ## Everything CI checks: formatting, lints for both targets, native tests,
-## the wasm API in headless Chromium, and the page end to end.
-test: check-format lint unit wasm-test browser-test
+## the page's JS types, the wasm API in headless Chromium, and the page end to end.
+test: check-format lint unit typecheck wasm-test browser-test
 
 check-format:
 	$(CARGO) fmt --all -- --check
@@ -35,8 +35,16 @@ web-tools:
 
 web: web-tools
 	$(CARGO) build --lib --release --target wasm32-unknown-unknown
-	wasm-bindgen --target web --no-typescript --out-dir www/pkg $(WASM)
+	wasm-bindgen --target web --out-dir www/pkg $(WASM)
 	gzip -9 --keep --force www/pkg/sentence_multitask_bg.wasm
+
+## The page's JS (JSDoc types, strict) against the wasm API's declarations that
+## `make web` writes (www/pkg/sentence_multitask.d.ts): the main thread with the
+## dom library, the workers with webworker (TypeScript from tests/browser's npm lock).
+typecheck: web
+	cd tests/browser && { [ -x node_modules/.bin/tsc ] || npm ci --no-audit --no-fund --loglevel=error; }
+	cd tests/browser && node_modules/.bin/tsc --noEmit -p tsconfig.json
+	cd tests/browser && node_modules/.bin/tsc --noEmit -p tsconfig.worker.json
 
 ## The wasm API in headless Chromium (wasm-bindgen-test, Debian's chromium-driver).
 wasm-test: web-tools

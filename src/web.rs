@@ -2,60 +2,318 @@
 //! The page's worker builds one [`WebModel`] from the downloaded files and
 //! asks it for embeddings and predictions; everything it computes is the
 //! same Rust the native CLI runs.
+//!
+//! Everything that crosses into JS is typed: the camelCase edge types below,
+//! declared for TypeScript in the custom section (wasm-bindgen writes them
+//! into `sentence_multitask.d.ts`), or types whose serde form is already the
+//! JS one ([`Prediction`], [`LessonConfig`], [`Architecture`]). Types that are
+//! also file formats (a head's JSON and its training record, the trainer's
+//! progress lines, metrics) are converted here, so those formats stay as
+//! they are.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use candle_core::{Device, Tensor};
 use js_sys::{
     Atomics, Float32Array, Function, Int32Array, Object, Reflect, Uint32Array, Uint8Array,
 };
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use wasm_bindgen::prelude::*;
 
 use crate::model::encoder::{Embedding, Encoder};
-use crate::model::heads::{Head, HeadMeta};
+use crate::model::heads::{Architecture, EncoderRef, Head, Prediction};
 use crate::model::weights::{ModelFiles, WEIGHTS_FILE};
 use crate::model::{MultiTaskModel, Output};
 use crate::training::lesson::{teach, LessonConfig};
+use crate::training::metrics::{ClassMetrics, Metrics};
 use crate::training::replay::ReplaySet;
-use crate::training::trainer::{Control, Progress};
+use crate::training::trainer::{Control, Progress, TaskValidation, TrainReport};
 
 /// Sentences per encoder batch: texts are grouped by length first, so a
 /// batch of similar lengths pads little.
 const BATCH_SIZE: usize = 8;
 
-/// Routes Rust panics to the console with their message, once.
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = r#"
+/** One head's answer for one sentence: the shape of the CLI's `predict` JSON. */
+export interface Prediction {
+  label: string;
+  /** Probability of every label, keyed by label (written in the head's label order). */
+  probabilities: Record<string, number>;
+}
+
+/** `predict` and `classify`: `n` sentences' embeddings (row-major) and every head's answer. */
+export interface Outputs {
+  dim: number;
+  embeddings: Float32Array;
+  /** Word pieces of each sentence, with [CLS] and [SEP]. */
+  tokens: Uint32Array;
+  /** Per sentence: head name -> prediction. */
+  predictions: Record<string, Prediction>[];
+}
+
+export interface EncoderInfo {
+  id: string;
+  dim: number;
+  layers: number;
+  maxTokens: number;
+  simd: boolean;
+}
+
+export type Activation = "relu" | "gelu" | "tanh";
+export type Architecture =
+  | { kind: "linear" }
+  | { kind: "mlp"; hidden: number; activation: Activation; dropout: number };
+
+export interface HeadInfo {
+  name: string;
+  /** Class labels in output order. */
+  labels: string[];
+  architecture: Architecture;
+  encoder: { id: string; dim: number };
+  /** How it was trained, if its file says. */
+  training: { data: string[]; examplesPerClass: Record<string, number> } | null;
+}
+
+/** `{json, safetensors}`: the two files of a head, as the CLI reads them. */
+export interface HeadFiles {
+  json: Uint8Array;
+  safetensors: Uint8Array;
+}
+
+/** One labelled text of an examples file. */
+export interface Example {
+  text: string;
+  label: string;
+  head?: string | null;
+}
+
+/**
+ * The settings of a lesson (`lessonDefaults()` gives the defaults). A number
+ * that is `null` is chosen from the data ("auto"); a field left out takes
+ * its default.
+ */
+export interface LessonConfig {
+  epochs: number | null;
+  learningRate: number | null;
+  batchSize?: number | null;
+  /** `null` keeps the current head's shape. */
+  architecture: Architecture | null;
+  classWeighted: boolean;
+  fromScratch: boolean;
+  /** The taught head's classes in order; `null`: the head's, then the examples' new labels. */
+  classes: string[] | null;
+  replayPerClass: number;
+  seed: number;
+}
+
+export interface TaskValidation {
+  task: string;
+  loss: number;
+  accuracy: number;
+}
+
+/** Reported after each epoch of `train`. */
+export interface EpochEvent {
+  epoch: number;
+  trainLoss: number;
+  validation: TaskValidation[];
+}
+
+export interface ClassMetrics {
+  precision: number;
+  recall: number;
+  f1: number;
+  support: number;
+}
+
+export interface Metrics {
+  count: number;
+  accuracy: number;
+  macroF1: number;
+  perClass: Record<string, ClassMetrics>;
+  labels: string[];
+  /** `confusion[gold][predicted]` counts, in `labels` order. */
+  confusion: number[][];
+}
+
+/** What `train` returns. */
+export interface LessonResult {
+  epochsRun: number;
+  bestEpoch: number;
+  stoppedEarly: boolean;
+  /** Validation of the kept weights, when there was a validation split. */
+  validation: Metrics | null;
+  /** Examples trained on per class, replay included. */
+  examplesPerClass: Record<string, number>;
+}
+"#;
+
+/// Routes Rust panics to the console with their message and stack, once.
 #[wasm_bindgen(start)]
 pub fn start() {
-    std::panic::set_hook(Box::new(|info| {
-        web_sys::console::error_1(&JsValue::from_str(&info.to_string()));
-    }));
+    console_error_panic_hook::set_once();
 }
 
 fn js_error(error: crate::Error) -> JsError {
     JsError::new(&error.to_string())
 }
 
-fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
+fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
         .map_err(|e| JsError::new(&e.to_string()))
 }
 
-/// What the page shows about one head.
+/// `EncoderInfo`.
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EncoderInfo {
+    id: &'static str,
+    dim: usize,
+    layers: usize,
+    max_tokens: usize,
+    simd: bool,
+}
+
+/// `HeadInfo`: what the page shows about one head (the head's JSON file
+/// stays as it is; `headFiles` gives it whole).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct HeadInfo<'a> {
     name: &'a str,
     labels: &'a [String],
-    meta: &'a HeadMeta,
+    architecture: Architecture,
+    encoder: &'a EncoderRef,
+    training: Option<TrainingInfo<'a>>,
 }
 
-/// One head's answer for one sentence, as the page reads it.
 #[derive(Serialize)]
-struct HeadAnswer {
-    label: String,
-    /// In the head's label order.
-    probabilities: Vec<f32>,
+#[serde(rename_all = "camelCase")]
+struct TrainingInfo<'a> {
+    data: &'a [String],
+    examples_per_class: &'a BTreeMap<String, usize>,
+}
+
+impl<'a> HeadInfo<'a> {
+    fn of(head: &'a Head) -> Self {
+        let meta = head.meta();
+        Self {
+            name: head.name(),
+            labels: head.labels(),
+            architecture: meta.architecture,
+            encoder: &meta.encoder,
+            training: meta.training.as_ref().map(|t| TrainingInfo {
+                data: &t.data,
+                examples_per_class: &t.examples_per_class,
+            }),
+        }
+    }
+}
+
+/// One sentence's answers, `{head: Prediction}` in head order.
+struct ByHead<'a>(&'a [(String, Prediction)]);
+
+impl Serialize for ByHead<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(name, p)| (name, p)))
+    }
+}
+
+/// `TaskValidation` (the trainer's own is written in its progress lines).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ValidationEdge<'a> {
+    task: &'a str,
+    loss: f64,
+    accuracy: f64,
+}
+
+/// `EpochEvent`: [`Progress::Epoch`] as the page reads it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EpochEvent<'a> {
+    epoch: usize,
+    train_loss: f64,
+    validation: Vec<ValidationEdge<'a>>,
+}
+
+impl<'a> EpochEvent<'a> {
+    /// The page hears of epochs only, not of steps.
+    fn of(progress: &'a Progress) -> Option<Self> {
+        let Progress::Epoch {
+            epoch,
+            train_loss,
+            validation,
+        } = progress
+        else {
+            return None;
+        };
+        Some(Self {
+            epoch: *epoch,
+            train_loss: *train_loss,
+            validation: validation
+                .iter()
+                .map(|v: &TaskValidation| ValidationEdge {
+                    task: &v.task,
+                    loss: v.loss,
+                    accuracy: v.accuracy,
+                })
+                .collect(),
+        })
+    }
+}
+
+/// `Metrics` (a head's JSON keeps the snake_case form).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MetricsEdge<'a> {
+    count: usize,
+    accuracy: f64,
+    macro_f1: f64,
+    per_class: &'a BTreeMap<String, ClassMetrics>,
+    labels: &'a [String],
+    confusion: &'a [Vec<usize>],
+}
+
+impl<'a> MetricsEdge<'a> {
+    fn of(m: &'a Metrics) -> Self {
+        Self {
+            count: m.count,
+            accuracy: m.accuracy,
+            macro_f1: m.macro_f1,
+            per_class: &m.per_class,
+            labels: &m.labels,
+            confusion: &m.confusion,
+        }
+    }
+}
+
+/// `LessonResult`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LessonResult<'a> {
+    epochs_run: usize,
+    best_epoch: usize,
+    stopped_early: bool,
+    validation: Option<MetricsEdge<'a>>,
+    examples_per_class: &'a BTreeMap<String, usize>,
+}
+
+impl<'a> LessonResult<'a> {
+    fn of(report: &'a TrainReport, examples_per_class: &'a BTreeMap<String, usize>) -> Self {
+        Self {
+            epochs_run: report.epochs_run,
+            best_epoch: report.best_epoch,
+            stopped_early: report.stopped_early,
+            validation: report
+                .validation
+                .first()
+                .and_then(Option::as_ref)
+                .map(MetricsEdge::of),
+            examples_per_class,
+        }
+    }
 }
 
 /// The encoder and its heads, owned by the page's worker.
@@ -92,10 +350,10 @@ impl WebModel {
     }
 
     /// Adds (or replaces, by name) a head from its `NAME.json` and
-    /// `NAME.safetensors` bytes; returns `{name, labels, meta}`. A head made
-    /// for another encoder, or whose files disagree, is refused and the
-    /// model is left as it was. `source` names the files in errors.
-    #[wasm_bindgen(js_name = setHead)]
+    /// `NAME.safetensors` bytes; returns its `HeadInfo`. A head made for
+    /// another encoder, or whose files disagree, is refused and the model is
+    /// left as it was. `source` names the files in errors.
+    #[wasm_bindgen(js_name = setHead, unchecked_return_type = "HeadInfo")]
     pub fn set_head(
         &mut self,
         json: &[u8],
@@ -104,27 +362,35 @@ impl WebModel {
     ) -> Result<JsValue, JsError> {
         let encoder = self.model.encoder.encoder_ref();
         let head = Head::from_bytes(json, safetensors, &encoder, source).map_err(js_error)?;
-        let info = to_js(&head_info(&head))?;
+        let info = to_js(&HeadInfo::of(&head))?;
         self.model.set_head(head).map_err(js_error)?;
         Ok(info)
     }
 
-    /// Every head as `{name, labels, meta}`, in order.
+    /// Every head's `HeadInfo`, in order.
+    #[wasm_bindgen(unchecked_return_type = "HeadInfo[]")]
     pub fn heads(&self) -> Result<JsValue, JsError> {
-        to_js(&self.model.heads().iter().map(head_info).collect::<Vec<_>>())
+        to_js(
+            &self
+                .model
+                .heads()
+                .iter()
+                .map(HeadInfo::of)
+                .collect::<Vec<_>>(),
+        )
     }
 
     /// The encoder: `{id, dim, layers, maxTokens, simd}`.
+    #[wasm_bindgen(unchecked_return_type = "EncoderInfo")]
     pub fn info(&self) -> Result<JsValue, JsError> {
         let encoder = &self.model.encoder;
-        let info = serde_json::json!({
-            "id": crate::ENCODER_ID,
-            "dim": encoder.dim(),
-            "layers": encoder.num_layers(),
-            "maxTokens": crate::model::tokenize::MAX_SEQ_LEN,
-            "simd": cfg!(target_feature = "simd128"),
-        });
-        to_js(&info)
+        to_js(&EncoderInfo {
+            id: crate::ENCODER_ID,
+            dim: encoder.dim(),
+            layers: encoder.num_layers(),
+            max_tokens: crate::model::tokenize::MAX_SEQ_LEN,
+            simd: cfg!(target_feature = "simd128"),
+        })
     }
 
     /// Word-piece ids of `text`, with `[CLS]` and `[SEP]`, cut at 256.
@@ -132,9 +398,10 @@ impl WebModel {
         self.model.encoder.tokenize(text).map_err(js_error)
     }
 
-    /// Embeds `texts` and runs every head: `{dim, embeddings: Float32Array
-    /// (n × dim, row-major), tokens: Uint32Array, predictions: [{head:
-    /// {label, probabilities}}]}`.
+    /// Embeds `texts` and runs every head: `Outputs` (`{dim, embeddings:
+    /// Float32Array (n × dim, row-major), tokens: Uint32Array, predictions:
+    /// [{head: Prediction}]}`).
+    #[wasm_bindgen(unchecked_return_type = "Outputs")]
     pub fn predict(&self, texts: Vec<String>) -> Result<Object, JsError> {
         let outputs = self.model.predict(&texts, BATCH_SIZE).map_err(js_error)?;
         self.outputs_to_js(outputs)
@@ -143,6 +410,7 @@ impl WebModel {
     /// Runs every head on embeddings computed elsewhere (another worker's
     /// `predict`): `embeddings` is `tokens.length × dim` row-major; returns
     /// what `predict` returns for those texts.
+    #[wasm_bindgen(unchecked_return_type = "Outputs")]
     pub fn classify(&self, embeddings: Vec<f32>, tokens: Vec<u32>) -> Result<Object, JsError> {
         let dim = self.model.encoder.dim();
         if embeddings.len() != tokens.len() * dim {
@@ -175,23 +443,11 @@ impl WebModel {
         let dim = self.model.encoder.dim();
         let mut embeddings = Vec::with_capacity(outputs.len() * dim);
         let mut tokens = Vec::with_capacity(outputs.len());
-        let mut predictions = Vec::with_capacity(outputs.len());
-        for out in outputs {
+        for out in &outputs {
             embeddings.extend_from_slice(&out.embedding.vector);
             tokens.push(out.embedding.tokens as u32);
-            let answers: serde_json::Map<String, serde_json::Value> = out
-                .predictions
-                .into_iter()
-                .map(|(name, p)| {
-                    let answer = HeadAnswer {
-                        label: p.label,
-                        probabilities: p.probabilities.into_iter().map(|(_, v)| v).collect(),
-                    };
-                    (name, serde_json::json!(answer))
-                })
-                .collect();
-            predictions.push(answers);
         }
+        let predictions: Vec<ByHead> = outputs.iter().map(|o| ByHead(&o.predictions)).collect();
         let result = Object::new();
         set(&result, "dim", &JsValue::from(dim as u32))?;
         set(
@@ -234,8 +490,9 @@ impl WebModel {
         set.accuracy(head).map(Some).map_err(js_error)
     }
 
-    /// `{json, safetensors}` bytes of head `name`: the files the CLI reads.
-    #[wasm_bindgen(js_name = headFiles)]
+    /// `HeadFiles`: the `{json, safetensors}` bytes of head `name`, the
+    /// files the CLI reads.
+    #[wasm_bindgen(js_name = headFiles, unchecked_return_type = "HeadFiles")]
     pub fn head_files(&self, name: &str) -> Result<Object, JsError> {
         let head = self
             .model
@@ -254,17 +511,21 @@ impl WebModel {
     }
 
     /// Trains head `name` on examples (`embeddings`: `n × dim` row-major,
-    /// with `labels`), mixing in its replay set unless `config.fromScratch`.
-    /// `on_epoch({epoch, trainLoss, validation})` is called after each epoch;
-    /// a non-zero `stop[0]` (shared memory the page writes) ends the run,
-    /// keeping the best weights. The trained head replaces the old one.
+    /// with `labels`), mixing in its replay set unless `config.fromScratch`;
+    /// fields `config` leaves out take [`lesson_defaults`]'s values.
+    /// `on_epoch(EpochEvent)` is called after each epoch; a non-zero
+    /// `stop[0]` (shared memory the page writes) ends the run, keeping the
+    /// best weights. The trained head replaces the old one; returns a
+    /// `LessonResult`.
+    #[wasm_bindgen(unchecked_return_type = "LessonResult")]
     pub fn train(
         &mut self,
         name: &str,
         embeddings: Vec<f32>,
         labels: Vec<String>,
+        #[wasm_bindgen(unchecked_param_type = "Partial<LessonConfig> | null | undefined")]
         config: JsValue,
-        on_epoch: &Function,
+        #[wasm_bindgen(unchecked_param_type = "(event: EpochEvent) => void")] on_epoch: &Function,
         stop: Option<Int32Array>,
     ) -> Result<JsValue, JsError> {
         let config: LessonConfig = if config.is_undefined() || config.is_null() {
@@ -293,8 +554,8 @@ impl WebModel {
         };
         let mut callback_error = None;
         let mut progress = |event: &Progress| {
-            if let Progress::Epoch { .. } = event {
-                match to_js(event).map(|e| on_epoch.call1(&JsValue::NULL, &e)) {
+            if let Some(event) = EpochEvent::of(event) {
+                match to_js(&event).map(|e| on_epoch.call1(&JsValue::NULL, &e)) {
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => callback_error = Some(format!("{e:?}")),
                     Err(e) => callback_error = Some(format!("{e:?}")),
@@ -318,23 +579,12 @@ impl WebModel {
         if let Some(e) = callback_error {
             return Err(JsError::new(&format!("progress callback failed: {e}")));
         }
-        let summary = serde_json::json!({
-            "epochsRun": lesson.report.epochs_run,
-            "bestEpoch": lesson.report.best_epoch,
-            "stoppedEarly": lesson.report.stopped_early,
-            "validation": lesson.report.validation[0],
-            "examplesPerClass": lesson.examples_per_class,
-        });
+        let result = to_js(&LessonResult::of(
+            &lesson.report,
+            &lesson.examples_per_class,
+        ))?;
         self.model.set_head(lesson.head).map_err(js_error)?;
-        to_js(&summary)
-    }
-}
-
-fn head_info(head: &Head) -> HeadInfo<'_> {
-    HeadInfo {
-        name: head.name(),
-        labels: head.labels(),
-        meta: head.meta(),
+        Ok(result)
     }
 }
 
@@ -344,11 +594,25 @@ fn set(target: &Object, key: &str, value: &JsValue) -> Result<(), JsError> {
         .map_err(|_| JsError::new(&format!("could not set {key}")))
 }
 
+/// The settings `train` uses for the fields its `config` leaves out
+/// (`LessonConfig::default()`); the page's Advanced panel shows them.
+#[wasm_bindgen(js_name = lessonDefaults, unchecked_return_type = "LessonConfig")]
+pub fn lesson_defaults() -> Result<JsValue, JsError> {
+    to_js(&LessonConfig::default())
+}
+
+/// The shape of a new MLP head (`Architecture::default()`), for the
+/// Advanced panel's "MLP" choice.
+#[wasm_bindgen(js_name = defaultArchitecture, unchecked_return_type = "Architecture")]
+pub fn default_architecture() -> Result<JsValue, JsError> {
+    to_js(&Architecture::default())
+}
+
 /// Parses an examples file the person imports (JSONL `{"text","label","head"}`
 /// or CSV `text,label[,head]` with a header, by `file_name`'s extension) with
-/// the same reader as the native trainer: `[{text, label, head?}]`, or an
-/// error naming the file and line.
-#[wasm_bindgen(js_name = readExamples)]
+/// the same reader as the native trainer: `Example[]`, or an error naming
+/// the file and line.
+#[wasm_bindgen(js_name = readExamples, unchecked_return_type = "Example[]")]
 pub fn read_examples(bytes: &[u8], file_name: &str) -> Result<JsValue, JsError> {
     let format = crate::data::DataFormat::guess(file_name)
         .filter(|f| {
@@ -366,10 +630,13 @@ pub fn read_examples(bytes: &[u8], file_name: &str) -> Result<JsValue, JsError> 
     to_js(&set.examples)
 }
 
-/// Writes examples (`[{text, label, head?}]`) as `"jsonl"` or `"csv"`, the
-/// formats [`read_examples`] and the native trainer read.
+/// Writes examples as `"jsonl"` or `"csv"`, the formats [`read_examples`]
+/// and the native trainer read.
 #[wasm_bindgen(js_name = writeExamples)]
-pub fn write_examples(examples: JsValue, format: &str) -> Result<String, JsError> {
+pub fn write_examples(
+    #[wasm_bindgen(unchecked_param_type = "Example[]")] examples: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "\"jsonl\" | \"csv\"")] format: &str,
+) -> Result<String, JsError> {
     let examples: Vec<crate::data::Example> = serde_wasm_bindgen::from_value(examples)
         .map_err(|e| JsError::new(&format!("examples: {e}")))?;
     match format {

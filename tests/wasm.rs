@@ -10,9 +10,10 @@ mod vectors;
 
 use std::collections::BTreeMap;
 
-use js_sys::{Float32Array, Reflect, Uint32Array};
-use sentence_multitask::web::WebModel;
-use wasm_bindgen::JsValue;
+use js_sys::{Float32Array, Function, Reflect, Uint32Array};
+use sentence_multitask::teach::LessonConfig;
+use sentence_multitask::web::{lesson_defaults, WebModel};
+use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -48,10 +49,37 @@ struct Golden {
     items: Vec<GoldenItem>,
 }
 
+/// One head's answer: the CLI's `{"label", "probabilities": {label: p}}`.
 #[derive(serde::Deserialize)]
 struct HeadAnswer {
     label: String,
-    probabilities: Vec<f32>,
+    probabilities: BTreeMap<String, f32>,
+}
+
+/// `HeadInfo` as `heads()` gives it (the fields these tests read).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HeadInfo {
+    name: String,
+    labels: Vec<String>,
+}
+
+/// Each head's labels, by head name.
+fn labels_by_head(model: &WebModel) -> BTreeMap<String, Vec<String>> {
+    let heads: Vec<HeadInfo> =
+        serde_wasm_bindgen::from_value(model.heads().unwrap_or_else(|_| panic!("heads")))
+            .expect("HeadInfo shape");
+    heads.into_iter().map(|h| (h.name, h.labels)).collect()
+}
+
+/// `answer`'s probabilities in `labels` order; every label has one.
+fn in_label_order(answer: &HeadAnswer, labels: &[String]) -> Vec<f32> {
+    assert_eq!(
+        answer.probabilities.len(),
+        labels.len(),
+        "one probability per label"
+    );
+    labels.iter().map(|l| answer.probabilities[l]).collect()
 }
 
 fn model() -> WebModel {
@@ -147,6 +175,7 @@ fn wasm_predictions_equal_the_native_predict_output() {
         .into();
     let per_text: Vec<BTreeMap<String, HeadAnswer>> =
         serde_wasm_bindgen::from_value(get(&out, "predictions")).expect("predictions shape");
+    let labels = labels_by_head(&model);
     let mut actual = Vec::new();
     for (text, answers) in texts.iter().zip(per_text) {
         // The native output lists heads in the order they were loaded.
@@ -156,7 +185,7 @@ fn wasm_predictions_equal_the_native_predict_output() {
                 text.clone(),
                 name.to_string(),
                 answer.label.clone(),
-                answer.probabilities.clone(),
+                in_label_order(answer, &labels[name]),
             ));
         }
     }
@@ -199,11 +228,15 @@ fn classify_on_another_workers_embeddings_equals_predict() {
         .classify(embeddings.clone(), tokens.clone())
         .unwrap_or_else(|_| panic!("classify"))
         .into();
+    let labels = labels_by_head(&model);
     let answers = |out: &JsValue| -> Vec<(String, String, Vec<f32>)> {
         let per_text: Vec<BTreeMap<String, HeadAnswer>> =
             serde_wasm_bindgen::from_value(get(out, "predictions")).expect("predictions");
         (per_text.into_iter().flatten())
-            .map(|(head, a)| (head, a.label, a.probabilities))
+            .map(|(head, a)| {
+                let probabilities = in_label_order(&a, &labels[&head]);
+                (head, a.label, probabilities)
+            })
             .collect()
     };
     assert_eq!(answers(&direct).len(), 4);
@@ -217,4 +250,65 @@ fn classify_on_another_workers_embeddings_equals_predict() {
     let mut nan = embeddings;
     nan[400] = f32::NAN;
     assert!(model.classify(nan, tokens).is_err());
+}
+
+#[wasm_bindgen_test]
+fn lesson_defaults_are_the_trainers_in_camel_case() {
+    let defaults = lesson_defaults().unwrap_or_else(|_| panic!("lessonDefaults"));
+    // The keys the page reads, camelCase.
+    for key in ["epochs", "learningRate", "classWeighted", "fromScratch"] {
+        assert!(
+            Reflect::has(&defaults, &JsValue::from_str(key)).unwrap_or(false),
+            "lessonDefaults() has {key}"
+        );
+    }
+    let read: LessonConfig = serde_wasm_bindgen::from_value(defaults).expect("a LessonConfig");
+    assert_eq!(
+        serde_json::to_value(&read).expect("JSON"),
+        serde_json::to_value(LessonConfig::default()).expect("JSON")
+    );
+}
+
+#[wasm_bindgen_test]
+fn training_reports_camel_case_epochs_and_result() {
+    let mut model = model();
+    let labels: Vec<String> = ["positive", "negative", "positive", "negative"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let texts = vec![
+        "A lovely, warm film.".to_string(),
+        "Dull and far too long.".to_string(),
+        "I enjoyed every minute.".to_string(),
+        "The worst meal I have had.".to_string(),
+    ];
+    let embeddings = model.embed(texts).unwrap_or_else(|_| panic!("embed"));
+    let events = js_sys::Array::new();
+    let sink = events.clone();
+    let on_epoch = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+        sink.push(&event);
+    });
+    let config = js_sys::JSON::parse(r#"{"epochs": 3, "fromScratch": true}"#).expect("JSON");
+    let result = model
+        .train(
+            "sentiment",
+            embeddings.to_vec(),
+            labels,
+            config,
+            on_epoch.as_ref().unchecked_ref::<Function>(),
+            None,
+        )
+        .unwrap_or_else(|e| panic!("train: {:?}", JsValue::from(e)));
+    assert_eq!(events.length(), 3);
+    let first = events.get(0);
+    assert_eq!(get(&first, "epoch").as_f64(), Some(1.0));
+    assert!(get(&first, "trainLoss")
+        .as_f64()
+        .is_some_and(f64::is_finite));
+    assert!(js_sys::Array::is_array(&get(&first, "validation")));
+    assert_eq!(get(&result, "epochsRun").as_f64(), Some(3.0));
+    assert!(get(&result, "bestEpoch").as_f64().is_some());
+    assert_eq!(get(&result, "stoppedEarly").as_bool(), Some(false));
+    let per_class = get(&result, "examplesPerClass");
+    assert_eq!(get(&per_class, "positive").as_f64(), Some(2.0));
 }

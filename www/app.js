@@ -1,7 +1,13 @@
 // The page: input, status, results. No model code here; the worker owns it.
 
-import { el, heatmap, resultRow } from './render.js';
+import { byId, el, heatmap, resultRow } from './render.js';
 import { labelControl, refreshHeads, setupTeaching } from './teach.js';
+
+/**
+ * @import { HeadInfo } from './pkg/sentence_multitask.js'
+ * @import { Calls, FromWorker, Timings, ToWorker } from './protocol.js'
+ * @import { Result } from './render.js'
+ */
 
 const EXAMPLES = [
   'The striker scored twice in the final minutes to win the cup.',
@@ -17,6 +23,7 @@ const DEBOUNCE_MS = 150;
  * The stored forms of the encoder weights (weights/README.md): compact is the
  * default; exact is the f16 file, within 0.99999 of the reference.
  */
+/** @type {Record<string, {file: string, label: string}>} */
 const PRECISIONS = {
   compact: { file: 'model-int8.safetensors', label: 'int8' },
   exact: { file: 'model.safetensors', label: 'f16' },
@@ -25,44 +32,65 @@ const PRECISION_KEY = 'sentence-multitask-precision';
 const TEXT_KEY = 'sentence-multitask-text';
 /** `?precision=` first, then the person's last choice, then compact. */
 const precision = [new URLSearchParams(location.search).get('precision'), localStorage.getItem(PRECISION_KEY)].find(
-  (p) => p in PRECISIONS,
+  (p) => p !== null && Object.hasOwn(PRECISIONS, p),
 ) ?? 'compact';
 /** Sentences shown in the heat map (it grows as n²). */
 const HEATMAP_MAX = 16;
 
-const $ = (id) => document.getElementById(id);
-const status = document.querySelector('[data-testid="status"]');
-const input = $('sentences');
+const $ = byId;
+const status = /** @type {HTMLElement} */ (document.querySelector('[data-testid="status"]'));
+const input = $('sentences', HTMLTextAreaElement);
 const list = $('results');
+const precisionSelect = $('precision', HTMLSelectElement);
+const download = $('download', HTMLProgressElement);
 
 const state = {
+  /** @type {HeadInfo[]} */
   heads: [],
-  /** text -> {vector, tokens, predictions} */
+  /** @type {Map<string, Result>} */
   cache: new Map(),
-  /** rendered rows: [{text, ready, node}] by non-empty line */
+  /** rendered rows, by non-empty line @type {{text: string, ready: boolean, node: HTMLElement}[]} */
   rows: [],
   requestId: 0,
   ready: false,
+  /** @type {Timings | undefined} */
+  timings: undefined,
 };
 
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+/** @param {ToWorker} message */
+const send = (message) => worker.postMessage(message);
 /** For tests and the benchmark (make bench-web). */
-window.sentenceMultitask = { state, worker, call: (...args) => call(...args) };
+Object.assign(window, { sentenceMultitask: { state, worker, call } });
 
-/** Requests that expect one reply: id -> {resolve, reject, onEvent}. */
+/**
+ * Requests that expect one reply.
+ * @type {Map<string, {resolve: (value: any) => void, reject: (error: Error) => void, onEvent?: (event: any) => void}>}
+ */
 const pending = new Map();
 let nextCall = 0;
 
-/** Sends `{type, id, ...payload}` to the worker; resolves with its reply. */
+/**
+ * Sends `{type, id, ...payload}` to the worker; resolves with its reply.
+ * `onEvent` hears the request's own events (`train-epoch`).
+ * @template {keyof Calls} K
+ * @param {K} type
+ * @param {Calls[K]['request']} payload
+ * @param {(event: Extract<FromWorker, { type: 'train-epoch' }>) => void} [onEvent]
+ * @returns {Promise<Calls[K]['reply']>}
+ */
 function call(type, payload, onEvent) {
   const id = `call-${++nextCall}`;
   return new Promise((resolve, reject) => {
     pending.set(id, { resolve, reject, onEvent });
-    worker.postMessage({ type, id, ...payload });
+    send(/** @type {ToWorker} */ ({ type, id, ...payload }));
   });
 }
 
-/** The model's heads changed (trained, imported, reset): predict again. */
+/**
+ * The model's heads changed (trained, imported, reset): predict again.
+ * @param {HeadInfo[]} heads
+ */
 function headsChanged(heads) {
   state.heads = heads;
   state.cache.clear();
@@ -73,13 +101,18 @@ function headsChanged(heads) {
   requestMissing();
 }
 
+/**
+ * @param {'loading' | 'ready' | 'error'} kind
+ * @param {string} text
+ */
 function setStatus(kind, text) {
   status.dataset.state = kind;
   $('status-text').textContent = text;
   $('retry').hidden = kind !== 'error';
-  $('download').hidden = kind !== 'loading';
+  download.hidden = kind !== 'loading';
 }
 
+/** @param {number} n */
 const megabytes = (n) => `${(n / 1e6).toFixed(1)} MB`;
 
 function lines() {
@@ -91,12 +124,13 @@ function requestMissing() {
   const missing = [...new Set(lines().filter((text) => !state.cache.has(text)))];
   if (missing.length > 0) {
     state.requestId += 1;
-    worker.postMessage({ type: 'encode', id: state.requestId, texts: missing });
+    send({ type: 'encode', id: state.requestId, texts: missing });
   }
   render();
 }
 
-let debounce = 0;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let debounce;
 input.addEventListener('input', () => {
   clearTimeout(debounce);
   debounce = setTimeout(requestMissing, DEBOUNCE_MS);
@@ -140,6 +174,7 @@ function render() {
 }
 
 let heatmapKey = '';
+/** @param {string[]} texts */
 function drawHeatmap(texts) {
   const shown = [...new Set(texts)].slice(0, HEATMAP_MAX).filter((t) => state.cache.has(t));
   const key = JSON.stringify(shown);
@@ -149,15 +184,15 @@ function drawHeatmap(texts) {
   section.hidden = shown.length < 2;
   if (section.hidden) return;
   $('similarity-meta').textContent = texts.length > HEATMAP_MAX ? `first ${HEATMAP_MAX} distinct lines` : '';
-  heatmap($('heatmap'), shown.map((text) => ({ text, vector: state.cache.get(text).vector })));
+  heatmap($('heatmap'), shown.map((text) => ({ text, vector: /** @type {Result} */ (state.cache.get(text)).vector })));
 }
 
+/** @param {MessageEvent<FromWorker>} event */
 worker.onmessage = ({ data }) => {
   switch (data.type) {
     case 'progress': {
-      const bar = $('download');
-      bar.max = Math.max(1, data.total);
-      bar.value = data.loaded;
+      download.max = Math.max(1, data.total);
+      download.value = data.loaded;
       setStatus('loading', `Downloading the model: ${megabytes(data.loaded)} of ${megabytes(data.total)}`);
       break;
     }
@@ -173,7 +208,7 @@ worker.onmessage = ({ data }) => {
       const source = data.timings.fromCache ? 'from this browser\u2019s cache' : `downloaded ${megabytes(data.timings.downloadedBytes)}`;
       setStatus('ready', `Ready in ${Math.round(data.timings.readyMs)} ms (${source}).`);
       requestMissing();
-      setupTeaching(call, () => state.heads, headsChanged);
+      setupTeaching(call, () => state.heads, headsChanged, data.defaults);
       break;
     }
     case 'results': {
@@ -207,17 +242,18 @@ worker.onmessage = ({ data }) => {
       break;
   }
 };
+/** @param {ErrorEvent} event */
 worker.onerror = (event) => setStatus('error', `The model worker failed: ${event.message || 'unknown error'}`);
 
 $('retry').addEventListener('click', () => {
   setStatus('loading', 'Retrying…');
-  worker.postMessage({ type: 'load', weights: PRECISIONS[precision].file });
+  send({ type: 'load', weights: PRECISIONS[precision].file });
 });
 
 // Switching weights rebuilds the worker's model: reload, keeping the text.
-$('precision').value = precision;
-$('precision').addEventListener('change', () => {
-  localStorage.setItem(PRECISION_KEY, $('precision').value);
+precisionSelect.value = precision;
+precisionSelect.addEventListener('change', () => {
+  localStorage.setItem(PRECISION_KEY, precisionSelect.value);
   sessionStorage.setItem(TEXT_KEY, input.value);
   const url = new URL(location.href);
   url.searchParams.delete('precision');
@@ -241,4 +277,4 @@ for (const example of EXAMPLES) {
 }
 
 setStatus('loading', 'Downloading the model…');
-worker.postMessage({ type: 'load', weights: PRECISIONS[precision].file });
+send({ type: 'load', weights: PRECISIONS[precision].file });

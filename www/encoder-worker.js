@@ -13,7 +13,13 @@
 
 import init, { WebModel } from './pkg/sentence_multitask.js';
 
+/** @import { FromEncoder, ToEncoder } from './protocol.js' */
+
+/** @type {WebModel | null} */
 let model = null;
+
+/** @param {FromEncoder} message @param {Transferable[]} [transfer] */
+const post = (message, transfer = []) => self.postMessage(message, transfer);
 
 /** Run a few times before `ready`, so V8 has compiled the hot code with its
  * optimising tier before real batches arrive (the first runs are slower). */
@@ -22,21 +28,24 @@ const WARM_UP = [
   'A longer sentence about markets, sport and science, run a few times before the real batches.',
 ];
 
+/** @param {MessageEvent<ToEncoder>} event */
 self.onmessage = async ({ data }) => {
   try {
     if (data.type === 'load') {
       await init();
-      model = new WebModel(data.config, data.tokenizer, data.weights, data.weightsFile);
-      for (let i = 0; i < 12; i++) model.predict(WARM_UP);
-      self.postMessage({ type: 'ready' });
+      const built = new WebModel(data.config, data.tokenizer, data.weights, data.weightsFile);
+      for (let i = 0; i < 12; i++) built.predict(WARM_UP);
+      model = built;
+      post({ type: 'ready' });
     } else if (data.type === 'embed') {
+      if (!model) throw new Error('the second encoder is not loaded yet');
       const out = model.predict(data.texts);
-      self.postMessage({ type: 'embedded', id: data.id, dim: out.dim, embeddings: out.embeddings, tokens: out.tokens }, [
+      post({ type: 'embedded', id: data.id, dim: out.dim, embeddings: out.embeddings, tokens: out.tokens }, [
         out.embeddings.buffer,
         out.tokens.buffer,
       ]);
     }
   } catch (e) {
-    self.postMessage({ type: 'error', id: data.id, message: (e && e.message) || String(e) });
+    post({ type: 'error', id: data.type === 'embed' ? data.id : undefined, message: (e instanceof Error && e.message) || String(e) });
   }
 };

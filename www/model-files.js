@@ -9,7 +9,13 @@ const BASE = new URL('./weights/', self.location.href);
 /** Thrown for anything the person should read: what failed and where. */
 export class LoadError extends Error {}
 
-/** `[{file, sha256}]` from a `sha256sum` listing. */
+/** @import { DownloadProgress } from './protocol.js' */
+
+/**
+ * `[{file, sha256}]` from a `sha256sum` listing.
+ * @param {string} text
+ * @returns {{file: string, sha256: string}[]}
+ */
 export function parseSums(text) {
   return text
     .split('\n')
@@ -21,24 +27,34 @@ export function parseSums(text) {
     });
 }
 
+/** @param {Uint8Array<ArrayBuffer>} bytes */
 async function sha256Hex(bytes) {
   const digest = await crypto.subtle.digest('SHA-256', bytes);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+/**
+ * @param {URL} url
+ * @param {string} what
+ */
 async function fetchChecked(url, what) {
   let response;
   try {
     response = await fetch(url, { cache: 'no-store' });
   } catch (e) {
-    throw new LoadError(`could not download ${what}: ${e.message}`);
+    throw new LoadError(`could not download ${what}: ${e instanceof Error ? e.message : e}`);
   }
   if (!response.ok) throw new LoadError(`could not download ${what}: HTTP ${response.status}`);
   return response;
 }
 
-/** Reads a response body, calling `onBytes(n)` as chunks arrive. */
+/**
+ * Reads a response body, calling `onBytes(n)` as chunks arrive.
+ * @param {Response} response
+ * @param {(n: number) => void} onBytes
+ */
 async function readBody(response, onBytes) {
+  if (!response.body) return new Uint8Array(await response.arrayBuffer());
   const reader = response.body.getReader();
   const chunks = [];
   let size = 0;
@@ -61,6 +77,7 @@ async function readBody(response, onBytes) {
 /** Encoder weight files: SHA256SUMS lists each stored form (exact and compact). */
 const WEIGHTS_FILE = /^model(-[a-z0-9]+)?\.safetensors$/;
 
+/** @param {{file: string, sha256: string}} entry */
 const cacheKey = ({ file, sha256 }) => new URL(`${file}?sha256=${sha256}`, BASE).href;
 
 /**
@@ -68,6 +85,9 @@ const cacheKey = ({ file, sha256 }) => new URL(`${file}?sha256=${sha256}`, BASE)
  * is the one to load) as `Map(file -> Uint8Array)`, from the cache when it
  * holds the same sum, else downloaded and checked. `onProgress({loaded,
  * total, cached})` reports bytes. Returns `{files, downloadedBytes, fromCache}`.
+ * @param {string} weightsFile
+ * @param {(progress: DownloadProgress) => void} onProgress
+ * @returns {Promise<{files: Map<string, Uint8Array>, downloadedBytes: number, fromCache: boolean}>}
  */
 export async function loadModelFiles(weightsFile, onProgress) {
   const sumsText = await (await fetchChecked(new URL('SHA256SUMS', BASE), 'weights/SHA256SUMS')).text();
@@ -87,6 +107,7 @@ export async function loadModelFiles(weightsFile, onProgress) {
     }
   }
   const progress = { loaded: 0, total: 0, cached: 0 };
+  /** @type {Map<string, Uint8Array>} */
   const files = new Map();
   let downloadedBytes = 0;
   await Promise.all(

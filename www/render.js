@@ -1,24 +1,68 @@
 // Drawing only: result rows, probability bars, the embedding strip and the
 // similarity heat map. User text is always set with textContent.
 
-/** `el('div', {class: 'x', 'data-testid': 'y'}, ...children)` */
+/**
+ * @import { HeadInfo, Prediction } from './pkg/sentence_multitask.js'
+ */
+
+/**
+ * Attributes of `el`: `text` sets textContent; `true` is an empty attribute;
+ * `undefined`, `null` and `false` leave it out.
+ * @typedef {Record<string, string | number | boolean | null | undefined>} Attrs
+ */
+
+/**
+ * `el('div', {class: 'x', 'data-testid': 'y'}, ...children)`
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Attrs} [attrs]
+ * @param {...(Node | string | null | undefined | false)} children
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
     if (value === undefined || value === null || value === false) continue;
-    if (key === 'text') node.textContent = value;
-    else node.setAttribute(key, value === true ? '' : value);
+    if (key === 'text') node.textContent = String(value);
+    else node.setAttribute(key, value === true ? '' : String(value));
   }
   for (const child of children) if (child) node.append(child);
   return node;
 }
 
+/**
+ * The element `#id`, checked to be a `type` (HTMLElement unless said).
+ * @template {HTMLElement} [T=HTMLElement]
+ * @param {string} id
+ * @param {{ new (): T, name: string }} [type]
+ * @returns {T}
+ */
+export function byId(id, type) {
+  const node = document.getElementById(id);
+  const want = type ?? HTMLElement;
+  if (!(node instanceof want)) throw new Error(`the page has no ${want.name} #${id}`);
+  return /** @type {T} */ (node);
+}
+
+/**
+ * A head's answer's probabilities in the head's class order (the order of
+ * its bars): the shared `Prediction` shape keys them by label.
+ * @param {HeadInfo} head
+ * @param {Prediction} answer
+ */
+export const classProbabilities = (head, answer) => head.labels.map((label) => answer.probabilities[label] ?? 0);
+
 /** Characters of a line shown in its result row. */
 const SHOWN_CHARS = 2000;
 
+/** @param {number} p */
 const percent = (p) => `${(p * 100).toFixed(p >= 0.995 || p < 0.005 ? 0 : 1)}%`;
 
-/** One head's block: top label and a bar per class. */
+/**
+ * One head's block: top label and a bar per class.
+ * @param {HeadInfo} head
+ * @param {Prediction | undefined} answer
+ */
 function predictionBlock(head, answer) {
   const block = el('div', {
     class: 'prediction',
@@ -30,8 +74,9 @@ function predictionBlock(head, answer) {
   );
   if (!answer) return block;
   const bars = el('ul', { class: 'bars', 'aria-label': `${head.name} probabilities` });
+  const probabilities = classProbabilities(head, answer);
   head.labels.forEach((label, i) => {
-    const p = answer.probabilities[i];
+    const p = probabilities[i];
     const fill = el('span', { class: 'fill' });
     fill.style.width = `${(p * 100).toFixed(1)}%`;
     bars.append(
@@ -48,15 +93,25 @@ function predictionBlock(head, answer) {
   return block;
 }
 
-/** Diverging colour for an embedding value: blue (negative) to red (positive). */
+/**
+ * Diverging colour for an embedding value: blue (negative) to red (positive).
+ * @param {number} value
+ * @param {number} scale
+ * @returns {[number, number, number]}
+ */
 function colour(value, scale) {
   const t = Math.max(-1, Math.min(1, value / scale));
   const a = Math.abs(t);
+  /** @param {number} from @param {number} to */
   const mix = (from, to) => Math.round(from + (to - from) * a);
   return t < 0 ? [mix(246, 37), mix(246, 99), mix(246, 235)] : [mix(246, 220), mix(246, 38), mix(246, 38)];
 }
 
-/** The 384-cell strip: a canvas, values on hover or with the arrow keys. */
+/**
+ * The 384-cell strip: a canvas, values on hover or with the arrow keys.
+ * @param {Float32Array} vector
+ * @param {number} tokens
+ */
 function embeddingStrip(vector, tokens) {
   const canvas = el('canvas', {
     class: 'strip',
@@ -67,6 +122,7 @@ function embeddingStrip(vector, tokens) {
     'aria-label': `Embedding, ${vector.length} values; arrow keys read them`,
   });
   const ctx = canvas.getContext('2d');
+  if (!ctx) throw new Error('this browser draws no 2D canvas');
   const image = ctx.createImageData(vector.length, 1);
   const scale = Math.max(1e-6, ...Array.from(vector, Math.abs)) * 0.8;
   vector.forEach((v, i) => {
@@ -77,6 +133,7 @@ function embeddingStrip(vector, tokens) {
 
   const readout = el('span', { class: 'readout', 'aria-live': 'polite', text: `${tokens} word pieces` });
   let cursor = -1;
+  /** @param {number} i */
   const show = (i) => {
     cursor = Math.max(0, Math.min(vector.length - 1, i));
     readout.textContent = `dim ${cursor}: ${vector[cursor].toFixed(4)}`;
@@ -86,7 +143,9 @@ function embeddingStrip(vector, tokens) {
     show(Math.floor(((event.clientX - box.left) / box.width) * vector.length));
   });
   canvas.addEventListener('keydown', (event) => {
-    const step = { ArrowRight: 1, ArrowLeft: -1, PageDown: 16, PageUp: -16, End: vector.length, Home: -vector.length }[event.key];
+    /** @type {Record<string, number>} */
+    const steps = { ArrowRight: 1, ArrowLeft: -1, PageDown: 16, PageUp: -16, End: vector.length, Home: -vector.length };
+    const step = steps[event.key];
     if (step === undefined) return;
     event.preventDefault();
     show(cursor < 0 ? 0 : cursor + step);
@@ -107,8 +166,17 @@ function embeddingStrip(vector, tokens) {
 }
 
 /**
+ * One line's result as the page keeps it.
+ * @typedef {{ vector: Float32Array, tokens: number, predictions: Record<string, Prediction> }} Result
+ */
+
+/**
  * One result row. `result` is `{vector, tokens, predictions}` or undefined
  * while the line is being encoded. `extra(row)` may add controls.
+ * @param {string} text
+ * @param {Result | undefined} result
+ * @param {HeadInfo[]} heads
+ * @param {(row: HTMLElement) => void} [extra]
  */
 export function resultRow(text, result, heads, extra) {
   const row = el('li', { class: result ? 'result' : 'result pending', 'data-testid': 'result', 'aria-busy': result ? undefined : 'true' });
@@ -123,13 +191,18 @@ export function resultRow(text, result, heads, extra) {
   return row;
 }
 
+/** @param {Float32Array} a @param {Float32Array} b */
 const dot = (a, b) => {
   let sum = 0;
   for (let i = 0; i < a.length; i++) sum += a[i] * b[i];
   return sum;
 };
 
-/** The cosine heat map of `items` (`[{text, vector}]`; vectors are unit length). */
+/**
+ * The cosine heat map of `items` (`[{text, vector}]`; vectors are unit length).
+ * @param {HTMLElement} container
+ * @param {{ text: string, vector: Float32Array }[]} items
+ */
 export function heatmap(container, items) {
   const n = items.length;
   const grid = el('div', { class: 'grid', role: 'table', 'aria-label': 'Cosine similarity between sentences' });

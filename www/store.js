@@ -4,7 +4,9 @@
 const DB_NAME = 'sentence-multitask';
 const STORE = 'state';
 
+/** @type {Promise<IDBDatabase> | null} */
 let opening = null;
+/** @returns {Promise<IDBDatabase>} */
 function db() {
   opening ??= new Promise((resolve, reject) => {
     const request = indexedDB.open(DB_NAME, 1);
@@ -15,6 +17,12 @@ function db() {
   return opening;
 }
 
+/**
+ * @template T
+ * @param {IDBTransactionMode} mode
+ * @param {(store: IDBObjectStore) => IDBRequest<T>} act
+ * @returns {Promise<T>}
+ */
 function run(mode, act) {
   return db().then(
     (database) =>
@@ -28,11 +36,22 @@ function run(mode, act) {
   );
 }
 
-/** The value stored under `key`, or undefined. */
+/**
+ * The value stored under `key`, or undefined (callers say what they expect).
+ * @param {string} key
+ * @returns {Promise<unknown>}
+ */
 export const load = (key) => run('readonly', (store) => store.get(key));
-/** Stores `value` under `key` (structured clone: typed arrays are kept as they are). */
+/**
+ * Stores `value` under `key` (structured clone: typed arrays are kept as they are).
+ * @param {string} key
+ * @param {unknown} value
+ */
 export const save = (key, value) => run('readwrite', (store) => store.put(value, key));
-/** Removes `key`. */
+/**
+ * Removes `key`.
+ * @param {string} key
+ */
 export const remove = (key) => run('readwrite', (store) => store.delete(key));
 /** Every key stored. */
 export const keys = () => run('readonly', (store) => store.getAllKeys());

@@ -2,44 +2,81 @@
 // worker with a live curve and a Stop button, import and export of examples
 // and heads, and persistence in IndexedDB. User text is set as text only.
 
-import { el } from './render.js';
+import { byId, el } from './render.js';
 import { keys, load, remove, save } from './store.js';
 
-const $ = (id) => document.getElementById(id);
+/**
+ * @import { Architecture, HeadFiles, HeadInfo, LessonConfig } from './pkg/sentence_multitask.js'
+ * @import { Calls, Defaults, FromWorker } from './protocol.js'
+ */
+
+/**
+ * Sends a request to the worker and resolves with its reply (app.js's `call`).
+ * @typedef {<K extends keyof Calls>(
+ *   type: K,
+ *   payload: Calls[K]['request'],
+ *   onEvent?: (event: Extract<FromWorker, { type: 'train-epoch' }>) => void,
+ * ) => Promise<Calls[K]['reply']>} Call
+ */
+
+/** @typedef {{ text: string, label: string, head: string }} TaughtExample */
+
+const $ = byId;
+const headSelect = () => $('example-head', HTMLSelectElement);
+/** @param {string} id */
+const field = (id) => $(id, HTMLInputElement);
 
 /** Page-side state of teaching. */
 const teach = {
-  /** [{text, label, head}] */
+  /** @type {TaughtExample[]} */
   examples: [],
-  /** head name -> class names, in order */
+  /** head name -> class names, in order @type {Record<string, string[]>} */
   classes: {},
-  /** head name -> labels of the shipped head */
+  /** head name -> labels of the shipped head @type {Record<string, string[]>} */
   shipped: {},
   training: false,
+  /** @type {SharedArrayBuffer | null} */
   stop: null,
+  /** The trainer's defaults (from wasm), once the model is ready. @type {Defaults | null} */
+  defaults: null,
 };
 
-let call;
+/** @type {Call} */
+let call = () => Promise.reject(new Error('the model is not ready yet'));
+/** @type {() => HeadInfo[]} */
 let heads = () => [];
+/** @type {(heads: HeadInfo[]) => void} */
 let headsChanged = () => {};
 
-const selectedHead = () => $('example-head').value;
+const selectedHead = () => headSelect().value;
 const persistExamples = () => save('examples', teach.examples);
 const persistClasses = () => save('classes', teach.classes);
 
+/**
+ * @param {string} text
+ * @param {'info' | 'error'} [kind]
+ */
 function message(text, kind = 'info') {
   const node = $('teach-message');
   node.textContent = text;
   node.dataset.kind = kind;
 }
 
+/**
+ * @param {'idle' | 'training' | 'done' | 'error'} state
+ * @param {string} text
+ */
 function setTrainStatus(state, text) {
   const node = $('train-status');
   node.dataset.state = state;
   node.textContent = text;
 }
 
-/** Adds `label` to the head's classes if new. */
+/**
+ * Adds `label` to the head's classes if new.
+ * @param {string} head
+ * @param {string} label
+ */
 function ensureClass(head, label) {
   teach.classes[head] ??= [];
   if (!teach.classes[head].includes(label)) {
@@ -48,7 +85,12 @@ function ensureClass(head, label) {
   }
 }
 
-/** Adds one example; returns false (with a message) when it cannot. */
+/**
+ * Adds one example; returns false (with a message) when it cannot.
+ * @param {string} text
+ * @param {string} head
+ * @param {string} label
+ */
 export function addExample(text, head, label) {
   text = text.trim();
   label = label.trim();
@@ -68,7 +110,10 @@ export function addExample(text, head, label) {
   return true;
 }
 
-/** A "label as" select for a result row: one choice adds the example. */
+/**
+ * A "label as" select for a result row: one choice adds the example.
+ * @param {string} text
+ */
 export function labelControl(text) {
   const select = el('select', { class: 'label-as', 'aria-label': 'Label this sentence as', 'data-testid': 'label-as' });
   select.append(el('option', { value: '', text: 'Label as\u2026' }));
@@ -90,10 +135,10 @@ export function labelControl(text) {
 }
 
 function drawHeadOptions() {
-  const select = $('example-head');
+  const select = headSelect();
   const current = select.value || 'topic';
   select.replaceChildren(...heads().map((h) => el('option', { value: h.name, text: h.name })));
-  select.value = heads().some((h) => h.name === current) ? current : heads()[0]?.name;
+  select.value = heads().some((h) => h.name === current) ? current : (heads()[0]?.name ?? '');
 }
 
 /** Class chips (with counts, rename and delete), the example list and the suggestions. */
@@ -111,7 +156,7 @@ function drawTeaching() {
     rename.addEventListener('click', () => {
       const input = el('input', { class: 'rename', value: name, 'aria-label': `New name for ${name}` });
       const done = () => renameClass(head, name, input.value.trim());
-      input.addEventListener('keydown', (e) => {
+      input.addEventListener('keydown', (/** @type {KeyboardEvent} */ e) => {
         if (e.key === 'Enter') done();
         if (e.key === 'Escape') drawTeaching();
       });
@@ -153,6 +198,11 @@ function drawTeaching() {
   $('examples-meta').textContent = `${mine.length} example${mine.length === 1 ? '' : 's'} for ${head}`;
 }
 
+/**
+ * @param {string} head
+ * @param {string} from
+ * @param {string} to
+ */
 function renameClass(head, from, to) {
   if (to && to !== from && !teach.classes[head].includes(to)) {
     teach.classes[head] = teach.classes[head].map((c) => (c === from ? to : c));
@@ -164,6 +214,10 @@ function renameClass(head, from, to) {
   drawTeaching();
 }
 
+/**
+ * @param {string} head
+ * @param {string} name
+ */
 function deleteClass(head, name) {
   teach.classes[head] = teach.classes[head].filter((c) => c !== name);
   teach.examples = teach.examples.filter((e) => !(e.head === head && e.label === name));
@@ -173,16 +227,22 @@ function deleteClass(head, name) {
   drawTeaching();
 }
 
-/** The loss curve (and validation accuracy when there is a split), as SVG. */
+/**
+ * The loss curve (and validation accuracy when there is a split), as SVG.
+ * @param {{ epoch: number, loss: number, accuracy: number | undefined }[]} points
+ */
 function drawCurve(points) {
   const svg = $('curve');
   const W = 320;
   const H = 90;
   const maxLoss = Math.max(1e-6, ...points.map((p) => p.loss));
+  /** @param {number} i */
   const x = (i) => (points.length < 2 ? 0 : (i / (points.length - 1)) * W);
+  /** @param {number[]} values @param {number} scale */
   const path = (values, scale) =>
     values.map((v, i) => `${i ? 'L' : 'M'}${x(i).toFixed(1)},${(H - (v / scale) * (H - 4) - 2).toFixed(1)}`).join(' ');
   const ns = 'http://www.w3.org/2000/svg';
+  /** @param {string} d @param {string} cls */
   const line = (d, cls) => {
     const p = document.createElementNS(ns, 'path');
     p.setAttribute('d', d);
@@ -199,17 +259,63 @@ function drawCurve(points) {
     : '';
 }
 
+/**
+ * The Advanced panel's number fields: element id -> LessonConfig field. A
+ * field the trainer does not have is hidden; an empty one is left out of the
+ * settings, so the trainer's default applies (or "auto" where it is null).
+ * @type {[string, 'epochs' | 'learningRate' | 'batchSize'][]}
+ */
+const NUMBER_SETTINGS = [
+  ['setting-epochs', 'epochs'],
+  ['setting-lr', 'learningRate'],
+  ['setting-batch', 'batchSize'],
+];
+
+/**
+ * Shows the trainer's defaults in the Advanced panel (asked from wasm, never
+ * repeated here): numbers as values, `null` ("auto") as an empty field.
+ * @param {Defaults} defaults
+ */
+function showDefaults({ lesson, mlp }) {
+  for (const [id, key] of NUMBER_SETTINGS) {
+    const input = field(id);
+    const value = lesson[key];
+    const label = input.closest('label');
+    if (label) label.hidden = value === undefined;
+    input.placeholder = value == null ? 'auto' : String(value);
+    input.value = value == null ? '' : String(value);
+  }
+  field('setting-balanced').checked = lesson.classWeighted;
+  field('setting-scratch').checked = lesson.fromScratch;
+  const arch = $('setting-arch', HTMLSelectElement);
+  arch.value = lesson.architecture === null ? 'keep' : lesson.architecture.kind;
+  const option = arch.querySelector('option[value="mlp"]');
+  if (option && mlp.kind === 'mlp') option.textContent = `MLP (${mlp.hidden} hidden)`;
+}
+
+/**
+ * The settings of a lesson for `head`, from the Advanced panel.
+ * @param {string} head
+ * @returns {Partial<LessonConfig>}
+ */
 function trainingConfig(head) {
-  const arch = $('setting-arch').value;
-  return {
-    epochs: Number($('setting-epochs').value) || 40,
-    learningRate: Number($('setting-lr').value) || 3e-3,
-    architecture:
-      arch === 'linear' ? { kind: 'linear' } : arch === 'mlp' ? { kind: 'mlp', hidden: 256, activation: 'gelu', dropout: 0.1 } : null,
-    classWeighted: $('setting-balanced').checked,
-    fromScratch: $('setting-scratch').checked,
-    classes: teach.classes[head],
+  /** @type {Partial<LessonConfig>} */
+  const config = {
+    classWeighted: field('setting-balanced').checked,
+    fromScratch: field('setting-scratch').checked,
+    classes: teach.classes[head] ?? null,
   };
+  for (const [id, key] of NUMBER_SETTINGS) {
+    const input = field(id);
+    if (!input.closest('label')?.hidden && input.value.trim() !== '') config[key] = Number(input.value);
+  }
+  const arch = $('setting-arch', HTMLSelectElement).value;
+  /** @type {Architecture | undefined} */
+  const mlp = teach.defaults?.mlp;
+  if (arch === 'linear') config.architecture = { kind: 'linear' };
+  else if (arch === 'mlp' && mlp) config.architecture = mlp;
+  else config.architecture = null;
+  return config;
 }
 
 async function train() {
@@ -221,9 +327,10 @@ async function train() {
   }
   teach.training = true;
   teach.stop = self.crossOriginIsolated ? new SharedArrayBuffer(4) : null;
-  $('train').disabled = true;
+  $('train', HTMLButtonElement).disabled = true;
   $('stop').hidden = !teach.stop;
   setTrainStatus('training', `Training ${head} on ${examples.length} examples\u2026`);
+  /** @type {{ epoch: number, loss: number, accuracy: number | undefined }[]} */
   const points = [];
   drawCurve(points);
   try {
@@ -237,8 +344,11 @@ async function train() {
       },
     );
     await save(`head:${head}`, result.files);
-    const kept = result.replayAccuracy.after;
-    const replay = kept == null ? '' : `; on its stored examples of the shipped classes it scores ${(kept * 100).toFixed(0)}% (was ${(result.replayAccuracy.before * 100).toFixed(0)}%)`;
+    const { before, after } = result.replayAccuracy;
+    const replay =
+      before === undefined || after === undefined
+        ? ''
+        : `; on its stored examples of the shipped classes it scores ${(after * 100).toFixed(0)}% (was ${(before * 100).toFixed(0)}%)`;
     const stopped = result.stoppedEarly ? ', stopped early' : '';
     setTrainStatus(
       'done',
@@ -246,16 +356,24 @@ async function train() {
     );
     headsChanged(result.heads);
   } catch (e) {
-    setTrainStatus('error', `Training failed: ${e.message}`);
+    setTrainStatus('error', `Training failed: ${errorText(e)}`);
   } finally {
     teach.training = false;
-    $('train').disabled = false;
+    $('train', HTMLButtonElement).disabled = false;
     $('stop').hidden = true;
   }
 }
 
+/** @param {unknown} e */
+const errorText = (e) => (e instanceof Error ? e.message : String(e));
+
+/**
+ * @param {string} name
+ * @param {string | Uint8Array} bytes (wasm's own copies: never shared memory)
+ * @param {string} type
+ */
 function download(name, bytes, type) {
-  const url = URL.createObjectURL(new Blob([bytes], { type }));
+  const url = URL.createObjectURL(new Blob([/** @type {string | Uint8Array<ArrayBuffer>} */ (bytes)], { type }));
   const a = el('a', { href: url, download: name });
   document.body.append(a);
   a.click();
@@ -263,13 +381,15 @@ function download(name, bytes, type) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+/** @param {'jsonl' | 'csv'} format */
 async function exportExamples(format) {
   const text = await call('write-examples', { examples: teach.examples, format });
   download(`examples.${format}`, text, format === 'csv' ? 'text/csv' : 'application/x-ndjson');
 }
 
+/** @param {HTMLInputElement} input */
 async function importExamples(input) {
-  const [file] = input.files;
+  const [file] = input.files ?? [];
   input.value = '';
   if (!file) return;
   try {
@@ -290,7 +410,7 @@ async function importExamples(input) {
     drawTeaching();
     message(`Imported ${added} example${added === 1 ? '' : 's'} from ${file.name}.`);
   } catch (e) {
-    message(`Nothing imported: ${e.message}`, 'error');
+    message(`Nothing imported: ${errorText(e)}`, 'error');
   }
 }
 
@@ -301,8 +421,9 @@ async function exportHead() {
   download(`${head}.safetensors`, files.safetensors, 'application/octet-stream');
 }
 
+/** @param {HTMLInputElement} input */
 async function importHead(input) {
-  const files = [...input.files];
+  const files = [...(input.files ?? [])];
   input.value = '';
   const json = files.find((f) => f.name.endsWith('.json'));
   const weights = files.find((f) => f.name.endsWith('.safetensors'));
@@ -320,11 +441,11 @@ async function importHead(input) {
     await save(`head:${name}`, result.files);
     for (const label of result.head.labels) ensureClass(name, label);
     headsChanged(result.heads);
-    $('example-head').value = name;
+    headSelect().value = name;
     drawTeaching();
     message(`Imported head ${name} (${result.head.labels.join(', ')}).`);
   } catch (e) {
-    message(`Head refused, nothing changed: ${e.message}`, 'error');
+    message(`Head refused, nothing changed: ${errorText(e)}`, 'error');
   }
 }
 
@@ -342,46 +463,55 @@ async function resetHead() {
     setTrainStatus('idle', '');
     message(`${head} is the shipped head again; your examples are kept.`);
   } catch (e) {
-    message(`Could not reset ${head}: ${e.message}`, 'error');
+    message(`Could not reset ${head}: ${errorText(e)}`, 'error');
   }
 }
 
 /**
  * Wires the teaching panel once the model is ready. `callWorker(type,
  * payload, onEvent)` sends a request; `currentHeads()` lists the model's
- * heads; `onHeadsChanged(heads)` refreshes predictions.
+ * heads; `onHeadsChanged(heads)` refreshes predictions; `defaults` are the
+ * trainer's, shown in the Advanced panel.
+ * @param {Call} callWorker
+ * @param {() => HeadInfo[]} currentHeads
+ * @param {(heads: HeadInfo[]) => void} onHeadsChanged
+ * @param {Defaults} defaults
  */
-export async function setupTeaching(callWorker, currentHeads, onHeadsChanged) {
+export async function setupTeaching(callWorker, currentHeads, onHeadsChanged, defaults) {
   call = callWorker;
   heads = currentHeads;
   headsChanged = onHeadsChanged;
+  teach.defaults = defaults;
+  showDefaults(defaults);
   for (const head of heads()) teach.shipped[head.name] = head.labels;
-  teach.examples = (await load('examples').catch(() => undefined)) ?? [];
-  teach.classes = (await load('classes').catch(() => undefined)) ?? {};
+  teach.examples = /** @type {TaughtExample[] | undefined} */ (await load('examples').catch(() => undefined)) ?? [];
+  teach.classes = /** @type {Record<string, string[]> | undefined} */ (await load('classes').catch(() => undefined)) ?? {};
   // Heads trained or imported on an earlier visit.
   const restored = [];
-  const saved = ((await keys().catch(() => [])) ?? []).filter((k) => String(k).startsWith('head:'));
-  for (const key of saved) {
-    const files = await load(key).catch(() => undefined);
+  const saved = ((await keys().catch(() => [])) ?? []).filter((k) => typeof k === 'string' && k.startsWith('head:'));
+  for (const key of /** @type {string[]} */ (saved)) {
+    const files = /** @type {HeadFiles | undefined} */ (await load(key).catch(() => undefined));
     try {
-      const result = await call('set-head', { ...files, source: `saved ${key.slice(5)}` });
+      if (!files) throw new Error('its files are missing');
+      const result = await call('set-head', { json: files.json, safetensors: files.safetensors, source: `saved ${key.slice(5)}` });
       restored.push(result.heads);
     } catch (e) {
       await remove(key);
-      message(`A saved head ${key.slice(5)} could not be restored (${e.message}); it was dropped.`, 'error');
+      message(`A saved head ${key.slice(5)} could not be restored (${errorText(e)}); it was dropped.`, 'error');
     }
   }
-  if (restored.length) onHeadsChanged(restored.at(-1));
+  const last = restored.at(-1);
+  if (last) onHeadsChanged(last);
   for (const head of heads()) for (const label of head.labels) ensureClass(head.name, label);
   drawHeadOptions();
   drawTeaching();
 
-  $('example-head').addEventListener('change', drawTeaching);
+  headSelect().addEventListener('change', drawTeaching);
   $('example-form').addEventListener('submit', (event) => {
     event.preventDefault();
-    if (addExample($('example-text').value, selectedHead(), $('example-label').value)) {
-      $('example-text').value = '';
-      $('example-text').focus();
+    if (addExample(field('example-text').value, selectedHead(), field('example-label').value)) {
+      field('example-text').value = '';
+      field('example-text').focus();
     }
   });
   $('train').addEventListener('click', train);
@@ -390,12 +520,12 @@ export async function setupTeaching(callWorker, currentHeads, onHeadsChanged) {
   });
   $('export-examples').addEventListener('click', () => exportExamples('jsonl'));
   $('export-examples-csv').addEventListener('click', () => exportExamples('csv'));
-  $('import-examples').addEventListener('change', (e) => importExamples(e.target));
+  $('import-examples').addEventListener('change', () => importExamples(field('import-examples')));
   $('export-head').addEventListener('click', exportHead);
-  $('import-head').addEventListener('change', (e) => importHead(e.target));
+  $('import-head').addEventListener('change', () => importHead(field('import-head')));
   $('reset-head').addEventListener('click', resetHead);
-  for (const id of ['train', 'export-examples', 'export-examples-csv', 'export-head', 'reset-head', 'add-example']) $(id).disabled = false;
-  for (const id of ['import-examples', 'import-head']) $(id).disabled = false;
+  for (const id of ['train', 'export-examples', 'export-examples-csv', 'export-head', 'reset-head', 'add-example']) $(id, HTMLButtonElement).disabled = false;
+  for (const id of ['import-examples', 'import-head']) field(id).disabled = false;
   setTrainStatus('idle', 'Add examples, then train.');
 }
 

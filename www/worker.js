@@ -1,5 +1,6 @@
 // The worker owns the wasm model; the page talks to it only through the typed
-// messages below, so typing never waits on the encoder.
+// messages below (ToWorker and FromWorker in protocol.js), so typing never
+// waits on the encoder.
 //
 // page -> worker
 //   {type: 'load', weights}                download (or read from cache) and build the model;
@@ -16,42 +17,56 @@
 //   {type: 'embed', id, texts}             embeddings only (make bench-web's parity check)
 // worker -> page
 //   {type: 'progress', loaded, total, cached}
-//   {type: 'ready', info, heads, timings}
+//   {type: 'ready', info, heads, defaults: {lesson, mlp}, timings, sizes}
 //   {type: 'results', id, texts, dim, embeddings, tokens, predictions, ms}
 //   {type: 'idle', id}                     the queue is empty
-//   {type: 'train-epoch', id, epoch, trainLoss, validation}
+//   {type: 'train-epoch', id, epoch, trainLoss, validation}   wasm's EpochEvent as it is
 //   {type: 'reply', id, ok, value | message}   answer to train, set-head, reset-head, head-files, *-examples
 //   {type: 'error', stage, message}
 
-import init, { WebModel, readExamples, writeExamples } from './pkg/sentence_multitask.js';
+import init, { WebModel, defaultArchitecture, lessonDefaults, readExamples, writeExamples } from './pkg/sentence_multitask.js';
 import { loadModelFiles, clearModelCache } from './model-files.js';
+
+/**
+ * @import { InitOutput, Outputs } from './pkg/sentence_multitask.js'
+ * @import { Calls, FromEncoder, FromWorker, ToEncoder, ToWorker } from './protocol.js'
+ */
 
 /** Sentences per call into wasm: small enough that results stream in. */
 const CHUNK = 16;
 
+/** @type {WebModel | null} */
 let model = null;
-/** The wasm instance's exports (for its memory size). */
+/** The wasm instance's exports (for its memory size). @type {InitOutput | null} */
 let wasm = null;
-/** The shipped head files, for "reset head to default": name -> {json, safetensors}. */
+/** The shipped head files, for "reset head to default". @type {Map<string, {json: Uint8Array, safetensors: Uint8Array}>} */
 const shipped = new Map();
-/** Embeddings already computed: text -> Float32Array (training reuses them). */
+/** Embeddings already computed (training reuses them). @type {Map<string, Float32Array>} */
 const embeddings = new Map();
 const MAX_CACHED_EMBEDDINGS = 50_000;
 let loading = false;
-/** The second encoder (encoder-worker.js) once it is ready, else null. */
+/** The second encoder (encoder-worker.js) once it is ready, else null. @type {Worker | null} */
 let helper = null;
-/** Resolves to the second encoder, or null if there is none (one core, or it failed). */
+/** Resolves to the second encoder, or null if there is none (one core, or it failed). @type {Promise<Worker | null>} */
 let helperReady = Promise.resolve(null);
-/** Batches out at the second encoder: id -> {resolve, reject}. */
+/**
+ * Batches out at the second encoder.
+ * @typedef {Extract<FromEncoder, { type: 'embedded' }>} Embedded
+ * @type {Map<number, {resolve: (embedded: Embedded) => void, reject: (error: Error) => void}>}
+ */
 const helperCalls = new Map();
 let helperCallId = 0;
+/** @type {string[]} */
 let queue = [];
 let queueId = 0;
 let pumping = false;
 
+/** @param {FromWorker} message @param {Transferable[]} [transfer] */
 const post = (message, transfer = []) => self.postMessage(message, transfer);
-const errorText = (e) => (e && e.message) || String(e);
+/** @param {unknown} e */
+const errorText = (e) => (e instanceof Error && e.message) || String(e);
 
+/** @param {string} weightsFile */
 async function load(weightsFile) {
   if (loading || model) return;
   loading = true;
@@ -59,24 +74,27 @@ async function load(weightsFile) {
   // Downloads still running when another file has failed must not report.
   let live = true;
   try {
-    let files, downloadedBytes, fromCache;
-    [{ files, downloadedBytes, fromCache }, wasm] = await Promise.all([
+    const [{ files, downloadedBytes, fromCache }, exports] = await Promise.all([
       loadModelFiles(weightsFile, (p) => live && post({ type: 'progress', ...p })),
       init(),
     ]);
+    wasm = exports;
     const t1 = performance.now();
+    let built;
     try {
-      model = buildModel(files, weightsFile);
+      built = buildModel(files, weightsFile);
     } catch (e) {
       // Unusable files in the cache would fail every visit: forget them.
       await clearModelCache();
       throw e;
     }
+    model = built;
     const t2 = performance.now();
     post({
       type: 'ready',
-      info: model.info(),
-      heads: model.heads(),
+      info: built.info(),
+      heads: built.heads(),
+      defaults: { lesson: lessonDefaults(), mlp: defaultArchitecture() },
       timings: { downloadMs: t1 - t0, buildMs: t2 - t1, readyMs: t2 - t0, downloadedBytes, fromCache },
       sizes: Object.fromEntries([...files].map(([name, bytes]) => [name, bytes.length])),
     });
@@ -90,7 +108,12 @@ async function load(weightsFile) {
   }
 }
 
+/**
+ * @param {Map<string, Uint8Array>} files
+ * @param {string} weightsFile
+ */
 function buildModel(files, weightsFile) {
+  /** @param {string} name */
   const need = (name) => {
     const bytes = files.get(name);
     if (!bytes) throw new Error(`weights/SHA256SUMS does not list ${name}`);
@@ -100,20 +123,25 @@ function buildModel(files, weightsFile) {
   for (const name of files.keys()) {
     const head = /^heads\/([^/]+)\.json$/.exec(name);
     if (head) {
-      const pair = { json: files.get(name), safetensors: need(`heads/${head[1]}.safetensors`) };
+      const pair = { json: need(name), safetensors: need(`heads/${head[1]}.safetensors`) };
       built.setHead(pair.json, pair.safetensors, name);
       shipped.set(head[1], pair);
     }
-    if (/^replay\/[^/]+\.safetensors$/.test(name)) built.setReplay(files.get(name), name);
+    if (/^replay\/[^/]+\.safetensors$/.test(name)) built.setReplay(need(name), name);
   }
   return built;
 }
 
-/** Starts the second encoder on another core with copies of the model files. */
+/**
+ * Starts the second encoder on another core with copies of the model files.
+ * @param {Map<string, Uint8Array>} files
+ * @param {string} weightsFile
+ */
 function startHelper(files, weightsFile) {
   if ((navigator.hardwareConcurrency || 1) < 2) return;
   const worker = new Worker(new URL('./encoder-worker.js', import.meta.url), { type: 'module' });
   helperReady = new Promise((resolve) => {
+    /** @param {string} message */
     const fail = (message) => {
       if (helper === worker) helper = null;
       worker.terminate();
@@ -121,6 +149,7 @@ function startHelper(files, weightsFile) {
       helperCalls.clear();
       resolve(null);
     };
+    /** @param {MessageEvent<FromEncoder>} event */
     worker.onmessage = ({ data }) => {
       if (data.type === 'ready') {
         helper = worker;
@@ -137,21 +166,29 @@ function startHelper(files, weightsFile) {
     };
     worker.onerror = (event) => fail(`the second encoder failed: ${event.message || 'unknown error'}`);
   });
-  worker.postMessage({
-    type: 'load',
-    config: files.get('config.json'),
-    tokenizer: files.get('tokenizer.json'),
-    weights: files.get(weightsFile),
-    weightsFile,
-  });
+  const config = files.get('config.json');
+  const tokenizer = files.get('tokenizer.json');
+  const weights = files.get(weightsFile);
+  // buildModel has read all three.
+  if (!config || !tokenizer || !weights) return;
+  /** @type {ToEncoder} */
+  const message = { type: 'load', config, tokenizer, weights, weightsFile };
+  worker.postMessage(message);
 }
 
-/** The second encoder's `{dim, embeddings, tokens}` for `texts`. */
-function helperEmbed(texts) {
+/**
+ * The second encoder's `{dim, embeddings, tokens}` for `texts`.
+ * @param {Worker} helper
+ * @param {string[]} texts
+ * @returns {Promise<Embedded>}
+ */
+function helperEmbed(helper, texts) {
   const id = ++helperCallId;
   return new Promise((resolve, reject) => {
     helperCalls.set(id, { resolve, reject });
-    helper.postMessage({ type: 'embed', id, texts });
+    /** @type {ToEncoder} */
+    const message = { type: 'embed', id, texts };
+    helper.postMessage(message);
   });
 }
 
@@ -160,11 +197,16 @@ function helperEmbed(texts) {
  * other batch is embedded there while this worker encodes its own, and the
  * heads run here; if it fails, this worker encodes that batch itself.
  */
-async function predictBatches(batches, shared = true) {
+/**
+ * @param {WebModel} model
+ * @param {string[][]} batches
+ * @returns {Promise<Outputs[]>}
+ */
+async function predictBatches(model, batches, shared = true) {
   const results = [];
   for (let i = 0; i < batches.length; i += 2) {
     const next = batches[i + 1];
-    const remote = shared && helper && next ? helperEmbed(next).catch(() => null) : null;
+    const remote = shared && helper && next ? helperEmbed(helper, next).catch(() => null) : null;
     results.push(model.predict(batches[i]));
     if (!next) break;
     const embedded = remote && (await remote);
@@ -173,7 +215,8 @@ async function predictBatches(batches, shared = true) {
   return results;
 }
 
-async function pump() {
+/** @param {WebModel} model */
+async function pump(model) {
   if (pumping) return;
   pumping = true;
   try {
@@ -184,7 +227,7 @@ async function pump() {
       const t0 = performance.now();
       let outs;
       try {
-        outs = await predictBatches(batches);
+        outs = await predictBatches(model, batches);
       } catch (e) {
         post({ type: 'error', stage: 'encode', message: errorText(e) });
         continue;
@@ -207,40 +250,63 @@ async function pump() {
   }
 }
 
+/**
+ * @param {string[]} texts
+ * @param {Float32Array} flat `texts.length × dim` row-major
+ * @param {number} dim
+ */
 function remember(texts, flat, dim) {
   if (embeddings.size > MAX_CACHED_EMBEDDINGS) embeddings.clear();
   texts.forEach((text, i) => embeddings.set(text, flat.slice(i * dim, (i + 1) * dim)));
 }
 
-/** Embeddings of `texts` as one flat array, computing only the new ones. */
-function embedAll(texts) {
-  const missing = [...new Set(texts.filter((t) => !embeddings.has(t)))];
+/**
+ * Embeddings of `texts` as one flat array, computing only the new ones.
+ * @param {WebModel} model
+ * @param {string[]} texts
+ */
+function embedAll(model, texts) {
+  const dim = model.info().dim;
+  /** @type {Map<string, Float32Array>} */
+  const found = new Map();
+  for (const text of texts) {
+    const known = embeddings.get(text);
+    if (known) found.set(text, known);
+  }
+  const missing = [...new Set(texts.filter((t) => !found.has(t)))];
   for (let i = 0; i < missing.length; i += CHUNK) {
     const chunk = missing.slice(i, i + CHUNK);
-    remember(chunk, model.embed(chunk), model.info().dim);
+    const flat = model.embed(chunk);
+    // The cache may be cleared as it fills: keep this call's own copy.
+    chunk.forEach((text, k) => found.set(text, flat.subarray(k * dim, (k + 1) * dim)));
+    remember(chunk, flat, dim);
   }
-  const dim = model.info().dim;
   const flat = new Float32Array(texts.length * dim);
-  texts.forEach((text, i) => flat.set(embeddings.get(text), i * dim));
+  texts.forEach((text, i) => flat.set(/** @type {Float32Array} */ (found.get(text)), i * dim));
   return flat;
 }
 
-function train({ id, head, examples, config, stop }) {
+/**
+ * @param {WebModel} model
+ * @param {import('./protocol.js').CallMessage<'train'>} request
+ * @returns {Calls['train']['reply']}
+ */
+function train(model, { id, head, examples, config, stop }) {
   const t0 = performance.now();
-  const flat = embedAll(examples.map((e) => e.text));
+  const flat = embedAll(model, examples.map((e) => e.text));
   const t1 = performance.now();
   const before = model.replayAccuracy(head);
-  const summary = model.train(
+  const result = model.train(
     head,
     flat,
     examples.map((e) => e.label),
     config,
-    (event) => post({ type: 'train-epoch', id, epoch: event.epoch, trainLoss: event.train_loss, validation: event.validation }),
+    (event) => post({ type: 'train-epoch', id, ...event }),
     stop ? new Int32Array(stop) : undefined,
   );
   const t2 = performance.now();
   return {
-    ...summary,
+    ...result,
     embedMs: t1 - t0,
     trainMs: t2 - t1,
     replayAccuracy: { before, after: model.replayAccuracy(head) },
@@ -249,8 +315,13 @@ function train({ id, head, examples, config, stop }) {
   };
 }
 
-/** Runs a request that expects one reply, answering with its value or error. */
-async function reply(id, work) {
+/**
+ * Runs a request that expects one reply, answering with its value or error.
+ * @template {keyof Calls} K
+ * @param {{ type: K, id: string }} request
+ * @param {() => Calls[K]['reply'] | Promise<Calls[K]['reply']>} work
+ */
+async function reply({ id }, work) {
   try {
     post({ type: 'reply', id, ok: true, value: await work() });
   } catch (e) {
@@ -258,24 +329,31 @@ async function reply(id, work) {
   }
 }
 
+/**
+ * `work` on the model, or an error before it is loaded.
+ * @template T
+ * @param {(model: WebModel, memory: WebAssembly.Memory) => T} work
+ * @returns {() => T}
+ */
 const whenModel = (work) => () => {
-  if (!model) throw new Error('the model is not loaded yet');
-  return work();
+  if (!model || !wasm) throw new Error('the model is not loaded yet');
+  return work(model, wasm.memory);
 };
 
+/** @param {MessageEvent<ToWorker>} event */
 self.onmessage = ({ data }) => {
   switch (data.type) {
     case 'train':
-      reply(data.id, whenModel(() => train(data)));
+      reply(data, whenModel((model) => train(model, data)));
       break;
     case 'set-head':
-      reply(data.id, whenModel(() => {
+      reply(data, whenModel((model) => {
         const info = model.setHead(data.json, data.safetensors, data.source);
         return { head: info, heads: model.heads(), files: model.headFiles(info.name) };
       }));
       break;
     case 'reset-head':
-      reply(data.id, whenModel(() => {
+      reply(data, whenModel((model) => {
         const pair = shipped.get(data.head);
         if (!pair) throw new Error(`there is no shipped head ${JSON.stringify(data.head)}`);
         model.setHead(pair.json, pair.safetensors, `heads/${data.head}.json`);
@@ -283,28 +361,28 @@ self.onmessage = ({ data }) => {
       }));
       break;
     case 'bench':
-      reply(data.id, whenModel(async () => {
+      reply(data, whenModel(async (model, memory) => {
         const shared = data.workers !== 1 && (await helperReady) !== null;
         const batches = [];
         for (let i = 0; i < data.texts.length; i += data.batch) batches.push(data.texts.slice(i, i + data.batch));
-        await predictBatches(batches, shared);
+        await predictBatches(model, batches, shared);
         const t0 = performance.now();
-        for (let r = 0; r < data.reps; r++) await predictBatches(batches, shared);
+        for (let r = 0; r < data.reps; r++) await predictBatches(model, batches, shared);
         const seconds = (performance.now() - t0) / 1000;
-        return { sps: (data.texts.length * data.reps) / seconds, workers: shared ? 2 : 1, wasmMemoryBytes: wasm.memory.buffer.byteLength };
+        return { sps: (data.texts.length * data.reps) / seconds, workers: shared ? 2 : 1, wasmMemoryBytes: memory.buffer.byteLength };
       }));
       break;
     case 'embed':
-      reply(data.id, whenModel(() => ({ embeddings: model.embed(data.texts), wasmMemoryBytes: wasm.memory.buffer.byteLength })));
+      reply(data, whenModel((model, memory) => ({ embeddings: model.embed(data.texts), wasmMemoryBytes: memory.buffer.byteLength })));
       break;
     case 'head-files':
-      reply(data.id, whenModel(() => model.headFiles(data.head)));
+      reply(data, whenModel((model) => model.headFiles(data.head)));
       break;
     case 'read-examples':
-      reply(data.id, () => readExamples(data.bytes, data.name));
+      reply(data, () => readExamples(data.bytes, data.name));
       break;
     case 'write-examples':
-      reply(data.id, () => writeExamples(data.examples, data.format));
+      reply(data, () => writeExamples(data.examples, data.format));
       break;
     case 'load':
       load(data.weights);
@@ -316,9 +394,9 @@ self.onmessage = ({ data }) => {
       }
       queue = [...new Set(data.texts)];
       queueId = data.id;
-      pump();
+      pump(model);
       break;
     default:
-      post({ type: 'error', stage: 'message', message: `unknown message type ${JSON.stringify(data.type)}` });
+      post({ type: 'error', stage: 'message', message: `unknown message type ${JSON.stringify(/** @type {{type: unknown}} */ (data).type)}` });
   }
 };

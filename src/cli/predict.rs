@@ -45,20 +45,12 @@ pub fn run(args: Args) -> Result<()> {
             .into_iter()
             .zip(texts)
             .map(|(out, text)| {
+                // Each head's answer is the shared `Prediction` shape, the
+                // one the page's worker gets from wasm.
                 let predictions: Map<String, Value> = out
                     .predictions
                     .into_iter()
-                    .map(|(name, p)| {
-                        let probabilities: Map<String, Value> = p
-                            .probabilities
-                            .into_iter()
-                            .map(|(l, v)| (l, json!(v)))
-                            .collect();
-                        (
-                            name,
-                            json!({"label": p.label, "probabilities": probabilities}),
-                        )
-                    })
+                    .map(|(name, p)| (name, json!(p)))
                     .collect();
                 let mut line = json!({"text": text, "predictions": predictions});
                 if args.with_embedding {

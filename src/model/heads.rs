@@ -164,13 +164,24 @@ pub struct Head {
     params: BTreeMap<String, Var>,
 }
 
-/// One head's answer for one input.
+/// One head's answer for one input, as the CLI's `predict` prints it and the
+/// page's worker receives it: `{"label": .., "probabilities": {label: p, ..}}`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Prediction {
     /// The most probable label.
     pub label: String,
-    /// Probability of every label, in the head's label order.
+    /// Probability of every label, in the head's label order (an object
+    /// keyed by label, written in that order).
+    #[serde(serialize_with = "probabilities_by_label")]
     pub probabilities: Vec<(String, f32)>,
+}
+
+/// `[(label, p)]` as the map `{label: p}`, keeping the order.
+fn probabilities_by_label<S: serde::Serializer>(
+    probabilities: &[(String, f32)],
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serializer.collect_map(probabilities.iter().map(|(label, p)| (label, p)))
 }
 
 fn check_labels(labels: &[String]) -> std::result::Result<(), String> {

@@ -185,6 +185,8 @@ test('training can be stopped', async () => {
   const { page } = await openPage(chrome.context, server.url);
   for (const [label, texts] of Object.entries(EXAMPLES)) for (const text of texts) await addExample(page, 'sentiment', text, label);
   await page.click('.advanced summary');
+  // The panel shows the trainer's own defaults, asked from wasm: a number, or "auto".
+  assert.match(await page.getAttribute('#setting-epochs', 'placeholder'), /^(\d+|auto)$/);
   await page.fill('#setting-epochs', '500');
   await page.check('#setting-scratch');
   await page.selectOption('[data-testid="example-head"]', 'sentiment');
@@ -216,9 +218,11 @@ test('a head trained natively imports and predicts as natively', async () => {
     (texts) => texts.map((t) => window.sentenceMultitask.state.cache.get(t).predictions.chores),
     sentences,
   );
+  // One Prediction shape in the CLI's JSON and in the page: {label, probabilities: {label: p}}.
   inPage.forEach((answer, i) => {
     assert.equal(answer.label, native[i].label);
-    Object.values(native[i].probabilities).forEach((p, k) => assert.ok(Math.abs(p - answer.probabilities[k]) < 1e-4));
+    assert.deepEqual(Object.keys(answer.probabilities), Object.keys(native[i].probabilities));
+    for (const [label, p] of Object.entries(native[i].probabilities)) assert.ok(Math.abs(p - answer.probabilities[label]) < 1e-4);
   });
   await page.close();
 });
