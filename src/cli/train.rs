@@ -39,8 +39,8 @@ pub struct Args {
     #[arg(long = "val", value_name = "FILE", conflicts_with = "val_fraction")]
     val: Vec<PathBuf>,
     /// Hold out this share of each class (the last ones in file order) for
-    /// validation [default: chosen from the data size: 0.1 from 1,000 examples,
-    /// 0.2 of classes with 10 or more below that, else nothing].
+    /// validation [default: chosen from the data size: 0.1 when every class
+    /// has 128 examples or more, else nothing, keeping the last epoch].
     #[arg(long)]
     val_fraction: Option<f64>,
     /// Multiplier of each --head's loss (one value per head; default 1).

@@ -10,11 +10,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::training::trainer::TrainConfig;
 
-/// Below this many training examples in all, the small-data settings apply.
-pub const SMALL_DATA: usize = 1000;
+/// From this many examples in the smallest class, the large-data settings
+/// apply: every setting measured ties there, and a 10% hold-out has at least
+/// 13 examples a class to judge by.
+pub const LARGE_CLASS: usize = 128;
 
-/// Fewer examples than this in a class: nothing of it is held out.
-pub const MIN_PER_CLASS_FOR_VALIDATION: usize = 10;
+/// Optimiser steps a small-data run takes (at learning rate 1e-3 an MLP head
+/// fits without overfitting: learning rate x steps near 0.1).
+pub const SMALL_DATA_STEPS: usize = 100;
 
 /// Which examples validate (and drive early stopping and the weights kept).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -62,27 +65,31 @@ pub struct Chosen {
     pub holdout: Holdout,
 }
 
-/// The settings for this much data.
+/// The settings for this much data. Below [`LARGE_CLASS`] examples in the
+/// smallest class: batches of an eighth of the data (4 to 32), about
+/// [`SMALL_DATA_STEPS`] steps at 1e-3, nothing held out (a hold-out of a few
+/// examples a class stops runs at random and takes a fifth of the data),
+/// the last epoch kept. Measured on 4 to 512 examples a class of AG News
+/// (4 and 3 classes) and SST-2, 5 seeds: within noise of the best setting
+/// everywhere, and up to 7 points above the former defaults (weights/README.md).
 pub fn for_data(examples: usize, smallest_class: usize) -> Chosen {
     let large = TrainConfig::default();
-    if examples >= SMALL_DATA {
+    if smallest_class >= LARGE_CLASS {
         return Chosen {
             config: large,
             holdout: Holdout::LastOfEachClass(0.1),
         };
     }
-    let holdout = if smallest_class >= MIN_PER_CLASS_FOR_VALIDATION {
-        Holdout::LastOfEachClass(0.2)
-    } else {
-        Holdout::Nothing
-    };
+    let batch_size = (examples / 8).clamp(4, 32);
+    let steps_per_epoch = examples.div_ceil(batch_size).max(1);
     Chosen {
         config: TrainConfig {
-            epochs: 40,
-            batch_size: (examples / 8).clamp(4, 32),
-            learning_rate: 3e-3,
+            epochs: SMALL_DATA_STEPS.div_ceil(steps_per_epoch).max(3),
+            batch_size,
+            learning_rate: 1e-3,
+            patience: 0,
             ..large
         },
-        holdout,
+        holdout: Holdout::Nothing,
     }
 }
