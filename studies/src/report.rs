@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::svg::{dots, lines, Dots, Lines, Point};
+use super::chart::{dots, lines, Dots, Lines, Point};
 use super::{Results, Spread};
 
 fn pm(s: &Spread) -> String {
