@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::lab::Lab;
 use super::Spread;
 use sentence_multitask::error::Result;
+use sentence_multitask::model::heads::Head;
 
 /// (c) What serving both tasks costs: one encoder pass or two.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -53,35 +54,84 @@ pub fn cost(lab: &Lab) -> Result<CostStudy> {
     let texts: Vec<String> = (0..2)
         .flat_map(|t| lab.task(t).eval_texts.iter().take(n / 2).cloned())
         .collect();
-    let per_ms = |start: Instant| start.elapsed().as_secs_f64() * 1e3 / texts.len().max(1) as f64;
     let heads = [lab.new_head(0, 0)?, lab.new_head(1, 0)?];
+    let (encoder_ms, heads_ms) = time_encoder_and_heads(lab, &texts, &heads)?;
+    let top_layers_ms = time_top_layers(lab, &texts)?;
+    let encoder_parameters = parameters(lab);
+    let head_bytes = [
+        heads[0].to_safetensors()?.len(),
+        heads[1].to_safetensors()?.len(),
+    ];
+    let options = options(
+        lab.encoder.num_layers(),
+        encoder_parameters,
+        (head_bytes[0] + head_bytes[1]) as f64 / 1e6,
+        [
+            Spread::of(encoder_ms.clone()).mean,
+            Spread::of(heads_ms.clone()).mean,
+        ],
+        &top_layers_ms,
+    );
+    Ok(CostStudy {
+        sentences: texts.len(),
+        encoder_ms: Spread::of(encoder_ms),
+        heads_ms: Spread::of(heads_ms),
+        top_layers_ms,
+        encoder_parameters,
+        head_bytes,
+        options,
+    })
+}
+
+/// Milliseconds per sentence since `start` for `sentences` sentences.
+fn ms_per(start: Instant, sentences: usize) -> f64 {
+    start.elapsed().as_secs_f64() * 1e3 / sentences.max(1) as f64
+}
+
+/// Three repetitions of a full encoder pass (batch 32) over `texts` and of
+/// both heads on its embeddings: milliseconds per sentence of each.
+fn time_encoder_and_heads(
+    lab: &Lab,
+    texts: &[String],
+    heads: &[Head; 2],
+) -> Result<(Vec<f64>, Vec<f64>)> {
     let (mut encoder_ms, mut heads_ms) = (Vec::new(), Vec::new());
     for _ in 0..3 {
         let start = Instant::now();
-        let embeddings = lab.encoder.embed(&texts, 32)?;
-        encoder_ms.push(per_ms(start));
+        let embeddings = lab.encoder.embed(texts, 32)?;
+        encoder_ms.push(ms_per(start, texts.len()));
         let x = sentence_multitask::model::stack_embeddings(&embeddings, lab.encoder.dim())?;
         let start = Instant::now();
-        for head in &heads {
+        for head in heads {
             head.predict(&x)?;
         }
-        heads_ms.push(per_ms(start));
+        heads_ms.push(ms_per(start, texts.len()));
     }
-    let layers = lab.encoder.num_layers();
+    Ok((encoder_ms, heads_ms))
+}
+
+/// Milliseconds per sentence of the top 1, 2 and all layers alone, run over
+/// each text's pieces as in training, three repetitions each.
+fn time_top_layers(lab: &Lab, texts: &[String]) -> Result<Vec<(usize, Spread)>> {
     let mut top_layers_ms = Vec::new();
-    for k in [1, 2, layers] {
+    for k in [1, 2, lab.encoder.num_layers()] {
         let top = lab.encoder.trainable_top_layers(k)?;
-        let states = lab.encoder.states_below(&texts, top.first())?;
+        let states = lab.encoder.states_below(texts, top.first())?;
         let mut times = Vec::new();
         for _ in 0..3 {
             let start = Instant::now();
             for chunk in states.chunks(32) {
                 top.forward(&chunk.iter().collect::<Vec<_>>())?;
             }
-            times.push(per_ms(start));
+            times.push(ms_per(start, texts.len()));
         }
         top_layers_ms.push((k, Spread::of(times)));
     }
+    Ok(top_layers_ms)
+}
+
+/// Parameters of the embedding tables, of one transformer layer, and in all.
+fn parameters(lab: &Lab) -> [usize; 3] {
     let mut per_layer = 0;
     let mut total = 0;
     for (name, shape) in sentence_multitask::model::weights::expected_tensors(lab.encoder.config())
@@ -92,14 +142,23 @@ pub fn cost(lab: &Lab) -> Result<CostStudy> {
             per_layer += count;
         }
     }
-    let embedding_params = total - per_layer * layers;
-    let head_bytes = [
-        heads[0].to_safetensors()?.len(),
-        heads[1].to_safetensors()?.len(),
-    ];
-    let heads_mb = (head_bytes[0] + head_bytes[1]) as f64 / 1e6;
-    let enc = Spread::of(encoder_ms.clone()).mean;
-    let head = Spread::of(heads_ms.clone()).mean;
+    [
+        total - per_layer * lab.encoder.num_layers(),
+        per_layer,
+        total,
+    ]
+}
+
+/// Each way of serving both tasks, from the encoder's `layers` and
+/// `parameters`, the heads' size in MB, the milliseconds per sentence of an
+/// encoder pass and of both heads, and those of the top layers alone.
+fn options(
+    layers: usize,
+    [_, per_layer, total]: [usize; 3],
+    heads_mb: f64,
+    [enc, head]: [f64; 2],
+    top_layers_ms: &[(usize, Spread)],
+) -> Vec<CostOption> {
     let mb = |params: usize, bytes: usize| (params * bytes) as f64 / 1e6;
     // The top layers alone run unbatched over pieces (as in training), so their
     // time is scaled by the full encoder pass over all layers timed the same way.
@@ -111,7 +170,7 @@ pub fn cost(lab: &Lab) -> Result<CostStudy> {
         download_mb: mb(total, 2) + heads_mb,
         memory_mb: mb(total, 4) + heads_mb,
     }];
-    for (k, time) in &top_layers_ms {
+    for (k, time) in top_layers_ms {
         if *k == layers {
             continue;
         }
@@ -131,13 +190,5 @@ pub fn cost(lab: &Lab) -> Result<CostStudy> {
         download_mb: mb(2 * total, 2) + heads_mb,
         memory_mb: mb(2 * total, 4) + heads_mb,
     });
-    Ok(CostStudy {
-        sentences: texts.len(),
-        encoder_ms: Spread::of(encoder_ms),
-        heads_ms: Spread::of(heads_ms),
-        top_layers_ms,
-        encoder_parameters: [embedding_params, per_layer, total],
-        head_bytes,
-        options,
-    })
+    options
 }

@@ -115,86 +115,22 @@ fn same_weights(a: &Head, b: &Head) -> Result<bool> {
 /// Runs every setting of the plan (the frozen encoder first) for each seed.
 pub fn run_grid(lab: &Lab) -> Result<Grid> {
     let plan = &lab.plan;
-    let mut settings = Vec::new();
-    let mut probes: Vec<[Head; 2]> = Vec::new();
-    let mut subsets: Vec<[Vec<usize>; 2]> = Vec::new();
+    let mut probes = Vec::new();
     let mut cells = Vec::new();
     for &seed in &plan.seeds {
-        lab.host
-            .log(&format!("(a)-(c) frozen encoder, seed {seed}"));
-        let rows = [0, 1].map(|t| lab.sample(t, plan.fine_tune_per_class[t], seed));
-        let spec = |t: usize, head: Head| TaskSpec {
-            val: lab.selection(t),
-            ..TaskSpec::new(t, head, rows[t].clone())
-        };
-        let config = lab.head_config(seed);
-        let mut a = lab.run(
-            vec![spec(0, lab.new_head(0, seed)?)],
-            Trainable::Heads,
-            &config,
-            None,
-        )?;
-        let probe_a = a.heads.remove(0);
-        let b = lab.run(
-            vec![
-                spec(1, lab.new_head(1, seed.wrapping_add(1))?),
-                TaskSpec::frozen(0, probe_a.deep_copy()?),
-            ],
-            Trainable::Heads,
-            &config,
-            None,
-        )?;
-        let a_identical = same_weights(&b.heads[1], &probe_a)?;
-        if !a_identical || b.accuracy[1].to_bits() != a.accuracy[0].to_bits() {
-            return Err(Error::InvalidArgument {
-                what: "study (b)".into(),
-                reason: format!(
-                    "A's frozen head changed on a frozen encoder: accuracy {} before, {} after",
-                    a.accuracy[0], b.accuracy[1]
-                ),
-            });
-        }
-        let multi = lab.run(
-            vec![
-                spec(0, lab.new_head(0, seed)?),
-                spec(1, lab.new_head(1, seed.wrapping_add(1))?),
-            ],
-            Trainable::Heads,
-            &config,
-            None,
-        )?;
-        cells.push(Cell::new(&a, &b, &multi, a_identical));
-        let mut b_heads = b.heads;
-        probes.push([probe_a, b_heads.remove(0)]);
-        subsets.push(rows);
+        let (cell, probe) = frozen_seed(lab, seed)?;
+        cells.push(cell);
+        probes.push(probe);
     }
     let a_before: Vec<f64> = cells.iter().map(|c| c.single[0].0).collect();
-    settings.push((setting_name(Trainable::Heads), cells));
+    let mut settings = vec![(setting_name(Trainable::Heads), cells)];
     for &(setting, seeds) in &plan.layer_settings {
-        let mut cells = Vec::new();
-        for (i, &seed) in plan.seeds.iter().enumerate().take(seeds) {
-            let name = setting_name(setting);
-            lab.host.log(&format!("(a)-(c) {name}, seed {seed}"));
-            let config = lab.fine_tune_config(seed);
-            let spec = |t: usize| -> Result<TaskSpec> {
-                Ok(TaskSpec {
-                    val: lab.selection(t),
-                    ..TaskSpec::new(t, probes[i][t].deep_copy()?, subsets[i][t].clone())
-                })
-            };
-            let a = lab.run(vec![spec(0)?], setting, &config, None)?;
-            let frozen_a = TaskSpec::frozen(0, probes[i][0].deep_copy()?);
-            let b = lab.run(vec![spec(1)?, frozen_a], setting, &config, None)?;
-            let a_identical = same_weights(&b.heads[1], &probes[i][0])?;
-            if !a_identical {
-                return Err(Error::InvalidArgument {
-                    what: "study (b)".into(),
-                    reason: format!("A's frozen head changed while B trained with {name}"),
-                });
-            }
-            let multi = lab.run(vec![spec(0)?, spec(1)?], setting, &config, None)?;
-            cells.push(Cell::new(&a, &b, &multi, a_identical));
-        }
+        let cells = probes
+            .iter()
+            .zip(&plan.seeds)
+            .take(seeds)
+            .map(|(probe, &seed)| moving_seed(lab, setting, seed, probe))
+            .collect::<Result<Vec<_>>>()?;
         settings.push((setting_name(setting), cells));
     }
     Ok(Grid {
@@ -202,6 +138,92 @@ pub fn run_grid(lab: &Lab) -> Result<Grid> {
         settings,
         a_before,
     })
+}
+
+/// One seed's heads trained on the frozen encoder and the rows they trained
+/// on: where that seed's runs with a moving encoder start.
+struct Probe {
+    heads: [Head; 2],
+    rows: [Vec<usize>; 2],
+}
+
+/// One seed on the frozen encoder: A alone, B alone beside A's frozen head
+/// (which must stay bit-identical, and so keep its accuracy), and both together.
+fn frozen_seed(lab: &Lab, seed: u64) -> Result<(Cell, Probe)> {
+    let plan = &lab.plan;
+    lab.host
+        .log(&format!("(a)-(c) frozen encoder, seed {seed}"));
+    let rows = [0, 1].map(|t| lab.sample(t, plan.fine_tune_per_class[t], seed));
+    let spec = |t: usize, head: Head| TaskSpec {
+        val: lab.selection(t),
+        ..TaskSpec::new(t, head, rows[t].clone())
+    };
+    let config = lab.head_config(seed);
+    let mut a = lab.run(
+        vec![spec(0, lab.new_head(0, seed)?)],
+        Trainable::Heads,
+        &config,
+        None,
+    )?;
+    let probe_a = a.heads.remove(0);
+    let b = lab.run(
+        vec![
+            spec(1, lab.new_head(1, seed.wrapping_add(1))?),
+            TaskSpec::frozen(0, probe_a.deep_copy()?),
+        ],
+        Trainable::Heads,
+        &config,
+        None,
+    )?;
+    let a_identical = same_weights(&b.heads[1], &probe_a)?;
+    if !a_identical || b.accuracy[1].to_bits() != a.accuracy[0].to_bits() {
+        return Err(Error::InvalidArgument {
+            what: "study (b)".into(),
+            reason: format!(
+                "A's frozen head changed on a frozen encoder: accuracy {} before, {} after",
+                a.accuracy[0], b.accuracy[1]
+            ),
+        });
+    }
+    let multi = lab.run(
+        vec![
+            spec(0, lab.new_head(0, seed)?),
+            spec(1, lab.new_head(1, seed.wrapping_add(1))?),
+        ],
+        Trainable::Heads,
+        &config,
+        None,
+    )?;
+    let cell = Cell::new(&a, &b, &multi, a_identical);
+    let mut b_heads = b.heads;
+    let heads = [probe_a, b_heads.remove(0)];
+    Ok((cell, Probe { heads, rows }))
+}
+
+/// One seed with encoder layers training, every run starting from the
+/// seed's probes: A alone, B alone beside A's frozen head, and both together.
+fn moving_seed(lab: &Lab, setting: Trainable, seed: u64, probe: &Probe) -> Result<Cell> {
+    let name = setting_name(setting);
+    lab.host.log(&format!("(a)-(c) {name}, seed {seed}"));
+    let config = lab.fine_tune_config(seed);
+    let spec = |t: usize| -> Result<TaskSpec> {
+        Ok(TaskSpec {
+            val: lab.selection(t),
+            ..TaskSpec::new(t, probe.heads[t].deep_copy()?, probe.rows[t].clone())
+        })
+    };
+    let a = lab.run(vec![spec(0)?], setting, &config, None)?;
+    let frozen_a = TaskSpec::frozen(0, probe.heads[0].deep_copy()?);
+    let b = lab.run(vec![spec(1)?, frozen_a], setting, &config, None)?;
+    let a_identical = same_weights(&b.heads[1], &probe.heads[0])?;
+    if !a_identical {
+        return Err(Error::InvalidArgument {
+            what: "study (b)".into(),
+            reason: format!("A's frozen head changed while B trained with {name}"),
+        });
+    }
+    let multi = lab.run(vec![spec(0)?, spec(1)?], setting, &config, None)?;
+    Ok(Cell::new(&a, &b, &multi, a_identical))
 }
 
 impl Grid {

@@ -12,13 +12,13 @@
 //! Native only: runs are timed with the system clock.
 
 mod augment;
+mod chart;
 mod cost;
 mod fine_tune;
 mod lab;
 mod low_data;
 pub mod report;
 mod run;
-mod svg;
 
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};

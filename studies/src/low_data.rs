@@ -104,172 +104,219 @@ fn b_examples(
     (rows, extra)
 }
 
-/// One seed of one remedy: (A's accuracy, B's accuracy, B's steps, seconds).
-fn run_remedy(
-    lab: &Lab,
-    remedy: Remedy,
+/// One seed of one remedy under one encoder setting.
+struct RemedyRun<'l> {
+    lab: &'l Lab<'l>,
     setting: Trainable,
     a_per_class: usize,
     seed: u64,
-    start: Option<[&Head; 2]>,
-) -> Result<[f64; 4]> {
-    let fresh = |t: usize| -> Result<Head> {
-        match start {
+    /// Heads to start from (copied), or none for fresh ones.
+    start: Option<&'l [Head; 2]>,
+}
+
+impl RemedyRun<'_> {
+    /// (A's accuracy, B's accuracy, B's steps, seconds).
+    fn run(&self, remedy: Remedy) -> Result<[f64; 4]> {
+        match remedy {
+            Remedy::Joint {
+                sampling,
+                b_weight,
+                augment,
+            } => self.joint(sampling, b_weight, augment),
+            Remedy::Sequential { augment } => self.sequential(augment),
+        }
+    }
+
+    fn head(&self, t: usize) -> Result<Head> {
+        match self.start {
             Some(heads) => heads[t].deep_copy(),
-            None => lab.new_head(t, seed.wrapping_add(t as u64)),
+            None => self.lab.new_head(t, self.seed.wrapping_add(t as u64)),
         }
-    };
-    let a_spec = || -> Result<TaskSpec> {
+    }
+
+    /// A with its many examples, stopping early on its selection set.
+    fn a_spec(&self) -> Result<TaskSpec> {
+        let rows = self.lab.sample(0, self.a_per_class, self.seed);
         Ok(TaskSpec {
-            val: lab.selection(0),
-            ..TaskSpec::new(0, fresh(0)?, lab.sample(0, a_per_class, seed))
+            val: self.lab.selection(0),
+            ..TaskSpec::new(0, self.head(0)?, rows)
         })
-    };
-    let joint_config = |sampling: Sampling| TrainConfig {
-        sampling,
-        ..match setting {
-            Trainable::Heads => TrainConfig {
-                epochs: lab.plan.low_data_epochs,
-                ..lab.head_config(seed)
-            },
-            _ => lab.fine_tune_config(seed),
-        }
-    };
-    match remedy {
-        Remedy::Joint {
+    }
+
+    /// The setting's usual configuration (heads alone get
+    /// [`super::Plan::low_data_epochs`]) with this sampling.
+    fn config(&self, sampling: Sampling) -> TrainConfig {
+        let lab = self.lab;
+        TrainConfig {
             sampling,
-            b_weight,
-            augment,
-        } => {
-            let (rows, extra) = b_examples(lab, lab.plan.low_data_b_per_class, seed, augment);
-            let b = TaskSpec {
-                extra,
-                loss_weight: b_weight,
-                ..TaskSpec::new(1, fresh(1)?, rows)
-            };
-            let out = lab.run(vec![a_spec()?, b], setting, &joint_config(sampling), None)?;
-            Ok([
-                out.accuracy[0],
-                out.accuracy[1],
-                out.steps[1] as f64,
-                out.seconds,
-            ])
+            ..match self.setting {
+                Trainable::Heads => TrainConfig {
+                    epochs: lab.plan.low_data_epochs,
+                    ..lab.head_config(self.seed)
+                },
+                _ => lab.fine_tune_config(self.seed),
+            }
         }
-        Remedy::Sequential { augment } => {
-            let first = lab.run(
-                vec![a_spec()?],
-                setting,
-                &joint_config(Sampling::Proportional),
-                None,
-            )?;
-            let (rows, extra) = b_examples(lab, lab.plan.low_data_b_per_class, seed, augment);
-            let config = lab.budget_config(seed, rows.len() + extra.len());
-            let a_head = first.heads[0].deep_copy()?;
-            let b = TaskSpec {
-                extra,
-                ..TaskSpec::new(1, fresh(1)?, rows)
-            };
-            let second = lab.run(
-                vec![b, TaskSpec::frozen(0, a_head)],
-                setting,
-                &config,
-                first.top,
-            )?;
-            Ok([
-                second.accuracy[1],
-                second.accuracy[0],
-                second.steps[0] as f64,
-                first.seconds + second.seconds,
-            ])
-        }
+    }
+
+    /// Both tasks in one run.
+    fn joint(&self, sampling: Sampling, b_weight: f64, augment: bool) -> Result<[f64; 4]> {
+        let lab = self.lab;
+        let (rows, extra) = b_examples(lab, lab.plan.low_data_b_per_class, self.seed, augment);
+        let b = TaskSpec {
+            extra,
+            loss_weight: b_weight,
+            ..TaskSpec::new(1, self.head(1)?, rows)
+        };
+        let specs = vec![self.a_spec()?, b];
+        let out = lab.run(specs, self.setting, &self.config(sampling), None)?;
+        Ok([
+            out.accuracy[0],
+            out.accuracy[1],
+            out.steps[1] as f64,
+            out.seconds,
+        ])
+    }
+
+    /// A alone, then B alone for the step budget with A's head frozen (and
+    /// the encoder layers A trained, if any).
+    fn sequential(&self, augment: bool) -> Result<[f64; 4]> {
+        let lab = self.lab;
+        let config = self.config(Sampling::Proportional);
+        let first = lab.run(vec![self.a_spec()?], self.setting, &config, None)?;
+        let (rows, extra) = b_examples(lab, lab.plan.low_data_b_per_class, self.seed, augment);
+        let config = lab.budget_config(self.seed, rows.len() + extra.len());
+        let a_head = first.heads[0].deep_copy()?;
+        let b = TaskSpec {
+            extra,
+            ..TaskSpec::new(1, self.head(1)?, rows)
+        };
+        let specs = vec![b, TaskSpec::frozen(0, a_head)];
+        let second = lab.run(specs, self.setting, &config, first.top)?;
+        Ok([
+            second.accuracy[1],
+            second.accuracy[0],
+            second.steps[0] as f64,
+            first.seconds + second.seconds,
+        ])
     }
 }
 
-/// Study (d): every remedy on the frozen encoder, and some on a moving one.
-pub fn remedies(lab: &Lab) -> Result<Vec<RemedyRow>> {
-    let joint = |sampling, b_weight, augment| Remedy::Joint {
+const fn joint(sampling: Sampling, b_weight: f64, augment: bool) -> Remedy {
+    Remedy::Joint {
         sampling,
         b_weight,
         augment,
-    };
-    let frozen = vec![
-        joint(Sampling::Proportional, 1.0, false),
-        joint(Sampling::Proportional, 10.0, false),
-        joint(Sampling::Proportional, 100.0, false),
-        joint(Sampling::Temperature(2.0), 1.0, false),
-        joint(Sampling::Temperature(5.0), 1.0, false),
-        joint(Sampling::Alternating, 1.0, false),
-        joint(Sampling::Alternating, 1.0, true),
-        Remedy::Sequential { augment: false },
-        Remedy::Sequential { augment: true },
-    ];
-    let moving = vec![
-        joint(Sampling::Proportional, 1.0, false),
-        joint(Sampling::Proportional, 10.0, false),
-        joint(Sampling::Alternating, 1.0, false),
-        Remedy::Sequential { augment: false },
-    ];
+    }
+}
+
+/// The remedies tried on the frozen encoder.
+const FROZEN_REMEDIES: [Remedy; 9] = [
+    joint(Sampling::Proportional, 1.0, false),
+    joint(Sampling::Proportional, 10.0, false),
+    joint(Sampling::Proportional, 100.0, false),
+    joint(Sampling::Temperature(2.0), 1.0, false),
+    joint(Sampling::Temperature(5.0), 1.0, false),
+    joint(Sampling::Alternating, 1.0, false),
+    joint(Sampling::Alternating, 1.0, true),
+    Remedy::Sequential { augment: false },
+    Remedy::Sequential { augment: true },
+];
+
+/// The remedies tried on a moving encoder (each run costs far more).
+const MOVING_REMEDIES: [Remedy; 4] = [
+    joint(Sampling::Proportional, 1.0, false),
+    joint(Sampling::Proportional, 10.0, false),
+    joint(Sampling::Alternating, 1.0, false),
+    Remedy::Sequential { augment: false },
+];
+
+/// Study (d): every remedy on the frozen encoder, and some on a moving one
+/// (with at most two seeds).
+pub fn remedies(lab: &Lab) -> Result<Vec<RemedyRow>> {
     let plan = &lab.plan;
-    let mut settings = vec![(
-        Trainable::Heads,
-        plan.low_data_a_per_class,
-        frozen,
-        plan.low_data_seeds.len(),
-    )];
+    let seeds = &plan.low_data_seeds;
+    let a_per_class = plan.low_data_a_per_class;
+    let mut rows = setting_rows(lab, Trainable::Heads, a_per_class, &FROZEN_REMEDIES, seeds)?;
     if let Some((setting, a_per_class)) = plan.low_data_moving {
-        settings.push((
+        let seeds = &seeds[..seeds.len().min(2)];
+        rows.extend(setting_rows(
+            lab,
             setting,
             a_per_class,
-            moving,
-            plan.low_data_seeds.len().min(2),
-        ));
-    }
-    let mut rows = Vec::new();
-    for (setting, a_per_class, list, seeds) in settings {
-        let name = setting.to_string();
-        // A moving encoder starts from heads trained on the frozen one, per seed.
-        let mut starts = Vec::new();
-        for &seed in plan.low_data_seeds.iter().take(seeds) {
-            if setting == Trainable::Heads {
-                break;
-            }
-            lab.host.log(&format!(
-                "(d) {name}: heads on the frozen encoder, seed {seed}"
-            ));
-            let mut a = lab.run(
-                vec![TaskSpec {
-                    val: lab.selection(0),
-                    ..TaskSpec::new(0, lab.new_head(0, seed)?, lab.sample(0, a_per_class, seed))
-                }],
-                Trainable::Heads,
-                &lab.head_config(seed),
-                None,
-            )?;
-            let (b_rows, _) = b_examples(lab, plan.low_data_b_per_class, seed, false);
-            let config = lab.budget_config(seed, b_rows.len());
-            let b_spec = TaskSpec::new(1, lab.new_head(1, seed.wrapping_add(1))?, b_rows);
-            let mut b = lab.run(vec![b_spec], Trainable::Heads, &config, None)?;
-            starts.push([a.heads.remove(0), b.heads.remove(0)]);
-        }
-        for remedy in list {
-            lab.host.log(&format!("(d) {name}: {}", label(remedy)));
-            let mut figures: Vec<[f64; 4]> = Vec::new();
-            for (i, &seed) in plan.low_data_seeds.iter().take(seeds).enumerate() {
-                let start = starts.get(i).map(|[a, b]| [a, b]);
-                figures.push(run_remedy(lab, remedy, setting, a_per_class, seed, start)?);
-            }
-            let column = |j: usize| Spread::of(figures.iter().map(|f| f[j]).collect());
-            rows.push(RemedyRow {
-                remedy: label(remedy),
-                encoder: name.clone(),
-                a: column(0),
-                b: column(1),
-                b_steps: column(2),
-                seconds: column(3),
-            });
-        }
+            &MOVING_REMEDIES,
+            seeds,
+        )?);
     }
     Ok(rows)
+}
+
+/// One row per remedy under one encoder setting, over `seeds`.
+fn setting_rows(
+    lab: &Lab,
+    setting: Trainable,
+    a_per_class: usize,
+    remedies: &[Remedy],
+    seeds: &[u64],
+) -> Result<Vec<RemedyRow>> {
+    let name = setting.to_string();
+    // A moving encoder starts from heads trained on the frozen one, per seed.
+    let starts = match setting {
+        Trainable::Heads => Vec::new(),
+        _ => seeds
+            .iter()
+            .map(|&seed| frozen_start(lab, &name, a_per_class, seed))
+            .collect::<Result<Vec<_>>>()?,
+    };
+    let mut rows = Vec::new();
+    for &remedy in remedies {
+        lab.host.log(&format!("(d) {name}: {}", label(remedy)));
+        let mut figures: Vec<[f64; 4]> = Vec::new();
+        for (i, &seed) in seeds.iter().enumerate() {
+            let run = RemedyRun {
+                lab,
+                setting,
+                a_per_class,
+                seed,
+                start: starts.get(i),
+            };
+            figures.push(run.run(remedy)?);
+        }
+        let column = |j: usize| Spread::of(figures.iter().map(|f| f[j]).collect());
+        rows.push(RemedyRow {
+            remedy: label(remedy),
+            encoder: name.clone(),
+            a: column(0),
+            b: column(1),
+            b_steps: column(2),
+            seconds: column(3),
+        });
+    }
+    Ok(rows)
+}
+
+/// A's and B's heads trained on the frozen encoder for one seed (A stopping
+/// early on its selection set, B for the step budget): where the runs of a
+/// moving encoder `name` start.
+fn frozen_start(lab: &Lab, name: &str, a_per_class: usize, seed: u64) -> Result<[Head; 2]> {
+    let plan = &lab.plan;
+    lab.host.log(&format!(
+        "(d) {name}: heads on the frozen encoder, seed {seed}"
+    ));
+    let mut a = lab.run(
+        vec![TaskSpec {
+            val: lab.selection(0),
+            ..TaskSpec::new(0, lab.new_head(0, seed)?, lab.sample(0, a_per_class, seed))
+        }],
+        Trainable::Heads,
+        &lab.head_config(seed),
+        None,
+    )?;
+    let (b_rows, _) = b_examples(lab, plan.low_data_b_per_class, seed, false);
+    let config = lab.budget_config(seed, b_rows.len());
+    let b_spec = TaskSpec::new(1, lab.new_head(1, seed.wrapping_add(1))?, b_rows);
+    let mut b = lab.run(vec![b_spec], Trainable::Heads, &config, None)?;
+    Ok([a.heads.remove(0), b.heads.remove(0)])
 }
 
 /// Study (e): B alone on the frozen encoder at each size, with and without

@@ -73,9 +73,8 @@ fn rows<'a>(results: &'a Value, study: &str) -> &'a [Value] {
         .unwrap_or_else(|| panic!("{study} missing"))
 }
 
-#[test]
-fn quick_form_runs_every_study_on_fixtures() {
-    let out = tempfile::tempdir().unwrap();
+/// Runs the quick form on the fixtures into `out`; returns its results.json.
+fn run_quick(out: &Path) -> Value {
     let cache = tempfile::tempdir().unwrap();
     let data = |name: &str| fixture(&format!("data/experiments/{name}"));
     let args = [
@@ -87,7 +86,7 @@ fn quick_form_runs_every_study_on_fixtures() {
         "--sst2-dev".into(),
         data("sst2_dev.tsv").display().to_string(),
         "--out".into(),
-        out.path().display().to_string(),
+        out.display().to_string(),
         "--cache-dir".into(),
         cache.path().display().to_string(),
     ];
@@ -98,9 +97,12 @@ fn quick_form_runs_every_study_on_fixtures() {
         "failed: {}",
         String::from_utf8_lossy(&run.stderr)
     );
+    let results = std::fs::read_to_string(out.join("results.json")).unwrap();
+    serde_json::from_str(&results).unwrap()
+}
 
-    let read = |name: &str| std::fs::read_to_string(out.path().join(name)).unwrap();
-    let results: Value = serde_json::from_str(&read("results.json")).unwrap();
+/// Every study is present; every figure is finite; every accuracy is in [0, 1].
+fn check_every_study(results: &Value) {
     assert_eq!(results["plan"]["quick"], true);
     assert!(results["command"].as_str().unwrap().contains("--quick"));
     for study in [
@@ -110,13 +112,11 @@ fn quick_form_runs_every_study_on_fixtures() {
         "low_data",
         "learning_curve",
     ] {
-        assert!(!rows(&results, study).is_empty(), "{study} is empty");
+        assert!(!rows(results, study).is_empty(), "{study} is empty");
     }
     assert!(results["cost"].is_object());
-
-    // Every figure is finite; every accuracy is in [0, 1]; every time is positive.
     let mut all = Vec::new();
-    numbers(&results, "", &mut all);
+    numbers(results, "", &mut all);
     for (path, v) in &all {
         assert!(v.is_finite(), "{path} = {v}");
         let key = path.rsplit('.').nth(1).unwrap_or("");
@@ -124,35 +124,35 @@ fn quick_form_runs_every_study_on_fixtures() {
             assert!((0.0..=1.0).contains(v), "{path} = {v} is not an accuracy");
         }
     }
+}
 
-    // (a) four settings per task, with times.
-    let trainable = rows(&results, "trainable");
+/// (a) four settings per task, with times.
+fn check_trainable(results: &Value) {
+    let trainable = rows(results, "trainable");
     assert_eq!(trainable.len(), 8);
     for row in trainable {
         assert!(values(&row["seconds_per_epoch"]).iter().all(|&s| s > 0.0));
     }
+}
 
-    // (b) on the frozen encoder A's head, and so its accuracy, is unchanged bit for bit;
-    // on a moving encoder the frozen head's weights are still bit-identical.
-    for row in rows(&results, "freeze_head") {
+/// (b) on the frozen encoder A's head, and so its accuracy, is unchanged bit for bit;
+/// on a moving encoder the frozen head's weights are still bit-identical.
+fn check_freeze_head(results: &Value) {
+    let bits =
+        |spread: &Value| -> Vec<u64> { values(spread).iter().map(|v| v.to_bits()).collect() };
+    for row in rows(results, "freeze_head") {
         if row["a_head"] == "frozen" {
             assert_eq!(row["a_head_bit_identical"], true, "{row}");
         }
         if row["encoder"] == "heads" {
-            let before: Vec<u64> = values(&row["a_before"])
-                .iter()
-                .map(|v| v.to_bits())
-                .collect();
-            let after: Vec<u64> = values(&row["a_after"])
-                .iter()
-                .map(|v| v.to_bits())
-                .collect();
-            assert_eq!(before, after);
+            assert_eq!(bits(&row["a_before"]), bits(&row["a_after"]));
         }
     }
+}
 
-    // (c) both tasks per setting, and two encoders cost twice the download of one.
-    assert_eq!(rows(&results, "multitask").len(), 8);
+/// (c) both tasks per setting, and two encoders cost twice the download of one.
+fn check_multitask(results: &Value) {
+    assert_eq!(rows(results, "multitask").len(), 8);
     let options = results["cost"]["options"].as_array().unwrap();
     let one = options.first().unwrap()["download_mb"].as_f64().unwrap();
     let two = options.last().unwrap()["download_mb"].as_f64().unwrap();
@@ -160,10 +160,12 @@ fn quick_form_runs_every_study_on_fixtures() {
     assert!(values(&results["cost"]["encoder_ms"])
         .iter()
         .all(|&t| t > 0.0));
+}
 
-    // (d) alternating gives B more steps than proportional sampling; a loss weight does not.
+/// (d) alternating gives B more steps than proportional sampling; a loss weight does not.
+fn check_low_data(results: &Value) {
     let steps = |remedy: &str| {
-        rows(&results, "low_data")
+        rows(results, "low_data")
             .iter()
             .find(|r| r["encoder"] == "heads" && r["remedy"] == remedy)
             .unwrap_or_else(|| panic!("no {remedy}"))["b_steps"]["mean"]
@@ -172,12 +174,14 @@ fn quick_form_runs_every_study_on_fixtures() {
     };
     assert!(steps("alternating") > steps("proportional"));
     assert_eq!(steps("proportional, B's loss x10"), steps("proportional"));
-    assert!(rows(&results, "low_data")
+    assert!(rows(results, "low_data")
         .iter()
         .any(|r| r["encoder"] == "top-1"));
+}
 
-    // (e) the curve grows in examples.
-    let curve = rows(&results, "learning_curve")[0]["points"]
+/// (e) the curve grows in examples.
+fn check_learning_curve(results: &Value) {
+    let curve = rows(results, "learning_curve")[0]["points"]
         .as_array()
         .unwrap();
     let sizes: Vec<u64> = curve
@@ -185,22 +189,28 @@ fn quick_form_runs_every_study_on_fixtures() {
         .map(|p| p["examples"].as_u64().unwrap())
         .collect();
     assert!(sizes.windows(2).all(|w| w[0] <= w[1]), "{sizes:?}");
+}
 
-    // Files: the tables and every chart.
-    let tables = read("tables.md");
+const CHARTS: [&str; 7] = [
+    "trainable-accuracy.svg",
+    "trainable-time.svg",
+    "freeze-head.svg",
+    "multitask.svg",
+    "cost.svg",
+    "low-data.svg",
+    "learning-curve.svg",
+];
+
+/// The tables and every chart are written, and redrawn from results.json
+/// alone, identically.
+fn check_report(out: &Path) {
+    let read = |dir: &Path, name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    let tables = read(out, "tables.md");
     for heading in ["### (a)", "### (b)", "### (c)", "### (d)", "### (e)"] {
         assert!(tables.contains(heading), "tables.md lacks {heading}");
     }
-    for chart in [
-        "trainable-accuracy.svg",
-        "trainable-time.svg",
-        "freeze-head.svg",
-        "multitask.svg",
-        "cost.svg",
-        "low-data.svg",
-        "learning-curve.svg",
-    ] {
-        let svg = read(chart);
+    for chart in CHARTS {
+        let svg = read(out, chart);
         assert!(
             svg.starts_with("<svg")
                 && svg.trim_end().ends_with("</svg>")
@@ -208,10 +218,8 @@ fn quick_form_runs_every_study_on_fixtures() {
             "{chart} is not a chart"
         );
     }
-
-    // The tables and charts can be redrawn from results.json alone, identically.
     let again = tempfile::tempdir().unwrap();
-    let results_file = out.path().join("results.json").display().to_string();
+    let results_file = out.join("results.json").display().to_string();
     let redraw = run_studies(&[
         "--from-results",
         &results_file,
@@ -223,8 +231,24 @@ fn quick_form_runs_every_study_on_fixtures() {
         "{}",
         String::from_utf8_lossy(&redraw.stderr)
     );
-    for name in ["tables.md", "low-data.svg", "learning-curve.svg"] {
-        let redrawn = std::fs::read_to_string(again.path().join(name)).unwrap();
-        assert_eq!(redrawn, read(name), "{name} differs when redrawn");
+    for name in CHARTS.iter().chain(&["tables.md"]) {
+        assert_eq!(
+            read(again.path(), name),
+            read(out, name),
+            "{name} differs when redrawn"
+        );
     }
+}
+
+#[test]
+fn quick_form_runs_every_study_on_fixtures() {
+    let out = tempfile::tempdir().unwrap();
+    let results = run_quick(out.path());
+    check_every_study(&results);
+    check_trainable(&results);
+    check_freeze_head(&results);
+    check_multitask(&results);
+    check_low_data(&results);
+    check_learning_curve(&results);
+    check_report(out.path());
 }
