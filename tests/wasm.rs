@@ -11,7 +11,7 @@ mod vectors;
 use std::collections::BTreeMap;
 
 use js_sys::{Float32Array, Function, Reflect, Uint32Array};
-use sentence_multitask::teach::LessonConfig;
+use sentence_multitask::training::lesson::LessonConfig;
 use sentence_multitask::web::{lesson_defaults, WebModel};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
