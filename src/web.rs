@@ -142,6 +142,8 @@ export interface LessonResult {
   epochsRun: number;
   bestEpoch: number;
   stoppedEarly: boolean;
+  /** False when Stop came before the first epoch ended: the head is unchanged. */
+  changed: boolean;
   /** Validation of the kept weights, when there was a validation split. */
   validation: Metrics | null;
   /** Examples trained on per class, replay included. */
@@ -296,16 +298,22 @@ struct LessonResult<'a> {
     epochs_run: usize,
     best_epoch: usize,
     stopped_early: bool,
+    changed: bool,
     validation: Option<MetricsEdge<'a>>,
     examples_per_class: &'a BTreeMap<String, usize>,
 }
 
 impl<'a> LessonResult<'a> {
-    fn of(report: &'a TrainReport, examples_per_class: &'a BTreeMap<String, usize>) -> Self {
+    fn of(
+        report: &'a TrainReport,
+        examples_per_class: &'a BTreeMap<String, usize>,
+        changed: bool,
+    ) -> Self {
         Self {
             epochs_run: report.epochs_run,
             best_epoch: report.best_epoch,
             stopped_early: report.stopped_early,
+            changed,
             validation: report
                 .validation
                 .first()
@@ -365,6 +373,13 @@ impl WebModel {
         let info = to_js(&HeadInfo::of(&head))?;
         self.model.set_head(head).map_err(js_error)?;
         Ok(info)
+    }
+
+    /// Removes head `name` (the page's undo of an import it could not store);
+    /// false when there was none.
+    #[wasm_bindgen(js_name = removeHead)]
+    pub fn remove_head(&mut self, name: &str) -> bool {
+        self.model.remove_head(name).is_some()
     }
 
     /// Every head's `HeadInfo`, in order.
@@ -515,8 +530,8 @@ impl WebModel {
     /// fields `config` leaves out take [`lesson_defaults`]'s values.
     /// `on_epoch(EpochEvent)` is called after each epoch; a non-zero
     /// `stop[0]` (shared memory the page writes) ends the run, keeping the
-    /// best weights. The trained head replaces the old one; returns a
-    /// `LessonResult`.
+    /// best weights. The trained head replaces the old one, unless Stop came
+    /// before the first epoch ended (`changed: false`); returns a `LessonResult`.
     #[wasm_bindgen(unchecked_return_type = "LessonResult")]
     pub fn train(
         &mut self,
@@ -582,8 +597,11 @@ impl WebModel {
         let result = to_js(&LessonResult::of(
             &lesson.report,
             &lesson.examples_per_class,
+            lesson.head.is_some(),
         ))?;
-        self.model.set_head(lesson.head).map_err(js_error)?;
+        if let Some(head) = lesson.head {
+            self.model.set_head(head).map_err(js_error)?;
+        }
         Ok(result)
     }
 }

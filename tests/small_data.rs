@@ -99,6 +99,7 @@ fn train_and_the_page_agree_on_48_examples_of_a_new_task() {
         Control::Continue
     })
     .unwrap();
+    let lesson_head = lesson.head.expect("a finished lesson has a head");
 
     let settings = |head: &Head| {
         let extra = &head.meta().training.as_ref().unwrap().extra;
@@ -106,10 +107,10 @@ fn train_and_the_page_agree_on_48_examples_of_a_new_task() {
         config["class_weighted"] = serde_json::Value::Null;
         config
     };
-    assert_eq!(settings(&cli_head), settings(&lesson.head));
+    assert_eq!(settings(&cli_head), settings(&lesson_head));
     let (cli_acc, page_acc) = (
         accuracy(&cli_head, &heldout),
-        accuracy(&lesson.head, &heldout),
+        accuracy(&lesson_head, &heldout),
     );
     assert!(
         (cli_acc - page_acc).abs() <= 0.02,

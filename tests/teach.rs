@@ -5,9 +5,9 @@ mod common;
 
 use candle_core::{Device, Tensor};
 use sentence_multitask::model::heads::Head;
-use sentence_multitask::training::lesson::{lesson_classes, teach, LessonConfig};
+use sentence_multitask::training::lesson::{lesson_classes, teach, Lesson, LessonConfig};
 use sentence_multitask::training::replay::ReplaySet;
-use sentence_multitask::training::trainer::Control;
+use sentence_multitask::training::trainer::{Control, Progress};
 
 use common::{encoder, fixture, weights_dir};
 
@@ -66,6 +66,17 @@ const COOKING_HELD_OUT: [&str; 6] = [
     "Peel and dice the potatoes, then boil them in salted water.",
 ];
 
+/// `teach` of the shipped topic head on the eight cooking sentences.
+fn teach_cooking(
+    replay: Option<&ReplaySet>,
+    config: &LessonConfig,
+    progress: &mut dyn FnMut(&Progress) -> Control,
+) -> Lesson {
+    let labels = vec!["Cooking".to_string(); COOKING.len()];
+    let current = default_head("topic");
+    teach(&current, &embed(&COOKING), &labels, replay, config, progress).expect("training runs")
+}
+
 #[test]
 fn a_fifth_topic_from_8_examples_keeps_the_four_default_classes() {
     let current = default_head("topic");
@@ -73,17 +84,10 @@ fn a_fifth_topic_from_8_examples_keeps_the_four_default_classes() {
     let held_out = replay_file(&fixture("topic-heldout.safetensors"));
     assert_eq!(held_out.labels, current.labels());
     let before = held_out.accuracy(&current).unwrap();
-    let labels = vec!["Cooking".to_string(); COOKING.len()];
-    let lesson = teach(
-        &current,
-        &embed(&COOKING),
-        &labels,
-        Some(&replay),
-        &LessonConfig::default(),
-        &mut |_| Control::Continue,
-    )
-    .expect("training runs");
-    let head = lesson.head;
+    let lesson = teach_cooking(Some(&replay), &LessonConfig::default(), &mut |_| {
+        Control::Continue
+    });
+    let head = lesson.head.expect("a finished lesson has a head");
     assert_eq!(
         head.labels(),
         ["World", "Sports", "Business", "Sci/Tech", "Cooking"]
@@ -139,7 +143,7 @@ fn a_new_three_class_task_from_scratch() {
     let lesson = teach(&current, &embed(&texts), &labels, None, &config, &mut |p| {
         if matches!(
             p,
-            sentence_multitask::training::trainer::Progress::Epoch { .. }
+            Progress::Epoch { .. }
         ) {
             epochs += 1;
         }
@@ -147,10 +151,11 @@ fn a_new_three_class_task_from_scratch() {
     })
     .unwrap();
     assert!(epochs > 0);
-    assert_eq!(lesson.head.labels(), ["weather", "recipe", "music"]);
+    let head = lesson.head.expect("a finished lesson has a head");
+    assert_eq!(head.labels(), ["weather", "recipe", "music"]);
     assert_eq!(
         labels_of(
-            &lesson.head,
+            &head,
             &[
                 "Thunderstorms will move in by the afternoon.",
                 "Stir in the cream and simmer the sauce.",
@@ -159,6 +164,51 @@ fn a_new_three_class_task_from_scratch() {
         ),
         ["weather", "recipe", "music"]
     );
+}
+
+/// Stop before the first epoch ends: no new head, whatever the lesson was
+/// (a new class, a replay set); the caller keeps the current one.
+#[test]
+fn stop_at_the_first_step_leaves_no_new_head() {
+    let replay = replay_file(&weights_dir().join("replay/topic.safetensors"));
+    let mut steps = 0;
+    let lesson = teach_cooking(Some(&replay), &LessonConfig::default(), &mut |p| {
+        assert!(matches!(p, Progress::Step { .. }), "stopped before an epoch");
+        steps += 1;
+        Control::Stop
+    });
+    assert_eq!(steps, 1);
+    assert!(lesson.head.is_none());
+    assert_eq!(lesson.report.epochs_run, 0);
+    assert!(lesson.report.stopped_early);
+}
+
+/// Stop after the first epoch: that epoch's weights are kept, not the
+/// starting ones and not half of the second epoch.
+#[test]
+fn stop_after_an_epoch_keeps_that_epoch() {
+    let config = LessonConfig {
+        epochs: Some(1),
+        ..LessonConfig::default()
+    };
+    let one_epoch = teach_cooking(None, &config, &mut |_| Control::Continue)
+        .head
+        .unwrap();
+    let mut epochs = 0;
+    let stopped = teach_cooking(None, &LessonConfig::default(), &mut |p| {
+        if matches!(p, Progress::Epoch { .. }) {
+            epochs += 1;
+        }
+        if epochs == 1 && matches!(p, Progress::Step { .. }) {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
+    });
+    assert_eq!(stopped.report.epochs_run, 1);
+    let x = embed(&COOKING_HELD_OUT);
+    let logits = |h: &Head| h.logits(&x, None).unwrap().to_vec2::<f32>().unwrap();
+    assert_eq!(logits(&stopped.head.unwrap()), logits(&one_epoch));
 }
 
 #[test]

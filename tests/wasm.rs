@@ -203,6 +203,18 @@ fn a_head_for_another_encoder_is_refused_in_wasm() {
     assert!(model
         .set_head(foreign.as_bytes(), weights, "foreign.json")
         .is_err());
+    // The page's undo of an import it could not store.
+    let name = HEADS[0].0;
+    assert!(model.remove_head(name));
+    assert!(!model.remove_head(name), "removed once");
+    let names: Vec<String> = serde_wasm_bindgen::from_value::<Vec<serde_json::Value>>(
+        model.heads().unwrap_or_else(|_| panic!("heads")),
+    )
+    .expect("HeadInfo[]")
+    .iter()
+    .map(|h| h["name"].as_str().expect("name").to_string())
+    .collect();
+    assert!(!names.iter().any(|n| n == name), "{names:?}");
     assert!(WebModel::new(
         CONFIG.to_vec(),
         TOKENIZER.to_vec(),

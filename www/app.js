@@ -9,6 +9,8 @@ import { labelControl, refreshHeads, setupTeaching } from './teach.js';
  * @import { Result } from './render.js'
  */
 
+/** @typedef {'pending' | 'ready' | 'failed'} RowState */
+
 const EXAMPLES = [
   'The striker scored twice in the final minutes to win the cup.',
   'Shares fell sharply after the bank reported a quarterly loss.',
@@ -49,7 +51,9 @@ const state = {
   heads: [],
   /** @type {Map<string, Result>} */
   cache: new Map(),
-  /** rendered rows, by non-empty line @type {{text: string, ready: boolean, node: HTMLElement}[]} */
+  /** lines the worker could not encode -> why (not asked again until Retry) @type {Map<string, string>} */
+  failed: new Map(),
+  /** rendered rows, by non-empty line @type {{text: string, shown: RowState, node: HTMLElement}[]} */
   rows: [],
   requestId: 0,
   ready: false,
@@ -119,9 +123,12 @@ function lines() {
   return input.value.split('\n').filter((line) => line.trim() !== '');
 }
 
+/** Lines without a result that the worker has not refused. */
+const missingLines = () => [...new Set(lines().filter((text) => !state.cache.has(text) && !state.failed.has(text)))];
+
 function requestMissing() {
   if (!state.ready) return;
-  const missing = [...new Set(lines().filter((text) => !state.cache.has(text)))];
+  const missing = missingLines();
   if (missing.length > 0) {
     state.requestId += 1;
     send({ type: 'encode', id: state.requestId, texts: missing });
@@ -151,12 +158,15 @@ function render() {
   for (let i = 0; i < texts.length && built < ROWS_PER_TASK; i++) {
     const text = texts[i];
     const result = state.cache.get(text);
+    const failure = state.failed.get(text);
+    /** @type {RowState} */
+    const shown = result ? 'ready' : failure === undefined ? 'pending' : 'failed';
     const old = state.rows[i];
-    if (old && old.text === text && old.ready === Boolean(result)) continue;
-    const node = resultRow(text, result, state.heads, (row) => row.append(labelControl(text)));
+    if (old && old.text === text && old.shown === shown) continue;
+    const node = resultRow(text, result ?? failure, state.heads, (row) => row.append(labelControl(text)));
     if (old) old.node.replaceWith(node);
     else added.append(node);
-    state.rows[i] = { text, ready: Boolean(result), node };
+    state.rows[i] = { text, shown, node };
     built += 1;
   }
   list.append(added);
@@ -222,6 +232,13 @@ worker.onmessage = ({ data }) => {
       render();
       break;
     }
+    case 'encode-error': {
+      state.failed.set(data.text, data.message);
+      const n = lines().filter((t) => state.failed.has(t)).length;
+      setStatus('error', `${n} line${n === 1 ? '' : 's'} could not be encoded (${data.message}). Retry reloads the model.`);
+      render();
+      break;
+    }
     case 'train-epoch':
       pending.get(data.id)?.onEvent?.(data);
       break;
@@ -234,7 +251,7 @@ worker.onmessage = ({ data }) => {
     }
     case 'idle':
       // Lines typed while the worker was busy may still be missing.
-      if (lines().some((t) => !state.cache.has(t))) requestMissing();
+      if (missingLines().length > 0) requestMissing();
       break;
     case 'error':
       if (data.stage === 'load') setStatus('error', `The model could not be loaded: ${data.message}`);
@@ -245,19 +262,28 @@ worker.onmessage = ({ data }) => {
 /** @param {ErrorEvent} event */
 worker.onerror = (event) => setStatus('error', `The model worker failed: ${event.message || 'unknown error'}`);
 
-$('retry').addEventListener('click', () => {
-  setStatus('loading', 'Retrying…');
-  send({ type: 'load', weights: PRECISIONS[precision].file });
-});
-
-// Switching weights rebuilds the worker's model: reload, keeping the text.
-precisionSelect.value = precision;
-precisionSelect.addEventListener('change', () => {
-  localStorage.setItem(PRECISION_KEY, precisionSelect.value);
+/**
+ * Loads the page again with the text kept: a new worker builds the model
+ * from scratch (a wasm instance that failed may not recover), and the heads
+ * come back from this browser's store.
+ */
+function reloadKeepingText() {
   sessionStorage.setItem(TEXT_KEY, input.value);
   const url = new URL(location.href);
   url.searchParams.delete('precision');
   location.replace(url);
+}
+
+$('retry').addEventListener('click', () => {
+  setStatus('loading', 'Retrying…');
+  reloadKeepingText();
+});
+
+// Switching weights rebuilds the worker's model.
+precisionSelect.value = precision;
+precisionSelect.addEventListener('change', () => {
+  localStorage.setItem(PRECISION_KEY, precisionSelect.value);
+  reloadKeepingText();
 });
 const kept = sessionStorage.getItem(TEXT_KEY);
 if (kept !== null) {

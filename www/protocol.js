@@ -12,12 +12,15 @@
 
 /**
  * What `train` replies: the wasm `LessonResult` and what the worker adds.
+ * `previous` is the head as it was before, for the page to put back if it
+ * cannot store the new one.
  * @typedef {LessonResult & {
  *   embedMs: number,
  *   trainMs: number,
  *   replayAccuracy: { before: number | undefined, after: number | undefined },
  *   heads: HeadInfo[],
  *   files: HeadFiles,
+ *   previous: HeadFiles,
  * }} TrainResult
  */
 
@@ -31,9 +34,10 @@
  *   },
  *   'set-head': {
  *     request: { json: Uint8Array, safetensors: Uint8Array, source: string },
- *     reply: { head: HeadInfo, heads: HeadInfo[], files: HeadFiles },
+ *     reply: { head: HeadInfo, heads: HeadInfo[], files: HeadFiles, previous: HeadFiles | null },
  *   },
  *   'reset-head': { request: { head: string }, reply: { heads: HeadInfo[] } },
+ *   'remove-head': { request: { head: string }, reply: { heads: HeadInfo[] } },
  *   'head-files': { request: { head: string }, reply: HeadFiles },
  *   'read-examples': { request: { bytes: Uint8Array, name: string }, reply: Example[] },
  *   'write-examples': { request: { examples: Example[], format: 'jsonl' | 'csv' }, reply: string },
@@ -77,10 +81,12 @@
 
 /**
  * One `results` message: a batch of texts with their embeddings
- * (`texts.length × dim`, row-major) and every head's answer.
+ * (`texts.length × dim`, row-major) and every head's answer; `encoder` 1 is
+ * the model worker, 2 the second encoder.
  * @typedef {{
  *   type: 'results',
  *   id: number,
+ *   encoder: 1 | 2,
  *   texts: string[],
  *   ms: number,
  *   dim: number,
@@ -95,6 +101,7 @@
  * @typedef {({ type: 'progress' } & DownloadProgress)
  *   | { type: 'ready', info: EncoderInfo, heads: HeadInfo[], defaults: Defaults, timings: Timings, sizes: Record<string, number> }
  *   | Results
+ *   | { type: 'encode-error', id: number, text: string, message: string }
  *   | { type: 'idle', id: number }
  *   | ({ type: 'train-epoch', id: string } & EpochEvent)
  *   | { type: 'reply', id: string, ok: true, value: unknown }

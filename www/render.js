@@ -171,18 +171,25 @@ function embeddingStrip(vector, tokens) {
  */
 
 /**
- * One result row. `result` is `{vector, tokens, predictions}` or undefined
- * while the line is being encoded. `extra(row)` may add controls.
+ * One result row. `result` is `{vector, tokens, predictions}`, the reason the
+ * line could not be encoded, or undefined while it is being encoded.
+ * `extra(row)` may add controls to a row with a result.
  * @param {string} text
- * @param {Result | undefined} result
+ * @param {Result | string | undefined} result
  * @param {HeadInfo[]} heads
  * @param {(row: HTMLElement) => void} [extra]
  */
 export function resultRow(text, result, heads, extra) {
-  const row = el('li', { class: result ? 'result' : 'result pending', 'data-testid': 'result', 'aria-busy': result ? undefined : 'true' });
+  const failed = typeof result === 'string';
+  const className = result === undefined ? 'result pending' : failed ? 'result failed' : 'result';
+  const row = el('li', { class: className, 'data-testid': 'result', 'aria-busy': result === undefined ? 'true' : undefined });
   // A huge line is shown in part (the model reads only its first 256 word pieces anyway).
   const shown = text.length > SHOWN_CHARS ? `${text.slice(0, SHOWN_CHARS)}… (${text.length - SHOWN_CHARS} more characters)` : text;
   row.append(el('p', { class: 'sentence', text: shown }));
+  if (failed) {
+    row.append(el('p', { class: 'line-error', 'data-testid': 'line-error', role: 'alert', text: `Not encoded: ${result}` }));
+    return row;
+  }
   const predictions = el('div', { class: 'predictions' });
   for (const head of heads) predictions.append(predictionBlock(head, result && result.predictions[head.name]));
   row.append(predictions);

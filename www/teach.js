@@ -49,8 +49,116 @@ let heads = () => [];
 let headsChanged = () => {};
 
 const selectedHead = () => headSelect().value;
-const persistExamples = () => save('examples', teach.examples);
-const persistClasses = () => save('classes', teach.classes);
+/** @param {unknown} e */
+const errorText = (e) => (e instanceof Error ? e.message : String(e));
+
+/** @typedef {{ label: string, testid: string, run: () => unknown }} Action */
+
+/** @param {string} key */
+const findNotice = (key) => [...$('notices').children].find((n) => n instanceof HTMLElement && n.dataset.key === key);
+/** @param {string} key */
+const dismiss = (key) => findNotice(key)?.remove();
+
+/**
+ * A notice above the results: what happened to the person's work, with what
+ * they can do about it. One per `key`; a newer one replaces it.
+ * @param {string} key
+ * @param {string} text
+ * @param {Action[]} actions
+ */
+function notify(key, text, actions) {
+  const node = el('div', { class: 'notice', role: 'alert', 'data-testid': 'notice', 'data-kind': 'error', 'data-key': key }, el('p', { text }));
+  for (const action of actions) {
+    const button = el('button', { type: 'button', 'data-testid': action.testid, text: action.label });
+    button.addEventListener('click', () => action.run());
+    node.append(button);
+  }
+  const close = el('button', { type: 'button', class: 'icon', 'aria-label': 'Dismiss this notice', text: '\u00d7' });
+  close.addEventListener('click', () => node.remove());
+  node.append(close);
+  const old = findNotice(key);
+  if (old) old.replaceWith(node);
+  else $('notices').append(node);
+}
+
+/** Stored keys that could not be read this visit: writing them would overwrite what is there. */
+const unread = new Set();
+
+/**
+ * The stored value of `key`, or `empty` when none is stored. When it cannot
+ * be read: `empty`, a notice, and no writes to `key` until a reload reads it.
+ * @template T
+ * @param {string} key
+ * @param {T} empty
+ * @param {string} what
+ * @returns {Promise<T>}
+ */
+async function readStored(key, empty, what) {
+  try {
+    return /** @type {T | undefined} */ (await load(key)) ?? empty;
+  } catch (e) {
+    unread.add(key);
+    notify(`read:${key}`, `${what} could not be read from this browser (${errorText(e)}). Nothing is saved over them; reload to try again.`, []);
+    return empty;
+  }
+}
+
+/**
+ * Stores the examples and the class lists; true once both are stored. On a
+ * failure a notice says so and offers Export: the page keeps them in memory
+ * and never calls them saved.
+ */
+async function persistTeaching() {
+  try {
+    for (const key of ['examples', 'classes']) {
+      if (unread.has(key)) throw new Error(`the ${key} stored earlier could not be read, so they are not overwritten`);
+    }
+    await Promise.all([save('examples', teach.examples), save('classes', teach.classes)]);
+    dismiss('save:examples');
+    return true;
+  } catch (e) {
+    notify(
+      'save:examples',
+      `Your examples could not be saved in this browser (${errorText(e)}). They stay on this page until you close it: export them to keep them.`,
+      [{ label: 'Export examples', testid: 'notice-export', run: () => exportExamples('jsonl') }],
+    );
+    return false;
+  }
+}
+
+/**
+ * Stores head `name`'s files; true once stored. On a failure a notice offers
+ * to download them (the caller puts the previous head back).
+ * @param {string} name
+ * @param {HeadFiles} files
+ */
+async function storeHead(name, files) {
+  try {
+    await save(`head:${name}`, files);
+    dismiss(`save:head:${name}`);
+    return true;
+  } catch (e) {
+    notify(
+      `save:head:${name}`,
+      `The new ${name} head could not be saved in this browser (${errorText(e)}), so the page does not use it. Export it to keep it.`,
+      [{ label: `Export the new ${name} head`, testid: 'notice-export', run: () => downloadHead(name, files) }],
+    );
+    return false;
+  }
+}
+
+/**
+ * Puts back the head the worker had before (`previous`), or removes head
+ * `name` when it is new, so the worker uses what the store holds.
+ * @param {string} name
+ * @param {HeadFiles | null} previous
+ */
+async function rollback(name, previous) {
+  const { heads } = previous
+    ? await call('set-head', { json: previous.json, safetensors: previous.safetensors, source: `previous ${name}` })
+    : await call('remove-head', { head: name });
+  headsChanged(heads);
+}
 
 /**
  * @param {string} text
@@ -79,19 +187,17 @@ function setTrainStatus(state, text) {
  */
 function ensureClass(head, label) {
   teach.classes[head] ??= [];
-  if (!teach.classes[head].includes(label)) {
-    teach.classes[head].push(label);
-    persistClasses();
-  }
+  if (!teach.classes[head].includes(label)) teach.classes[head].push(label);
 }
 
 /**
- * Adds one example; returns false (with a message) when it cannot.
+ * Adds one example; resolves to false (with a message) when it cannot. Says
+ * "Added" only once it is stored.
  * @param {string} text
  * @param {string} head
  * @param {string} label
  */
-export function addExample(text, head, label) {
+export async function addExample(text, head, label) {
   text = text.trim();
   label = label.trim();
   if (!text || !label) {
@@ -104,9 +210,9 @@ export function addExample(text, head, label) {
   }
   ensureClass(head, label);
   teach.examples.push({ text, label, head });
-  persistExamples();
-  message(`Added to ${head} as \u201c${label}\u201d.`);
   drawTeaching();
+  if (await persistTeaching()) message(`Added to ${head} as \u201c${label}\u201d.`);
+  else message(`Added to ${head} as \u201c${label}\u201d on this page only: it is not saved.`, 'error');
   return true;
 }
 
@@ -176,20 +282,20 @@ function drawTeaching() {
     const text = el('input', { class: 'example-edit', value: example.text, 'aria-label': 'Example text' });
     text.addEventListener('change', () => {
       example.text = text.value.trim() || example.text;
-      persistExamples();
+      persistTeaching();
     });
     const label = el('select', { 'aria-label': 'Example label' });
     for (const c of classes) label.append(el('option', { value: c, text: c }));
     label.value = example.label;
     label.addEventListener('change', () => {
       example.label = label.value;
-      persistExamples();
+      persistTeaching();
       drawTeaching();
     });
     const drop = el('button', { type: 'button', class: 'icon', 'aria-label': 'Remove example', text: '\u00d7' });
     drop.addEventListener('click', () => {
       teach.examples.splice(teach.examples.indexOf(example), 1);
-      persistExamples();
+      persistTeaching();
       drawTeaching();
     });
     return el('li', { class: 'example', 'data-testid': 'example' }, text, label, drop);
@@ -207,8 +313,7 @@ function renameClass(head, from, to) {
   if (to && to !== from && !teach.classes[head].includes(to)) {
     teach.classes[head] = teach.classes[head].map((c) => (c === from ? to : c));
     for (const e of teach.examples) if (e.head === head && e.label === from) e.label = to;
-    persistClasses();
-    persistExamples();
+    persistTeaching();
     message(`Renamed \u201c${from}\u201d to \u201c${to}\u201d; the head learns the new name when you train it.`);
   }
   drawTeaching();
@@ -221,8 +326,7 @@ function renameClass(head, from, to) {
 function deleteClass(head, name) {
   teach.classes[head] = teach.classes[head].filter((c) => c !== name);
   teach.examples = teach.examples.filter((e) => !(e.head === head && e.label === name));
-  persistClasses();
-  persistExamples();
+  persistTeaching();
   message(`Deleted \u201c${name}\u201d from ${head}; training will leave it out.`);
   drawTeaching();
 }
@@ -343,7 +447,15 @@ async function train() {
         drawCurve(points);
       },
     );
-    await save(`head:${head}`, result.files);
+    if (!result.changed) {
+      setTrainStatus('done', `Stopped before the first epoch ended: ${head} is unchanged.`);
+      return;
+    }
+    if (!(await storeHead(head, result.files))) {
+      await rollback(head, result.previous);
+      setTrainStatus('error', `Trained ${head}, but it could not be saved: the previous ${head} head is still in use.`);
+      return;
+    }
     const { before, after } = result.replayAccuracy;
     const replay =
       before === undefined || after === undefined
@@ -363,9 +475,6 @@ async function train() {
     $('stop').hidden = true;
   }
 }
-
-/** @param {unknown} e */
-const errorText = (e) => (e instanceof Error ? e.message : String(e));
 
 /**
  * @param {string} name
@@ -406,19 +515,26 @@ async function importExamples(input) {
       teach.examples.push({ text: e.text, label: e.label, head });
       added += 1;
     }
-    persistExamples();
     drawTeaching();
-    message(`Imported ${added} example${added === 1 ? '' : 's'} from ${file.name}.`);
+    if (await persistTeaching()) message(`Imported ${added} example${added === 1 ? '' : 's'} from ${file.name}.`);
+    else message(`Imported ${added} example${added === 1 ? '' : 's'} from ${file.name} on this page only: they are not saved.`, 'error');
   } catch (e) {
     message(`Nothing imported: ${errorText(e)}`, 'error');
   }
 }
 
+/**
+ * @param {string} name
+ * @param {HeadFiles} files
+ */
+function downloadHead(name, files) {
+  download(`${name}.json`, files.json, 'application/json');
+  download(`${name}.safetensors`, files.safetensors, 'application/octet-stream');
+}
+
 async function exportHead() {
   const head = selectedHead();
-  const files = await call('head-files', { head });
-  download(`${head}.json`, files.json, 'application/json');
-  download(`${head}.safetensors`, files.safetensors, 'application/octet-stream');
+  downloadHead(head, await call('head-files', { head }));
 }
 
 /** @param {HTMLInputElement} input */
@@ -438,11 +554,17 @@ async function importHead(input) {
       source: json.name,
     });
     const name = result.head.name;
-    await save(`head:${name}`, result.files);
+    if (!(await storeHead(name, result.files))) {
+      await rollback(name, result.previous);
+      const inUse = result.previous ? `the ${name} head you had is still in use` : 'nothing changed';
+      message(`Head ${name} could not be saved, so it is not in use: ${inUse}.`, 'error');
+      return;
+    }
     for (const label of result.head.labels) ensureClass(name, label);
     headsChanged(result.heads);
     headSelect().value = name;
     drawTeaching();
+    persistTeaching();
     message(`Imported head ${name} (${result.head.labels.join(', ')}).`);
   } catch (e) {
     message(`Head refused, nothing changed: ${errorText(e)}`, 'error');
@@ -451,19 +573,69 @@ async function importHead(input) {
 
 async function resetHead() {
   const head = selectedHead();
+  const labels = teach.shipped[head];
+  if (!labels) {
+    message(`${head} is not a shipped head, so there is nothing to reset it to.`, 'error');
+    return;
+  }
   try {
-    const result = await call('reset-head', { head });
+    // The stored copy goes first: if it stayed, the next visit would bring it back.
     await remove(`head:${head}`);
-    const labels = teach.shipped[head] ?? [];
+    const result = await call('reset-head', { head });
     const used = teach.examples.filter((e) => e.head === head).map((e) => e.label);
     teach.classes[head] = [...new Set([...labels, ...used])];
-    persistClasses();
+    persistTeaching();
     headsChanged(result.heads);
     drawTeaching();
     setTrainStatus('idle', '');
     message(`${head} is the shipped head again; your examples are kept.`);
   } catch (e) {
     message(`Could not reset ${head}: ${errorText(e)}`, 'error');
+  }
+}
+
+/**
+ * Heads trained or imported on an earlier visit, back into the worker. One
+ * that fails to restore stays stored (the failure may pass: the next visit
+ * tries again) and a notice offers to remove it.
+ * @param {(heads: HeadInfo[]) => void} onHeadsChanged
+ */
+async function restoreHeads(onHeadsChanged) {
+  let stored;
+  try {
+    stored = await keys();
+  } catch (e) {
+    notify('read:heads', `The heads saved in this browser could not be listed (${errorText(e)}); the shipped heads are in use. Reload to try again.`, []);
+    return;
+  }
+  let last;
+  for (const key of stored) {
+    if (typeof key !== 'string' || !key.startsWith('head:')) continue;
+    const name = key.slice(5);
+    try {
+      const files = /** @type {HeadFiles | undefined} */ (await load(key));
+      if (!files) throw new Error('its files are missing');
+      last = (await call('set-head', { json: files.json, safetensors: files.safetensors, source: `saved ${name}` })).heads;
+    } catch (e) {
+      const remove = { label: `Remove the saved ${name} head`, testid: 'remove-saved-head', run: () => removeSaved(key, name) };
+      notify(`restore:${key}`, `The ${name} head saved in this browser could not be restored (${errorText(e)}). It is kept, and the next visit tries again.`, [remove]);
+    }
+  }
+  if (last) onHeadsChanged(last);
+}
+
+/**
+ * The person's explicit removal of a stored head that does not restore.
+ * @param {string} key
+ * @param {string} name
+ */
+async function removeSaved(key, name) {
+  try {
+    await remove(key);
+    dismiss(`restore:${key}`);
+    message(`Removed the saved ${name} head.`);
+  } catch (e) {
+    message(`Could not remove the saved ${name} head: ${errorText(e)}`, 'error');
   }
 }
 
@@ -484,32 +656,17 @@ export async function setupTeaching(callWorker, currentHeads, onHeadsChanged, de
   teach.defaults = defaults;
   showDefaults(defaults);
   for (const head of heads()) teach.shipped[head.name] = head.labels;
-  teach.examples = /** @type {TaughtExample[] | undefined} */ (await load('examples').catch(() => undefined)) ?? [];
-  teach.classes = /** @type {Record<string, string[]> | undefined} */ (await load('classes').catch(() => undefined)) ?? {};
-  // Heads trained or imported on an earlier visit.
-  const restored = [];
-  const saved = ((await keys().catch(() => [])) ?? []).filter((k) => typeof k === 'string' && k.startsWith('head:'));
-  for (const key of /** @type {string[]} */ (saved)) {
-    const files = /** @type {HeadFiles | undefined} */ (await load(key).catch(() => undefined));
-    try {
-      if (!files) throw new Error('its files are missing');
-      const result = await call('set-head', { json: files.json, safetensors: files.safetensors, source: `saved ${key.slice(5)}` });
-      restored.push(result.heads);
-    } catch (e) {
-      await remove(key);
-      message(`A saved head ${key.slice(5)} could not be restored (${errorText(e)}); it was dropped.`, 'error');
-    }
-  }
-  const last = restored.at(-1);
-  if (last) onHeadsChanged(last);
+  teach.examples = await readStored('examples', /** @type {TaughtExample[]} */ ([]), 'Your saved examples');
+  teach.classes = await readStored('classes', /** @type {Record<string, string[]>} */ ({}), 'Your saved class lists');
+  await restoreHeads(onHeadsChanged);
   for (const head of heads()) for (const label of head.labels) ensureClass(head.name, label);
   drawHeadOptions();
   drawTeaching();
 
   headSelect().addEventListener('change', drawTeaching);
-  $('example-form').addEventListener('submit', (event) => {
+  $('example-form').addEventListener('submit', async (event) => {
     event.preventDefault();
-    if (addExample(field('example-text').value, selectedHead(), field('example-label').value)) {
+    if (await addExample(field('example-text').value, selectedHead(), field('example-label').value)) {
       field('example-text').value = '';
       field('example-text').focus();
     }

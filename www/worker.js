@@ -10,6 +10,7 @@
 //                                          stop: SharedArrayBuffer; the page sets [0] = 1 to stop
 //   {type: 'set-head', id, json, safetensors, source}   import (or restore) a head
 //   {type: 'reset-head', id, head}         back to the shipped head
+//   {type: 'remove-head', id, head}        drop a head (undo of an import the page could not store)
 //   {type: 'head-files', id, head}         NAME.json + NAME.safetensors bytes
 //   {type: 'read-examples', id, bytes, name} / {type: 'write-examples', id, examples, format}
 //   {type: 'bench', id, texts, batch, reps, workers}  sentences/s at one batch size (make bench-web);
@@ -18,10 +19,11 @@
 // worker -> page
 //   {type: 'progress', loaded, total, cached}
 //   {type: 'ready', info, heads, defaults: {lesson, mlp}, timings, sizes}
-//   {type: 'results', id, texts, dim, embeddings, tokens, predictions, ms}
+//   {type: 'results', id, encoder, texts, dim, embeddings, tokens, predictions, ms}
+//   {type: 'encode-error', id, text, message}   the line that could not be encoded
 //   {type: 'idle', id}                     the queue is empty
 //   {type: 'train-epoch', id, epoch, trainLoss, validation}   wasm's EpochEvent as it is
-//   {type: 'reply', id, ok, value | message}   answer to train, set-head, reset-head, head-files, *-examples
+//   {type: 'reply', id, ok, value | message}   answer to train, set-head, reset-head, remove-head, head-files, *-examples
 //   {type: 'error', stage, message}
 
 import init, { WebModel, defaultArchitecture, lessonDefaults, readExamples, writeExamples } from './pkg/sentence_multitask.js';
@@ -34,6 +36,12 @@ import { loadModelFiles, clearModelCache } from './model-files.js';
 
 /** Sentences per call into wasm: small enough that results stream in. */
 const CHUNK = 16;
+/**
+ * A second encoder that has not answered a batch in this long is dropped (it
+ * may have died without an error event) and this worker redoes its batches.
+ * A healthy one answers a batch of 16 in well under a second.
+ */
+const HELPER_TIMEOUT_MS = 8_000;
 
 /** @type {WebModel | null} */
 let model = null;
@@ -143,23 +151,22 @@ function startHelper(files, weightsFile) {
   helperReady = new Promise((resolve) => {
     /** @param {string} message */
     const fail = (message) => {
-      if (helper === worker) helper = null;
-      worker.terminate();
-      for (const call of helperCalls.values()) call.reject(new Error(message));
-      helperCalls.clear();
+      clearTimeout(late);
+      dropHelper(worker, message);
       resolve(null);
     };
+    // It builds the encoder and warms it up: seconds, never a minute.
+    const late = setTimeout(() => fail('the second encoder did not get ready in 60 s'), 60_000);
     /** @param {MessageEvent<FromEncoder>} event */
     worker.onmessage = ({ data }) => {
       if (data.type === 'ready') {
+        clearTimeout(late);
         helper = worker;
         resolve(worker);
       } else if (data.type === 'embedded') {
         helperCalls.get(data.id)?.resolve(data);
-        helperCalls.delete(data.id);
       } else if (data.type === 'error' && data.id !== undefined) {
         helperCalls.get(data.id)?.reject(new Error(data.message));
-        helperCalls.delete(data.id);
       } else {
         fail(`the second encoder failed: ${data.message}`);
       }
@@ -177,7 +184,21 @@ function startHelper(files, weightsFile) {
 }
 
 /**
- * The second encoder's `{dim, embeddings, tokens}` for `texts`.
+ * Stops the second encoder for good; its batches still out fail, so that this
+ * worker encodes them itself.
+ * @param {Worker} worker
+ * @param {string} message
+ */
+function dropHelper(worker, message) {
+  if (helper === worker) helper = null;
+  worker.terminate();
+  for (const call of helperCalls.values()) call.reject(new Error(message));
+  helperCalls.clear();
+}
+
+/**
+ * The second encoder's `{dim, embeddings, tokens}` for `texts`; rejects (and
+ * drops the encoder) when it does not answer within HELPER_TIMEOUT_MS.
  * @param {Worker} helper
  * @param {string[]} texts
  * @returns {Promise<Embedded>}
@@ -185,7 +206,17 @@ function startHelper(files, weightsFile) {
 function helperEmbed(helper, texts) {
   const id = ++helperCallId;
   return new Promise((resolve, reject) => {
-    helperCalls.set(id, { resolve, reject });
+    const timer = setTimeout(
+      () => dropHelper(helper, `the second encoder did not answer in ${HELPER_TIMEOUT_MS / 1000} s`),
+      HELPER_TIMEOUT_MS,
+    );
+    /** @param {() => void} settle */
+    const done = (settle) => {
+      clearTimeout(timer);
+      helperCalls.delete(id);
+      settle();
+    };
+    helperCalls.set(id, { resolve: (e) => done(() => resolve(e)), reject: (e) => done(() => reject(e)) });
     /** @type {ToEncoder} */
     const message = { type: 'embed', id, texts };
     helper.postMessage(message);
@@ -193,26 +224,62 @@ function helperEmbed(helper, texts) {
 }
 
 /**
- * `predict` of each batch, in order. With the second encoder ready, every
+ * `predict` of each batch, in order, with the encoder that embedded it (1:
+ * this worker, 2: the second one). With the second encoder ready, every
  * other batch is embedded there while this worker encodes its own, and the
  * heads run here; if it fails, this worker encodes that batch itself.
- */
-/**
  * @param {WebModel} model
  * @param {string[][]} batches
- * @returns {Promise<Outputs[]>}
+ * @returns {Promise<{ out: Outputs, encoder: 1 | 2 }[]>}
  */
 async function predictBatches(model, batches, shared = true) {
+  /** @type {{ out: Outputs, encoder: 1 | 2 }[]} */
   const results = [];
   for (let i = 0; i < batches.length; i += 2) {
     const next = batches[i + 1];
     const remote = shared && helper && next ? helperEmbed(helper, next).catch(() => null) : null;
-    results.push(model.predict(batches[i]));
+    results.push({ out: model.predict(batches[i]), encoder: 1 });
     if (!next) break;
     const embedded = remote && (await remote);
-    results.push(embedded ? model.classify(embedded.embeddings, embedded.tokens) : model.predict(next));
+    results.push(
+      embedded ? { out: model.classify(embedded.embeddings, embedded.tokens), encoder: 2 } : { out: model.predict(next), encoder: 1 },
+    );
   }
   return results;
+}
+
+/**
+ * Posts one batch's results.
+ * @param {number} id
+ * @param {string[]} texts
+ * @param {{ out: Outputs, encoder: 1 | 2 }} result
+ * @param {number} ms
+ */
+function postResults(id, texts, { out, encoder }, ms) {
+  remember(texts, out.embeddings, out.dim);
+  post({ type: 'results', id, encoder, texts, ms, dim: out.dim, embeddings: out.embeddings, tokens: out.tokens, predictions: out.predictions }, [
+    out.embeddings.buffer,
+    out.tokens.buffer,
+  ]);
+}
+
+/**
+ * After a batch failed: each line on its own, so the error lands on the line
+ * that caused it and the others still get their results. Failed lines are
+ * not queued again; the page shows them and offers Retry.
+ * @param {WebModel} model
+ * @param {number} id
+ * @param {string[]} texts
+ */
+function lineByLine(model, id, texts) {
+  for (const text of texts) {
+    const t0 = performance.now();
+    try {
+      postResults(id, [text], { out: model.predict([text]), encoder: 1 }, performance.now() - t0);
+    } catch (e) {
+      post({ type: 'encode-error', id, text, message: errorText(e) });
+    }
+  }
 }
 
 /** @param {WebModel} model */
@@ -225,22 +292,13 @@ async function pump(model) {
       const texts = queue.splice(0, helper ? 2 * CHUNK : CHUNK);
       const batches = [texts.slice(0, CHUNK), texts.slice(CHUNK)].filter((b) => b.length > 0);
       const t0 = performance.now();
-      let outs;
       try {
-        outs = await predictBatches(model, batches);
-      } catch (e) {
-        post({ type: 'error', stage: 'encode', message: errorText(e) });
-        continue;
+        const results = await predictBatches(model, batches);
+        const ms = performance.now() - t0;
+        batches.forEach((texts, i) => postResults(id, texts, results[i], ms));
+      } catch {
+        lineByLine(model, id, texts);
       }
-      const ms = performance.now() - t0;
-      batches.forEach((texts, i) => {
-        const out = outs[i];
-        remember(texts, out.embeddings, out.dim);
-        post({ type: 'results', id, texts, ms, dim: out.dim, embeddings: out.embeddings, tokens: out.tokens, predictions: out.predictions }, [
-          out.embeddings.buffer,
-          out.tokens.buffer,
-        ]);
-      });
       // Let a newer request replace what is still queued.
       await new Promise((resolve) => setTimeout(resolve, 0));
     }
@@ -295,6 +353,7 @@ function train(model, { id, head, examples, config, stop }) {
   const t0 = performance.now();
   const flat = embedAll(model, examples.map((e) => e.text));
   const t1 = performance.now();
+  const previous = model.headFiles(head);
   const before = model.replayAccuracy(head);
   const result = model.train(
     head,
@@ -312,6 +371,7 @@ function train(model, { id, head, examples, config, stop }) {
     replayAccuracy: { before, after: model.replayAccuracy(head) },
     heads: model.heads(),
     files: model.headFiles(head),
+    previous,
   };
 }
 
@@ -348,8 +408,9 @@ self.onmessage = ({ data }) => {
       break;
     case 'set-head':
       reply(data, whenModel((model) => {
+        const before = new Map(model.heads().map((h) => [h.name, model.headFiles(h.name)]));
         const info = model.setHead(data.json, data.safetensors, data.source);
-        return { head: info, heads: model.heads(), files: model.headFiles(info.name) };
+        return { head: info, heads: model.heads(), files: model.headFiles(info.name), previous: before.get(info.name) ?? null };
       }));
       break;
     case 'reset-head':
@@ -357,6 +418,12 @@ self.onmessage = ({ data }) => {
         const pair = shipped.get(data.head);
         if (!pair) throw new Error(`there is no shipped head ${JSON.stringify(data.head)}`);
         model.setHead(pair.json, pair.safetensors, `heads/${data.head}.json`);
+        return { heads: model.heads() };
+      }));
+      break;
+    case 'remove-head':
+      reply(data, whenModel((model) => {
+        model.removeHead(data.head);
         return { heads: model.heads() };
       }));
       break;

@@ -65,6 +65,12 @@ impl MultiTaskModel {
         Ok(())
     }
 
+    /// Removes the head called `name` and returns it (`None`: there was none).
+    pub fn remove_head(&mut self, name: &str) -> Option<Head> {
+        let at = self.heads.iter().position(|h| h.name() == name)?;
+        Some(self.heads.remove(at))
+    }
+
     /// The heads, in the order they were added.
     pub fn heads(&self) -> &[Head] {
         &self.heads

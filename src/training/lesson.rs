@@ -2,7 +2,9 @@
 //! by the new labels, its known weights are kept, and a replay set of stored
 //! embeddings of its original training data is mixed in so it does not forget
 //! the classes it had. The encoder stays frozen: examples arrive as embeddings.
-//! Settings come from [`defaults::for_data`], as for the CLI's `train`.
+//! Settings come from [`defaults::for_data`], as for the CLI's `train`; a lesson
+//! with a replay set counts its epochs in passes over the person's examples
+//! ([`defaults::REPLAY_LESSON_EPOCHS`]).
 
 use std::collections::BTreeMap;
 
@@ -62,8 +64,10 @@ impl Default for LessonConfig {
 /// The outcome of a lesson: the trained head and how training went.
 #[derive(Debug)]
 pub struct Lesson {
-    /// The new head (same name as before).
-    pub head: Head,
+    /// The new head (same name as before); `None` when the run was stopped
+    /// before its first epoch ended, so the current head stays as it is
+    /// (half an epoch of a new class row is worse than what was there).
+    pub head: Option<Head>,
     /// Epochs, losses, validation.
     pub report: TrainReport,
     /// Examples trained on per class, replay included.
@@ -127,7 +131,8 @@ pub fn teach(
         .map(|l| classes.iter().position(|c| c == l).unwrap_or(0))
         .collect();
     let mut parts = own_examples(examples, &class_of, classes.len())?;
-    if let Some(replay) = replay.filter(|_| !config.from_scratch) {
+    let replay = replay.filter(|_| !config.from_scratch);
+    if let Some(replay) = replay {
         add_replay(&mut parts, replay, &classes, config.replay_per_class)?;
     }
     let mut examples_per_class = BTreeMap::new();
@@ -137,6 +142,9 @@ pub fn teach(
     let examples = parts.per_class.iter().sum();
     let smallest = parts.per_class.iter().copied().min().unwrap_or(0);
     let mut train_config = defaults::for_data(examples, smallest).config;
+    if replay.is_some() && smallest < defaults::LARGE_CLASS {
+        train_config.epochs = defaults::REPLAY_LESSON_EPOCHS;
+    }
     train_config.epochs = config.epochs.unwrap_or(train_config.epochs);
     train_config.learning_rate = config.learning_rate.unwrap_or(train_config.learning_rate);
     train_config.seed = config.seed;
@@ -155,6 +163,13 @@ pub fn teach(
         )],
     };
     let report = fit(&mut tasks, None, &mut embedded, &train_config, progress)?.report;
+    if report.epochs_run == 0 {
+        return Ok(Lesson {
+            head: None,
+            report,
+            examples_per_class,
+        });
+    }
     let [task] = tasks;
     let mut head = task.head;
     head.set_training(TrainingRecord {
@@ -176,7 +191,7 @@ pub fn teach(
         ]),
     });
     Ok(Lesson {
-        head,
+        head: Some(head),
         report,
         examples_per_class,
     })

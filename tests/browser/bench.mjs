@@ -4,7 +4,9 @@
 //  cores), b1_one_worker_sps, ..., cold_ready_ms, warm_ready_ms, download_bytes,
 //  min_cosine, peak_heap_bytes, typing_ms (median, debounce to labelled row),
 //  typing_results_ms (of which: until the worker's results reach the page),
-//  typing_encode_ms (of which: the worker encoding the line), ...}.
+//  typing_encode_ms (of which: the worker encoding the line), timer_delay_ms
+//  and timer_delay_max_ms (a zero-delay timer on the page's thread while the
+//  workers encode 2,000 lines: how responsive the page stays), ...}.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -106,6 +108,24 @@ try {
   });
   summary.min_cosine = Number(min.toFixed(7));
   const lines = Array.from({ length: 2000 }, (_, i) => `${texts[i % texts.length]} (${i})`);
+  await page.fill('[data-testid="sentence-input"]', lines.join('\n'));
+  const delays = [];
+  for (let i = 0; i < 15; i++) {
+    delays.push(
+      await page.evaluate(
+        () =>
+          new Promise((resolve) => {
+            const t0 = performance.now();
+            setTimeout(() => resolve(performance.now() - t0), 0);
+          }),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  delays.sort((a, b) => a - b);
+  summary.timer_delay_ms = Math.round(delays[7]);
+  summary.timer_delay_max_ms = Math.round(delays.at(-1));
+  console.log(JSON.stringify({ timer_delays_while_encoding_ms: delays.map(Math.round) }));
   const { wasmMemoryBytes } = await call('embed', { texts: lines });
   summary.peak_heap_bytes = wasmMemoryBytes;
   console.log(JSON.stringify({ embedded_lines: lines.length, wasm_memory_bytes: wasmMemoryBytes }));

@@ -2,7 +2,7 @@
 // loopback port, and Debian's headless Chromium driven by playwright-core.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -109,4 +109,42 @@ export function labels(page) {
       sentiment: row.querySelector('[data-testid="prediction-sentiment"]').dataset.label,
     })),
   );
+}
+
+/** Adds one example through the teaching form. */
+export async function addExample(page, head, text, label) {
+  await page.selectOption('[data-testid="example-head"]', head);
+  await page.fill('[data-testid="example-text"]', text);
+  await page.fill('[data-testid="example-label"]', label);
+  await page.click('[data-testid="add-example"]');
+}
+
+/** Trains `head` and resolves to the train status once it is done or failed. */
+export async function trainAndWait(page, head) {
+  await page.selectOption('[data-testid="example-head"]', head);
+  await page.click('[data-testid="train"]');
+  await waitFor(page, () => ['done', 'error'].includes(document.querySelector('[data-testid="train-status"]').dataset.state), null, {
+    timeout: 120_000,
+  });
+  return page.textContent('[data-testid="train-status"]');
+}
+
+/** Clicks an export button and returns `{name: bytes}` of the `count` downloads it makes. */
+export async function downloads(page, testid, count) {
+  const seen = [];
+  const done = new Promise((resolve) => {
+    const onDownload = (d) => {
+      seen.push(d);
+      if (seen.length === count) {
+        page.off('download', onDownload);
+        resolve();
+      }
+    };
+    page.on('download', onDownload);
+  });
+  await page.click(`[data-testid="${testid}"]`);
+  await done;
+  const files = {};
+  for (const d of seen) files[d.suggestedFilename()] = readFileSync(await d.path());
+  return files;
 }

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { BIN, REPO, browser, labels, openPage, serve, typeSentences, waitFor } from './harness.mjs';
+import { BIN, REPO, addExample, browser, downloads, labels, openPage, serve, trainAndWait, typeSentences, waitFor } from './harness.mjs';
 
 let server;
 let chrome;
@@ -52,42 +52,6 @@ const HELD_OUT = [
   ['Stir in the cream and season with pepper.', 'recipe'],
   ['Tickets for the rock festival sold out in minutes.', 'music'],
 ];
-
-async function addExample(page, head, text, label) {
-  await page.selectOption('[data-testid="example-head"]', head);
-  await page.fill('[data-testid="example-text"]', text);
-  await page.fill('[data-testid="example-label"]', label);
-  await page.click('[data-testid="add-example"]');
-}
-
-async function trainAndWait(page, head) {
-  await page.selectOption('[data-testid="example-head"]', head);
-  await page.click('[data-testid="train"]');
-  await waitFor(page, () => ['done', 'error'].includes(document.querySelector('[data-testid="train-status"]').dataset.state), null, {
-    timeout: 120_000,
-  });
-  return page.textContent('[data-testid="train-status"]');
-}
-
-/** Clicks an export button and returns `{name: bytes}` of the `count` downloads it makes. */
-async function downloads(page, testid, count) {
-  const seen = [];
-  const done = new Promise((resolve) => {
-    const onDownload = (d) => {
-      seen.push(d);
-      if (seen.length === count) {
-        page.off('download', onDownload);
-        resolve();
-      }
-    };
-    page.on('download', onDownload);
-  });
-  await page.click(`[data-testid="${testid}"]`);
-  await done;
-  const files = {};
-  for (const d of seen) files[d.suggestedFilename()] = readFileSync(await d.path());
-  return files;
-}
 
 test('teach a brand-new three-class task, keep it across a reload, export and import it bit for bit', async () => {
   const { page, errors, requests } = await openPage(chrome.context, server.url);
@@ -193,7 +157,7 @@ test('training can be stopped', async () => {
   await page.click('[data-testid="train"]');
   await waitFor(page, () => document.querySelector('[data-testid="train-status"]').dataset.state === 'training', null);
   await waitFor(page, () => /epoch \d+/.test(document.getElementById('curve-legend').textContent), null);
-  await page.click('#stop');
+  await page.click('[data-testid="stop"]');
   await waitFor(page, () => document.querySelector('[data-testid="train-status"]').dataset.state === 'done', null);
   const text = await page.textContent('[data-testid="train-status"]');
   const epochs = Number(/\((\d+) epochs/.exec(text)[1]);

@@ -1,0 +1,219 @@
+//! `train`'s starting points and validation choices end to end (--init with
+//! --freeze, the default hold-out, --val), and the `replay-set` and
+//! `import-weights` commands.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::{encoder, fixture, run_cli, weights_dir};
+use sentence_multitask::training::replay::ReplaySet;
+
+fn ok(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().next().expect("a summary line")).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn train(args: &[&str]) -> Output {
+    let mut all = vec!["train", "--no-cache", "--arch", "linear"];
+    all.extend_from_slice(args);
+    run_cli(&all, b"")
+}
+
+/// `train` of one head `name` on `data` into `out`, with `extra` flags.
+fn train_one(name: &str, data: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["--head", name, "--data", s(data), "--out", s(out)];
+    args.extend_from_slice(extra);
+    train(&args)
+}
+
+/// Fails unless `out`'s stderr says `text`.
+fn says(out: &Output, text: &str) {
+    let err = stderr(out);
+    assert!(err.contains(text), "{text:?} missing from: {err}");
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// Two classes of `per_class` short sentences each, as JSONL.
+fn two_classes(path: &Path, per_class: usize) {
+    let mut lines = String::new();
+    for i in 0..per_class {
+        lines += &format!("{{\"text\": \"Bake loaf {i} of bread in the oven.\", \"label\": \"baking\"}}\n");
+        lines += &format!("{{\"text\": \"The striker scored goal {i} of the season.\", \"label\": \"football\"}}\n");
+    }
+    std::fs::write(path, lines).unwrap();
+}
+
+/// A head named by --freeze comes out bit for bit as --init gave it, while
+/// the head trained beside it learns.
+#[test]
+fn a_frozen_head_from_init_is_written_back_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("heads");
+    let shipped = weights_dir().join("heads");
+    let out = train(&[
+        "--head",
+        "topic",
+        "--data",
+        s(&fixture("data/ag_news.csv")),
+        "--format",
+        "ag-news",
+        "--head",
+        "hobby",
+        "--data",
+        s(&fixture("data/three_topics.jsonl")),
+        "--format",
+        "jsonl",
+        "--init",
+        s(&shipped),
+        "--freeze",
+        "topic",
+        "--epochs",
+        "20",
+        "--out",
+        s(&out_dir),
+    ]);
+    let summary = ok(&out);
+    assert_eq!(summary["heads"][0]["frozen"], true);
+    assert_eq!(summary["heads"][1]["frozen"], false);
+    for file in ["topic.safetensors", "topic.json"] {
+        let before = std::fs::read(shipped.join(file)).unwrap();
+        let after = std::fs::read(out_dir.join(file)).unwrap();
+        assert!(before == after, "{file} changed although topic was frozen");
+    }
+    assert!(out_dir.join("hobby.safetensors").exists());
+
+    let three = fixture("data/three_topics.jsonl");
+    let new_frozen = train_one("hobby", &three, &dir.path().join("never"), &["--freeze", "hobby"]);
+    assert!(!new_frozen.status.success());
+    says(&new_frozen, "come from --init");
+}
+
+/// Below 128 examples a class nothing is held out (the last epoch is kept);
+/// from 128 on, the last 10% of each class validates.
+#[test]
+fn the_default_hold_out_follows_the_data_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let three = fixture("data/three_topics.jsonl");
+    let small = train_one("hobby", &three, &dir.path().join("small"), &[]);
+    says(&small, "hobby: validation: none held out");
+    assert!(ok(&small)["heads"][0]["validation"].is_null());
+
+    let data = dir.path().join("large.jsonl");
+    two_classes(&data, 130);
+    let large = train_one("kitchen", &data, &dir.path().join("large"), &["--epochs", "2"]);
+    says(&large, "kitchen: validation: the last 10% of each class");
+    let validation = &ok(&large)["heads"][0]["validation"];
+    assert_eq!(validation["count"], 26, "13 of each class: {validation}");
+}
+
+/// --val validates on its own file and trains on the whole --data file.
+#[test]
+fn a_validation_file_is_used_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let val = dir.path().join("val.jsonl");
+    std::fs::write(
+        &val,
+        "{\"text\": \"Knead the dough and let it rise.\", \"label\": \"cooking\"}\n\
+         {\"text\": \"The rocket reached orbit at dawn.\", \"label\": \"space\"}\n\
+         {\"text\": \"The keeper saved a penalty.\", \"label\": \"football\"}\n",
+    )
+    .unwrap();
+    let out_dir = dir.path().join("heads");
+    let three = fixture("data/three_topics.jsonl");
+    let with_val = ["--val", s(&val), "--epochs", "30"];
+    let summary = ok(&train_one("hobby", &three, &out_dir, &with_val));
+    assert_eq!(summary["heads"][0]["validation"]["count"], 3);
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("hobby.json")).unwrap()).unwrap();
+    assert_eq!(meta["training"]["examples_per_class"]["space"], 8);
+
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"text\": \"Hello.\", \"label\": \"weather\"}\n").unwrap();
+    let refused = train_one("hobby", &three, &dir.path().join("never"), &["--val", s(&bad)]);
+    assert!(!refused.status.success());
+    says(&refused, "bad.jsonl");
+    says(&refused, "weather");
+}
+
+/// `replay-set` writes evenly spaced examples per class that load as a
+/// replay set of the head's classes.
+#[test]
+fn replay_set_writes_a_loadable_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("hobby.safetensors");
+    let three = fixture("data/three_topics.jsonl");
+    let replay_set = |per_class: &str| {
+        let args = ["replay-set", "--head", "hobby", "--data", s(&three)];
+        let rest = ["--per-class", per_class, "--no-cache", "--out", s(&out)];
+        run_cli(&[&args[..], &rest[..]].concat(), b"")
+    };
+    assert_eq!(ok(&replay_set("3"))["rows"], 9);
+    let bytes = std::fs::read(&out).unwrap();
+    let set = ReplaySet::from_safetensors(&bytes, &encoder().encoder_ref(), "hobby").unwrap();
+    assert_eq!(set.labels, ["cooking", "space", "football"]);
+    assert_eq!(set.classes, [0, 0, 0, 1, 1, 1, 2, 2, 2]);
+    says(&replay_set("0"), "per-class");
+}
+
+/// `import-weights` turns a model folder into ours, f16 and int8, and both
+/// embed like the shipped weights.
+#[test]
+fn import_weights_writes_both_stored_forms() {
+    let dir = tempfile::tempdir().unwrap();
+    let sentence = b"The bread rose overnight.\n";
+    let shipped = ok(&run_cli(&["embed"], sentence));
+    for (dtype, file, flag) in [
+        ("f16", "model.safetensors", None),
+        ("int8", "model-int8.safetensors", Some("--compact")),
+    ] {
+        let out = dir.path().join(dtype);
+        let run = run_cli(
+            &[
+                "import-weights",
+                "--from",
+                s(&weights_dir()),
+                "--out",
+                s(&out),
+                "--dtype",
+                dtype,
+            ],
+            b"",
+        );
+        assert!(run.status.success(), "{}", stderr(&run));
+        for name in ["config.json", "tokenizer.json", file] {
+            assert!(out.join(name).exists(), "{dtype}: {name} written");
+        }
+        let mut args = vec!["embed", "--weights", s(&out)];
+        args.extend(flag);
+        let embedded = ok(&run_cli(&args, sentence));
+        let a: Vec<f64> = serde_json::from_value(embedded["embedding"].clone()).unwrap();
+        let b: Vec<f64> = serde_json::from_value(shipped["embedding"].clone()).unwrap();
+        let cosine: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!(cosine > 0.999, "{dtype}: cosine {cosine} to the shipped weights");
+    }
+    let err = stderr(&run_cli(
+        &[
+            "import-weights",
+            "--from",
+            s(&dir.path().join("nowhere")),
+            "--out",
+            s(&dir.path().join("x")),
+        ],
+        b"",
+    ));
+    assert!(err.contains("nowhere"), "the missing folder is named: {err}");
+}
