@@ -51,7 +51,9 @@ fn s(path: &Path) -> &str {
 fn two_classes(path: &Path, per_class: usize) {
     let mut lines = String::new();
     for i in 0..per_class {
-        lines += &format!("{{\"text\": \"Bake loaf {i} of bread in the oven.\", \"label\": \"baking\"}}\n");
+        lines += &format!(
+            "{{\"text\": \"Bake loaf {i} of bread in the oven.\", \"label\": \"baking\"}}\n"
+        );
         lines += &format!("{{\"text\": \"The striker scored goal {i} of the season.\", \"label\": \"football\"}}\n");
     }
     std::fs::write(path, lines).unwrap();
@@ -89,15 +91,28 @@ fn a_frozen_head_from_init_is_written_back_unchanged() {
     let summary = ok(&out);
     assert_eq!(summary["heads"][0]["frozen"], true);
     assert_eq!(summary["heads"][1]["frozen"], false);
-    for file in ["topic.safetensors", "topic.json"] {
-        let before = std::fs::read(shipped.join(file)).unwrap();
-        let after = std::fs::read(out_dir.join(file)).unwrap();
-        assert!(before == after, "{file} changed although topic was frozen");
-    }
+    let read = |dir: &Path, file: &str| std::fs::read(dir.join(file)).unwrap();
+    assert!(
+        read(&shipped, "topic.safetensors") == read(&out_dir, "topic.safetensors"),
+        "the frozen head's weights changed"
+    );
+    let meta = |dir: &Path| -> serde_json::Value {
+        serde_json::from_slice(&read(dir, "topic.json")).unwrap()
+    };
+    assert_eq!(
+        meta(&shipped),
+        meta(&out_dir),
+        "its record is kept as it was"
+    );
     assert!(out_dir.join("hobby.safetensors").exists());
 
     let three = fixture("data/three_topics.jsonl");
-    let new_frozen = train_one("hobby", &three, &dir.path().join("never"), &["--freeze", "hobby"]);
+    let new_frozen = train_one(
+        "hobby",
+        &three,
+        &dir.path().join("never"),
+        &["--freeze", "hobby"],
+    );
     assert!(!new_frozen.status.success());
     says(&new_frozen, "come from --init");
 }
@@ -114,7 +129,12 @@ fn the_default_hold_out_follows_the_data_size() {
 
     let data = dir.path().join("large.jsonl");
     two_classes(&data, 130);
-    let large = train_one("kitchen", &data, &dir.path().join("large"), &["--epochs", "2"]);
+    let large = train_one(
+        "kitchen",
+        &data,
+        &dir.path().join("large"),
+        &["--epochs", "2"],
+    );
     says(&large, "kitchen: validation: the last 10% of each class");
     let validation = &ok(&large)["heads"][0]["validation"];
     assert_eq!(validation["count"], 26, "13 of each class: {validation}");
@@ -143,7 +163,12 @@ fn a_validation_file_is_used_whole() {
 
     let bad = dir.path().join("bad.jsonl");
     std::fs::write(&bad, "{\"text\": \"Hello.\", \"label\": \"weather\"}\n").unwrap();
-    let refused = train_one("hobby", &three, &dir.path().join("never"), &["--val", s(&bad)]);
+    let refused = train_one(
+        "hobby",
+        &three,
+        &dir.path().join("never"),
+        &["--val", s(&bad)],
+    );
     assert!(!refused.status.success());
     says(&refused, "bad.jsonl");
     says(&refused, "weather");
@@ -203,7 +228,10 @@ fn import_weights_writes_both_stored_forms() {
         let a: Vec<f64> = serde_json::from_value(embedded["embedding"].clone()).unwrap();
         let b: Vec<f64> = serde_json::from_value(shipped["embedding"].clone()).unwrap();
         let cosine: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-        assert!(cosine > 0.999, "{dtype}: cosine {cosine} to the shipped weights");
+        assert!(
+            cosine > 0.999,
+            "{dtype}: cosine {cosine} to the shipped weights"
+        );
     }
     let err = stderr(&run_cli(
         &[
@@ -215,5 +243,8 @@ fn import_weights_writes_both_stored_forms() {
         ],
         b"",
     ));
-    assert!(err.contains("nowhere"), "the missing folder is named: {err}");
+    assert!(
+        err.contains("nowhere"),
+        "the missing folder is named: {err}"
+    );
 }

@@ -74,7 +74,15 @@ fn teach_cooking(
 ) -> Lesson {
     let labels = vec!["Cooking".to_string(); COOKING.len()];
     let current = default_head("topic");
-    teach(&current, &embed(&COOKING), &labels, replay, config, progress).expect("training runs")
+    teach(
+        &current,
+        &embed(&COOKING),
+        &labels,
+        replay,
+        config,
+        progress,
+    )
+    .expect("training runs")
 }
 
 #[test]
@@ -141,10 +149,7 @@ fn a_new_three_class_task_from_scratch() {
     };
     let mut epochs = 0;
     let lesson = teach(&current, &embed(&texts), &labels, None, &config, &mut |p| {
-        if matches!(
-            p,
-            Progress::Epoch { .. }
-        ) {
+        if matches!(p, Progress::Epoch { .. }) {
             epochs += 1;
         }
         Control::Continue
@@ -173,7 +178,10 @@ fn stop_at_the_first_step_leaves_no_new_head() {
     let replay = replay_file(&weights_dir().join("replay/topic.safetensors"));
     let mut steps = 0;
     let lesson = teach_cooking(Some(&replay), &LessonConfig::default(), &mut |p| {
-        assert!(matches!(p, Progress::Step { .. }), "stopped before an epoch");
+        assert!(
+            matches!(p, Progress::Step { .. }),
+            "stopped before an epoch"
+        );
         steps += 1;
         Control::Stop
     });
