@@ -32,7 +32,7 @@ export function el(tag, attrs = {}, ...children) {
 
 /**
  * The element `#id`, checked to be a `type` (HTMLElement unless said).
- * @template {HTMLElement} [T=HTMLElement]
+ * @template {Element} [T=HTMLElement]
  * @param {string} id
  * @param {{ new (): T, name: string }} [type]
  * @returns {T}
@@ -41,7 +41,7 @@ export function byId(id, type) {
   const node = document.getElementById(id);
   const want = type ?? HTMLElement;
   if (!(node instanceof want)) throw new Error(`the page has no ${want.name} #${id}`);
-  return /** @type {T} */ (node);
+  return /** @type {T} */ (/** @type {unknown} */ (node));
 }
 
 /**

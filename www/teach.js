@@ -336,7 +336,7 @@ function deleteClass(head, name) {
  * @param {{ epoch: number, loss: number, accuracy: number | undefined }[]} points
  */
 function drawCurve(points) {
-  const svg = $('curve');
+  const svg = $('curve', SVGSVGElement);
   const W = 320;
   const H = 90;
   const maxLoss = Math.max(1e-6, ...points.map((p) => p.loss));
@@ -436,8 +436,8 @@ async function train() {
   setTrainStatus('training', `Training ${head} on ${examples.length} examples\u2026`);
   /** @type {{ epoch: number, loss: number, accuracy: number | undefined }[]} */
   const points = [];
-  drawCurve(points);
   try {
+    drawCurve(points);
     const result = await call(
       'train',
       { head, examples, config: trainingConfig(head), stop: teach.stop },

@@ -1,7 +1,7 @@
 // Shared set-up of the browser tests: the project's own `serve` on a free
 // loopback port, and Debian's headless Chromium driven by playwright-core.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -11,6 +11,9 @@ import { chromium } from 'playwright-core';
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = process.env.SENTENCE_MULTITASK_BIN || join(REPO, 'target', 'debug', 'sentence-multitask');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+/** Runs the native CLI from the repository's top (where its default weights/ is); resolves to its stdout. */
+export const cli = (args, input = '') => execFileSync(BIN, args, { cwd: REPO, input });
 
 /**
  * Starts `sentence-multitask serve --port 0` in the repository's top (where

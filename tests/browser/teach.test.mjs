@@ -1,13 +1,12 @@
 // Teaching a head in the page, as a person does it, in headless Chromium.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { BIN, REPO, addExample, browser, downloads, labels, openPage, serve, trainAndWait, typeSentences, waitFor } from './harness.mjs';
+import { REPO, addExample, cli, browser, downloads, labels, openPage, serve, trainAndWait, typeSentences, waitFor } from './harness.mjs';
 
 let server;
 let chrome;
@@ -93,7 +92,7 @@ test('teach a brand-new three-class task, keep it across a reload, export and im
   assert.ok(again['topic.safetensors'].equals(exported['topic.safetensors']), 'head weights round-trip');
 
   // The exported head works in the native CLI, with the same answers.
-  const native = execFileSync(BIN, ['predict', '--compact', '--head', json], { input: HELD_OUT.map(([t]) => t).join('\n') + '\n' })
+  const native = cli(['predict', '--compact', '--head', json], HELD_OUT.map(([t]) => t).join('\n') + '\n')
     .toString()
     .trim()
     .split('\n')
@@ -167,9 +166,9 @@ test('training can be stopped', async () => {
 
 test('a head trained natively imports and predicts as natively', async () => {
   const out = join(scratch, 'native');
-  execFileSync(BIN, ['train', '--head', 'chores', '--data', join(REPO, 'tests/fixtures/data/three_topics.jsonl'), '--arch', 'linear', '--epochs', '60', '--out', out]);
+  cli(['train', '--head', 'chores', '--data', join(REPO, 'tests/fixtures/data/three_topics.jsonl'), '--arch', 'linear', '--epochs', '60', '--out', out]);
   const sentences = ['Chop the carrots and boil them.', 'The striker scored a late goal.'];
-  const native = execFileSync(BIN, ['predict', '--compact', '--head', join(out, 'chores.json')], { input: sentences.join('\n') + '\n' })
+  const native = cli(['predict', '--compact', '--head', join(out, 'chores.json')], sentences.join('\n') + '\n')
     .toString()
     .trim()
     .split('\n')
