@@ -24,7 +24,7 @@ use crate::model::encoder::{Embedding, Encoder};
 use crate::model::heads::{Architecture, EncoderRef, Head, Prediction};
 use crate::model::weights::{ModelFiles, WEIGHTS_FILE};
 use crate::model::{MultiTaskModel, Output};
-use crate::training::lesson::{teach, LessonConfig};
+use crate::training::lesson::{new_task_head, teach, LessonConfig};
 use crate::training::metrics::{ClassMetrics, Metrics};
 use crate::training::replay::ReplaySet;
 use crate::training::trainer::{Control, Progress, TaskValidation, TrainReport};
@@ -495,14 +495,21 @@ impl WebModel {
         Ok(())
     }
 
-    /// Share of the replay set of head `name` that the head labels right
-    /// (`undefined` without a replay set).
+    /// Share of the replay set of head `name` that the head labels right,
+    /// counting only the examples of `classes` when given (the shipped
+    /// classes the person kept); `undefined` without a replay set or such
+    /// examples.
     #[wasm_bindgen(js_name = replayAccuracy)]
-    pub fn replay_accuracy(&self, name: &str) -> Result<Option<f64>, JsError> {
+    pub fn replay_accuracy(
+        &self,
+        name: &str,
+        classes: Option<Vec<String>>,
+    ) -> Result<Option<f64>, JsError> {
         let (Some(head), Some(set)) = (self.model.head(name), self.replay.get(name)) else {
             return Ok(None);
         };
-        set.accuracy(head).map(Some).map_err(js_error)
+        let classes = classes.unwrap_or_else(|| set.labels.clone());
+        set.accuracy_among(head, &classes).map_err(js_error)
     }
 
     /// `HeadFiles`: the `{json, safetensors}` bytes of head `name`, the
@@ -525,7 +532,8 @@ impl WebModel {
         Ok(files)
     }
 
-    /// Trains head `name` on examples (`embeddings`: `n × dim` row-major,
+    /// Trains head `name` (a new task's when the model has none of that
+    /// name) on examples (`embeddings`: `n × dim` row-major,
     /// with `labels`), mixing in its replay set unless `config.fromScratch`;
     /// fields `config` leaves out take [`lesson_defaults`]'s values.
     /// `on_epoch(EpochEvent)` is called after each epoch; a non-zero
@@ -549,10 +557,15 @@ impl WebModel {
             serde_wasm_bindgen::from_value(config)
                 .map_err(|e| JsError::new(&format!("training settings: {e}")))?
         };
-        let current = self
-            .model
-            .head(name)
-            .ok_or_else(|| JsError::new(&format!("there is no head {name:?}")))?;
+        let fresh;
+        let current = match self.model.head(name) {
+            Some(head) => head,
+            None => {
+                let encoder = self.model.encoder.encoder_ref();
+                fresh = new_task_head(name, &labels, &config, encoder).map_err(js_error)?;
+                &fresh
+            }
+        };
         let dim = self.model.encoder.dim();
         if embeddings.len() != labels.len() * dim {
             return Err(JsError::new(&format!(
@@ -617,6 +630,13 @@ fn set(target: &Object, key: &str, value: &JsValue) -> Result<(), JsError> {
 #[wasm_bindgen(js_name = lessonDefaults, unchecked_return_type = "LessonConfig")]
 pub fn lesson_defaults() -> Result<JsValue, JsError> {
     to_js(&LessonConfig::default())
+}
+
+/// Why `name` cannot name a task's head (1-64 letters, digits, '-' or '_'),
+/// or nothing: the page asks before it creates a task.
+#[wasm_bindgen(js_name = checkTaskName)]
+pub fn check_task_name(name: &str) -> Result<(), JsError> {
+    crate::model::heads::check_name(name).map_err(|reason| JsError::new(&reason))
 }
 
 /// The shape of a new MLP head (`Architecture::default()`), for the

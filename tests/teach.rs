@@ -5,7 +5,9 @@ mod common;
 
 use candle_core::{Device, Tensor};
 use sentence_multitask::model::heads::Head;
-use sentence_multitask::training::lesson::{lesson_classes, teach, Lesson, LessonConfig};
+use sentence_multitask::training::lesson::{
+    lesson_classes, new_task_head, teach, Lesson, LessonConfig,
+};
 use sentence_multitask::training::replay::ReplaySet;
 use sentence_multitask::training::trainer::{Control, Progress};
 
@@ -217,6 +219,63 @@ fn stop_after_an_epoch_keeps_that_epoch() {
     let x = embed(&COOKING_HELD_OUT);
     let logits = |h: &Head| h.logits(&x, None).unwrap().to_vec2::<f32>().unwrap();
     assert_eq!(logits(&stopped.head.unwrap()), logits(&one_epoch));
+}
+
+/// A task of the person's own starts from the page's class list, then the
+/// examples' new labels; it needs two classes.
+#[test]
+fn a_new_task_starts_from_its_classes_and_learns() {
+    let encoder_ref = encoder().encoder_ref();
+    let config = LessonConfig {
+        classes: Some(vec!["recipe".into()]),
+        ..LessonConfig::default()
+    };
+    let texts = [
+        "Bake the cake for forty minutes.",
+        "The band played a long encore.",
+    ];
+    let labels = vec!["recipe".to_string(), "music".into()];
+    let start = new_task_head("my-task", &labels, &config, encoder_ref.clone()).unwrap();
+    assert_eq!(start.labels(), ["recipe", "music"]);
+    assert_eq!(start.name(), "my-task");
+    let lesson = teach(&start, &embed(&texts), &labels, None, &config, &mut |_| {
+        Control::Continue
+    })
+    .unwrap();
+    assert_eq!(
+        labels_of(&lesson.head.unwrap(), &texts),
+        ["recipe", "music"]
+    );
+
+    let one = new_task_head(
+        "my-task",
+        &labels[..1],
+        &LessonConfig::default(),
+        encoder_ref.clone(),
+    );
+    assert!(one.unwrap_err().to_string().contains("at least 2 classes"));
+    let bad = new_task_head("my task", &labels, &LessonConfig::default(), encoder_ref);
+    assert!(bad.unwrap_err().to_string().contains("letters, digits"));
+}
+
+/// What the page reports after a lesson counts only the shipped classes the
+/// person kept.
+#[test]
+fn replay_accuracy_among_the_kept_classes() {
+    let set = replay_file(&weights_dir().join("replay/topic.safetensors"));
+    let head = default_head("topic");
+    let all = set.accuracy(&head).unwrap();
+    let kept = ["Sports".to_string(), "Business".into()];
+    let some = set.accuracy_among(&head, &kept).unwrap().unwrap();
+    assert!(
+        (0.8..=1.0).contains(&some) && (0.8..=1.0).contains(&all),
+        "{some} {all}"
+    );
+    assert_ne!(some, all);
+    assert_eq!(
+        set.accuracy_among(&head, &["Cooking".into()]).unwrap(),
+        None
+    );
 }
 
 #[test]

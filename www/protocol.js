@@ -13,14 +13,14 @@
 /**
  * What `train` replies: the wasm `LessonResult` and what the worker adds.
  * `previous` is the head as it was before, for the page to put back if it
- * cannot store the new one.
+ * cannot store the new one (null for a new task's first head).
  * @typedef {LessonResult & {
  *   embedMs: number,
  *   trainMs: number,
  *   replayAccuracy: { before: number | undefined, after: number | undefined },
  *   heads: HeadInfo[],
  *   files: HeadFiles,
- *   previous: HeadFiles,
+ *   previous: HeadFiles | null,
  * }} TrainResult
  */
 
@@ -38,6 +38,7 @@
  *   },
  *   'reset-head': { request: { head: string }, reply: { heads: HeadInfo[] } },
  *   'remove-head': { request: { head: string }, reply: { heads: HeadInfo[] } },
+ *   'check-task-name': { request: { name: string }, reply: null },
  *   'head-files': { request: { head: string }, reply: HeadFiles },
  *   'read-examples': { request: { bytes: Uint8Array, name: string }, reply: Example[] },
  *   'write-examples': { request: { examples: Example[], format: 'jsonl' | 'csv' }, reply: string },

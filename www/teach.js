@@ -49,6 +49,8 @@ let heads = () => [];
 let headsChanged = () => {};
 
 const selectedHead = () => headSelect().value;
+/** Every task: the model's heads, then the person's tasks not trained yet. */
+const taskNames = () => [...new Set([...heads().map((h) => h.name), ...Object.keys(teach.classes)])];
 /** @param {unknown} e */
 const errorText = (e) => (e instanceof Error ? e.message : String(e));
 
@@ -223,10 +225,10 @@ export async function addExample(text, head, label) {
 export function labelControl(text) {
   const select = el('select', { class: 'label-as', 'aria-label': 'Label this sentence as', 'data-testid': 'label-as' });
   select.append(el('option', { value: '', text: 'Label as\u2026' }));
-  for (const head of heads()) {
-    const group = el('optgroup', { label: head.name });
-    for (const label of teach.classes[head.name] ?? head.labels) {
-      group.append(el('option', { value: JSON.stringify([head.name, label]), text: `${head.name}: ${label}` }));
+  for (const task of taskNames()) {
+    const group = el('optgroup', { label: task });
+    for (const label of teach.classes[task] ?? heads().find((h) => h.name === task)?.labels ?? []) {
+      group.append(el('option', { value: JSON.stringify([task, label]), text: `${task}: ${label}` }));
     }
     select.append(group);
   }
@@ -240,11 +242,56 @@ export function labelControl(text) {
   return select;
 }
 
-function drawHeadOptions() {
+/** @param {string} [choose] the task to select (else the current one, if it still exists) */
+function drawHeadOptions(choose) {
   const select = headSelect();
-  const current = select.value || 'topic';
-  select.replaceChildren(...heads().map((h) => el('option', { value: h.name, text: h.name })));
-  select.value = heads().some((h) => h.name === current) ? current : (heads()[0]?.name ?? '');
+  const current = choose ?? (select.value || 'topic');
+  const names = taskNames();
+  select.replaceChildren(...names.map((name) => el('option', { value: name, text: name })));
+  select.value = names.includes(current) ? current : (names[0] ?? '');
+}
+
+/** A task of the person's own: a name (checked by the library), classes from its examples. */
+async function createTask() {
+  const input = field('task-name');
+  const name = input.value.trim();
+  if (taskNames().includes(name)) {
+    message(`There is a task called ${name} already.`, 'error');
+    return;
+  }
+  try {
+    await call('check-task-name', { name });
+  } catch (e) {
+    message(`No task created: ${errorText(e)}.`, 'error');
+    return;
+  }
+  teach.classes[name] = [];
+  input.value = '';
+  drawHeadOptions(name);
+  drawTeaching();
+  if (await persistTeaching()) message(`Created the task ${name}: add examples (each new label adds a class), then train it.`);
+  else message(`Created the task ${name} on this page only: it is not saved.`, 'error');
+}
+
+/** Deletes the chosen task of the person's own: its head, stored copy, classes and examples. */
+async function deleteTask() {
+  const task = selectedHead();
+  if (teach.shipped[task]) return;
+  try {
+    // The stored copy goes first: if it stayed, the next visit would bring the task back.
+    await remove(`head:${task}`);
+    const { heads: left } = await call('remove-head', { head: task });
+    const dropped = teach.examples.filter((e) => e.head === task).length;
+    delete teach.classes[task];
+    teach.examples = teach.examples.filter((e) => e.head !== task);
+    headsChanged(left);
+    drawHeadOptions();
+    drawTeaching();
+    await persistTeaching();
+    message(`Deleted the task ${task} and its ${dropped} example${dropped === 1 ? '' : 's'}.`);
+  } catch (e) {
+    message(`Could not delete ${task}: ${errorText(e)}`, 'error');
+  }
 }
 
 /** Class chips (with counts, rename and delete), the example list and the suggestions. */
@@ -254,6 +301,7 @@ function drawTeaching() {
   const mine = teach.examples.filter((e) => e.head === head);
   $('label-suggestions').replaceChildren(...classes.map((c) => el('option', { value: c })));
   $('train').textContent = `Train ${head}`;
+  $('delete-task').hidden = !head || Boolean(teach.shipped[head]);
 
   const chips = classes.map((name) => {
     const count = mine.filter((e) => e.label === name).length;
@@ -457,10 +505,12 @@ async function train() {
       return;
     }
     const { before, after } = result.replayAccuracy;
+    const shipped = teach.shipped[head] ?? [];
+    const which = shipped.every((c) => (teach.classes[head] ?? shipped).includes(c)) ? 'the shipped classes' : 'the shipped classes you kept';
     const replay =
       before === undefined || after === undefined
         ? ''
-        : `; on its stored examples of the shipped classes it scores ${(after * 100).toFixed(0)}% (was ${(before * 100).toFixed(0)}%)`;
+        : `; on its stored examples of ${which} it scores ${(after * 100).toFixed(0)}% (was ${(before * 100).toFixed(0)}%)`;
     const stopped = result.stoppedEarly ? ', stopped early' : '';
     setTrainStatus(
       'done',
@@ -504,10 +554,14 @@ async function importExamples(input) {
   try {
     const examples = await call('read-examples', { bytes: new Uint8Array(await file.arrayBuffer()), name: file.name });
     let added = 0;
-    for (const e of examples) {
-      const head = e.head ?? selectedHead();
-      if (!heads().some((h) => h.name === head)) throw new Error(`${file.name}: an example names the head ${JSON.stringify(head)}, which this page does not have`);
+    // A task the page does not have yet is created, if its name can name a head.
+    const fresh = [...new Set(examples.map((e) => e.head ?? selectedHead()))].filter((task) => !taskNames().includes(task));
+    for (const task of fresh) {
+      await call('check-task-name', { name: task }).catch((e) => {
+        throw new Error(`${file.name}: the task ${JSON.stringify(task)} cannot be created (${errorText(e)})`);
+      });
     }
+    for (const task of fresh) teach.classes[task] = [];
     for (const e of examples) {
       const head = e.head ?? selectedHead();
       if (teach.examples.some((x) => x.text === e.text && x.head === head && x.label === e.label)) continue;
@@ -515,8 +569,10 @@ async function importExamples(input) {
       teach.examples.push({ text: e.text, label: e.label, head });
       added += 1;
     }
+    drawHeadOptions(fresh[0]);
     drawTeaching();
-    if (await persistTeaching()) message(`Imported ${added} example${added === 1 ? '' : 's'} from ${file.name}.`);
+    const created = fresh.length ? ` (new task${fresh.length === 1 ? '' : 's'}: ${fresh.join(', ')})` : '';
+    if (await persistTeaching()) message(`Imported ${added} example${added === 1 ? '' : 's'} from ${file.name}${created}.`);
     else message(`Imported ${added} example${added === 1 ? '' : 's'} from ${file.name} on this page only: they are not saved.`, 'error');
   } catch (e) {
     message(`Nothing imported: ${errorText(e)}`, 'error');
@@ -534,7 +590,11 @@ function downloadHead(name, files) {
 
 async function exportHead() {
   const head = selectedHead();
-  downloadHead(head, await call('head-files', { head }));
+  try {
+    downloadHead(head, await call('head-files', { head }));
+  } catch (e) {
+    message(`Nothing exported: ${errorText(e)} (train ${head} first).`, 'error');
+  }
 }
 
 /** @param {HTMLInputElement} input */
@@ -681,8 +741,13 @@ export async function setupTeaching(callWorker, currentHeads, onHeadsChanged, de
   $('export-head').addEventListener('click', exportHead);
   $('import-head').addEventListener('change', () => importHead(field('import-head')));
   $('reset-head').addEventListener('click', resetHead);
-  for (const id of ['train', 'export-examples', 'export-examples-csv', 'export-head', 'reset-head', 'add-example']) $(id, HTMLButtonElement).disabled = false;
-  for (const id of ['import-examples', 'import-head']) field(id).disabled = false;
+  $('create-task').addEventListener('click', createTask);
+  field('task-name').addEventListener('keydown', (/** @type {KeyboardEvent} */ e) => {
+    if (e.key === 'Enter') createTask();
+  });
+  $('delete-task').addEventListener('click', deleteTask);
+  for (const id of ['train', 'export-examples', 'export-examples-csv', 'export-head', 'reset-head', 'add-example', 'create-task', 'delete-task']) $(id, HTMLButtonElement).disabled = false;
+  for (const id of ['import-examples', 'import-head', 'task-name']) field(id).disabled = false;
   setTrainStatus('idle', 'Add examples, then train.');
 }
 

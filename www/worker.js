@@ -7,10 +7,12 @@
 //                                          weights: the encoder file, model.safetensors or model-int8.safetensors
 //   {type: 'encode', id, texts}            embed + predict; replaces texts still queued
 //   {type: 'train', id, head, examples: [{text, label}], config, stop}
+//                                          a head the model lacks is a new task's: it starts from its classes
 //                                          stop: SharedArrayBuffer; the page sets [0] = 1 to stop
 //   {type: 'set-head', id, json, safetensors, source}   import (or restore) a head
 //   {type: 'reset-head', id, head}         back to the shipped head
-//   {type: 'remove-head', id, head}        drop a head (undo of an import the page could not store)
+//   {type: 'remove-head', id, head}        drop a head (a deleted task, or the undo of an import the page could not store)
+//   {type: 'check-task-name', id, name}    replies with an error when the name cannot name a head
 //   {type: 'head-files', id, head}         NAME.json + NAME.safetensors bytes
 //   {type: 'read-examples', id, bytes, name} / {type: 'write-examples', id, examples, format}
 //   {type: 'bench', id, texts, batch, reps, workers}  sentences/s at one batch size (make bench-web);
@@ -26,7 +28,7 @@
 //   {type: 'reply', id, ok, value | message}   answer to train, set-head, reset-head, remove-head, head-files, *-examples
 //   {type: 'error', stage, message}
 
-import init, { WebModel, defaultArchitecture, lessonDefaults, readExamples, writeExamples } from './pkg/sentence_multitask.js';
+import init, { WebModel, checkTaskName, defaultArchitecture, lessonDefaults, readExamples, writeExamples } from './pkg/sentence_multitask.js';
 import { loadModelFiles, clearModelCache } from './model-files.js';
 
 /**
@@ -353,8 +355,11 @@ function train(model, { id, head, examples, config, stop }) {
   const t0 = performance.now();
   const flat = embedAll(model, examples.map((e) => e.text));
   const t1 = performance.now();
-  const previous = model.headFiles(head);
-  const before = model.replayAccuracy(head);
+  // A new task has no head yet: nothing to put back.
+  const previous = model.heads().some((h) => h.name === head) ? model.headFiles(head) : null;
+  // Only the shipped classes the person kept count, before and after.
+  const kept = config.classes ?? undefined;
+  const before = model.replayAccuracy(head, kept);
   const result = model.train(
     head,
     flat,
@@ -368,7 +373,7 @@ function train(model, { id, head, examples, config, stop }) {
     ...result,
     embedMs: t1 - t0,
     trainMs: t2 - t1,
-    replayAccuracy: { before, after: model.replayAccuracy(head) },
+    replayAccuracy: { before, after: model.replayAccuracy(head, kept) },
     heads: model.heads(),
     files: model.headFiles(head),
     previous,
@@ -444,6 +449,12 @@ self.onmessage = ({ data }) => {
       break;
     case 'head-files':
       reply(data, whenModel((model) => model.headFiles(data.head)));
+      break;
+    case 'check-task-name':
+      reply(data, () => {
+        checkTaskName(data.name);
+        return null;
+      });
       break;
     case 'read-examples':
       reply(data, () => readExamples(data.bytes, data.name));

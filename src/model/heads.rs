@@ -200,7 +200,8 @@ fn check_labels(labels: &[String]) -> std::result::Result<(), String> {
     Ok(())
 }
 
-fn check_name(name: &str) -> std::result::Result<(), String> {
+/// Why `name` cannot name a head (it names its files too), if it cannot.
+pub fn check_name(name: &str) -> std::result::Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name

@@ -12,7 +12,7 @@ use candle_core::{DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::heads::{Architecture, Head, TrainingRecord};
+use crate::model::heads::{Architecture, EncoderRef, Head, TrainingRecord};
 use crate::training::defaults;
 use crate::training::features::select_rows;
 use crate::training::fit::{fit, Embedded};
@@ -195,6 +195,29 @@ pub fn teach(
         report,
         examples_per_class,
     })
+}
+
+/// The head a lesson starts from for a task of the person's own that has
+/// none yet: named `name`, with the classes of `config.classes` then the new
+/// labels in order, of `config.architecture` (else the default MLP).
+pub fn new_task_head(
+    name: &str,
+    labels: &[String],
+    config: &LessonConfig,
+    encoder: EncoderRef,
+) -> Result<Head> {
+    let start = config.classes.as_deref().unwrap_or_default();
+    let classes = lesson_classes(start, labels, false);
+    if classes.len() < 2 {
+        return Err(Error::InvalidArgument {
+            what: format!("training the new task {name:?}"),
+            reason: format!(
+                "a classifier needs at least 2 classes; the examples name only {classes:?}"
+            ),
+        });
+    }
+    let architecture = config.architecture.unwrap_or_default();
+    Head::new(name, classes, architecture, encoder, config.seed)
 }
 
 fn invalid(current: &Head, reason: String) -> Error {

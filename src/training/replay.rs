@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::model::heads::{EncoderRef, Head};
+use crate::training::features::select_rows;
 use crate::training::trainer;
 
 /// `format` in a replay file's metadata.
@@ -170,15 +171,25 @@ impl ReplaySet {
     /// Share of rows `head` labels correctly (by label name; rows of classes
     /// the head lacks count as wrong).
     pub fn accuracy(&self, head: &Head) -> Result<f64> {
-        if self.classes.is_empty() {
-            return Ok(0.0);
+        Ok(self.accuracy_among(head, &self.labels)?.unwrap_or(0.0))
+    }
+
+    /// Share of the set's examples of `classes` that `head` labels right
+    /// (`None` when the set holds none of them): what a lesson kept of the
+    /// shipped classes the person did not delete.
+    pub fn accuracy_among(&self, head: &Head, classes: &[String]) -> Result<Option<f64>> {
+        let rows: Vec<usize> = (0..self.classes.len())
+            .filter(|&i| classes.contains(&self.labels[self.classes[i]]))
+            .collect();
+        if rows.is_empty() {
+            return Ok(None);
         }
-        let predicted = trainer::predict_classes(head, &self.embeddings)?;
+        let predicted = trainer::predict_classes(head, &select_rows(&self.embeddings, &rows)?)?;
         let right = predicted
             .iter()
-            .zip(&self.classes)
-            .filter(|(&p, &c)| head.labels().get(p) == Some(&self.labels[c]))
+            .zip(&rows)
+            .filter(|(&p, &i)| head.labels().get(p) == Some(&self.labels[self.classes[i]]))
             .count();
-        Ok(right as f64 / self.classes.len() as f64)
+        Ok(Some(right as f64 / rows.len() as f64))
     }
 }

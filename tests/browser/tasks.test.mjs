@@ -1,0 +1,93 @@
+// Tasks of the person's own: create one, teach it, see its prediction on
+// every line, keep it across a reload, create one from an examples file, delete it.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+
+import { REPO, addExample, browser, openPage, serve, trainAndWait, typeSentences, waitFor } from './harness.mjs';
+
+let server;
+let chrome;
+const scratch = mkdtempSync(join(tmpdir(), 'sentence-multitask-tasks-'));
+
+before(async () => {
+  server = await serve();
+  chrome = await browser();
+});
+
+after(async () => {
+  await chrome?.close();
+  server?.stop();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+const QUESTIONS = {
+  where: ['Where is the nearest train station?', 'Where did you park the car?', 'Where can I buy fresh bread?', 'Where does she live now?'],
+  when: ['When does the museum open?', 'When is your flight tomorrow?', 'When did the war end?', 'When will the parcel arrive?'],
+};
+
+const message = (page) => page.textContent('#teach-message');
+const options = (page) => page.$$eval('[data-testid="example-head"] option', (os) => os.map((o) => o.value));
+
+test('a task of ones own: created, taught, predicted on every line, kept across a reload, deleted', async () => {
+  const { page, errors } = await openPage(chrome.context, server.url);
+  await page.fill('[data-testid="task-name"]', 'bad name!');
+  await page.click('[data-testid="create-task"]');
+  await waitFor(page, () => /No task created/.test(document.getElementById('teach-message').textContent), null);
+  assert.match(await message(page), /letters, digits/);
+
+  await page.fill('[data-testid="task-name"]', 'question');
+  await page.click('[data-testid="create-task"]');
+  await waitFor(page, () => /Created the task question/.test(document.getElementById('teach-message').textContent), null);
+  assert.equal(await page.inputValue('[data-testid="example-head"]'), 'question');
+  assert.ok(await page.isVisible('[data-testid="delete-task"]'));
+  for (const [label, texts] of Object.entries(QUESTIONS)) for (const text of texts) await addExample(page, 'question', text, label);
+  assert.match(await trainAndWait(page, 'question'), /^Trained question in \d+ ms/);
+
+  const held = ['Where is the library?', 'When does the concert start?'];
+  await typeSentences(page, held.join('\n'));
+  const predicted = () => page.$$eval('[data-testid="prediction-question"]', (blocks) => blocks.map((b) => b.dataset.label));
+  assert.deepEqual(await predicted(), ['where', 'when']);
+  await page.screenshot({ path: join(REPO, 'target', 'screenshots', 'page-task.png'), fullPage: false });
+
+  await page.reload();
+  await page.waitForSelector('[data-testid="status"][data-state="ready"]');
+  await typeSentences(page, held.join('\n'));
+  await waitFor(page, () => document.querySelectorAll('[data-testid="prediction-question"][data-label]').length === 2, null);
+  assert.deepEqual(await predicted(), ['where', 'when']);
+  assert.ok((await options(page)).includes('question'));
+
+  await page.selectOption('[data-testid="example-head"]', 'question');
+  await page.click('[data-testid="delete-task"]');
+  await waitFor(page, () => /Deleted the task question and its 8 examples/.test(document.getElementById('teach-message').textContent), null);
+  assert.ok(!(await options(page)).includes('question'));
+  await page.reload();
+  await page.waitForSelector('[data-testid="status"][data-state="ready"]');
+  await typeSentences(page, held[0]);
+  assert.equal(await page.locator('[data-testid="prediction-question"]').count(), 0);
+  assert.ok(!(await options(page)).includes('question'));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('an examples file naming a task the page does not have creates it', async () => {
+  const { page, errors } = await openPage(chrome.context, server.url);
+  const file = join(scratch, 'questions.jsonl');
+  const rows = Object.entries(QUESTIONS).flatMap(([label, texts]) => texts.map((text) => JSON.stringify({ text, label, head: 'asked' })));
+  writeFileSync(file, rows.join('\n') + '\n');
+  await page.setInputFiles('[data-testid="import-examples"]', file);
+  await waitFor(page, () => /Imported 8 examples/.test(document.getElementById('teach-message').textContent), null);
+  assert.match(await message(page), /new task: asked/);
+  assert.equal(await page.inputValue('[data-testid="example-head"]'), 'asked');
+  assert.equal(await page.locator('[data-testid="class"]').count(), 2);
+
+  writeFileSync(file, JSON.stringify({ text: 'Hi.', label: 'x', head: 'no good' }) + '\n');
+  await page.setInputFiles('[data-testid="import-examples"]', file);
+  await waitFor(page, () => /Nothing imported/.test(document.getElementById('teach-message').textContent), null);
+  assert.match(await message(page), /cannot be created/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
