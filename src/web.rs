@@ -24,6 +24,7 @@ use crate::model::encoder::{Embedding, Encoder};
 use crate::model::heads::{Architecture, EncoderRef, Head, Prediction};
 use crate::model::weights::{ModelFiles, WEIGHTS_FILE};
 use crate::model::{MultiTaskModel, Output};
+use crate::training::crossval::{cross_validate, CrossValidation};
 use crate::training::lesson::{new_task_head, teach, LessonConfig};
 use crate::training::metrics::{ClassMetrics, Metrics};
 use crate::training::replay::ReplaySet;
@@ -135,6 +136,14 @@ export interface Metrics {
   labels: string[];
   /** `confusion[gold][predicted]` counts, in `labels` order. */
   confusion: number[][];
+}
+
+/** Held-out predictions of a lesson (`crossValidate`): each example held out once. */
+export interface CrossValidation {
+  folds: number;
+  metrics: Metrics;
+  /** Examples predicted wrong: their index in the examples given, and the label predicted. */
+  wrong: { index: number; predicted: string }[];
 }
 
 /** What `train` returns. */
@@ -551,31 +560,8 @@ impl WebModel {
         #[wasm_bindgen(unchecked_param_type = "(event: EpochEvent) => void")] on_epoch: &Function,
         stop: Option<Int32Array>,
     ) -> Result<JsValue, JsError> {
-        let config: LessonConfig = if config.is_undefined() || config.is_null() {
-            LessonConfig::default()
-        } else {
-            serde_wasm_bindgen::from_value(config)
-                .map_err(|e| JsError::new(&format!("training settings: {e}")))?
-        };
-        let fresh;
-        let current = match self.model.head(name) {
-            Some(head) => head,
-            None => {
-                let encoder = self.model.encoder.encoder_ref();
-                fresh = new_task_head(name, &labels, &config, encoder).map_err(js_error)?;
-                &fresh
-            }
-        };
-        let dim = self.model.encoder.dim();
-        if embeddings.len() != labels.len() * dim {
-            return Err(JsError::new(&format!(
-                "{} embedding values for {} labels of dimension {dim}",
-                embeddings.len(),
-                labels.len()
-            )));
-        }
-        let examples = Tensor::from_vec(embeddings, (labels.len(), dim), &Device::Cpu)
-            .map_err(|e| js_error(e.into()))?;
+        let (config, start, examples) = self.lesson_inputs(name, embeddings, &labels, config)?;
+        let current = &start;
         let stopped = || {
             stop.as_ref()
                 .is_some_and(|s| Atomics::load(s, 0).unwrap_or(0) != 0)
@@ -616,6 +602,98 @@ impl WebModel {
             self.model.set_head(head).map_err(js_error)?;
         }
         Ok(result)
+    }
+}
+
+impl WebModel {
+    /// What a lesson on head `name` starts from: its settings (`config`'s
+    /// fields, the defaults for the rest), the head (a new task's when the
+    /// model has none of that name, made by the library) and the examples
+    /// as an `(n, dim)` tensor, checked against `labels`.
+    fn lesson_inputs(
+        &self,
+        name: &str,
+        embeddings: Vec<f32>,
+        labels: &[String],
+        config: JsValue,
+    ) -> Result<(LessonConfig, Head, Tensor), JsError> {
+        let config: LessonConfig = if config.is_undefined() || config.is_null() {
+            LessonConfig::default()
+        } else {
+            serde_wasm_bindgen::from_value(config)
+                .map_err(|e| JsError::new(&format!("training settings: {e}")))?
+        };
+        let start = match self.model.head(name) {
+            Some(head) => head.deep_copy().map_err(js_error)?,
+            None => {
+                let encoder = self.model.encoder.encoder_ref();
+                new_task_head(name, labels, &config, encoder).map_err(js_error)?
+            }
+        };
+        let dim = self.model.encoder.dim();
+        if embeddings.len() != labels.len() * dim {
+            return Err(JsError::new(&format!(
+                "{} embedding values for {} labels of dimension {dim}",
+                embeddings.len(),
+                labels.len()
+            )));
+        }
+        let examples = Tensor::from_vec(embeddings, (labels.len(), dim), &Device::Cpu)
+            .map_err(|e| js_error(e.into()))?;
+        Ok((config, start, examples))
+    }
+}
+
+#[wasm_bindgen]
+impl WebModel {
+    /// Cross-validates the lesson `train` would give on these examples
+    /// (same arguments, no callback): `CrossValidation`, or `undefined`
+    /// when a class has a single example. The head is not changed.
+    #[wasm_bindgen(js_name = crossValidate, unchecked_return_type = "CrossValidation | undefined")]
+    pub fn cross_validate(
+        &self,
+        name: &str,
+        embeddings: Vec<f32>,
+        labels: Vec<String>,
+        #[wasm_bindgen(unchecked_param_type = "Partial<LessonConfig> | null | undefined")]
+        config: JsValue,
+    ) -> Result<JsValue, JsError> {
+        let (config, start, examples) = self.lesson_inputs(name, embeddings, &labels, config)?;
+        let replay = self.replay.get(name);
+        match cross_validate(&start, &examples, &labels, replay, &config).map_err(js_error)? {
+            Some(cv) => to_js(&CrossValidationEdge::of(&cv)),
+            None => Ok(JsValue::UNDEFINED),
+        }
+    }
+}
+
+/// `CrossValidation`.
+#[derive(Serialize)]
+struct CrossValidationEdge<'a> {
+    folds: usize,
+    metrics: MetricsEdge<'a>,
+    wrong: Vec<WrongEdge<'a>>,
+}
+
+/// One example the held-out lessons got wrong.
+#[derive(Serialize)]
+struct WrongEdge<'a> {
+    index: usize,
+    predicted: &'a str,
+}
+
+impl<'a> CrossValidationEdge<'a> {
+    fn of(cv: &'a CrossValidation) -> Self {
+        Self {
+            folds: cv.folds,
+            metrics: MetricsEdge::of(&cv.metrics),
+            wrong: (cv.wrong.iter())
+                .map(|(index, predicted)| WrongEdge {
+                    index: *index,
+                    predicted,
+                })
+                .collect(),
+        }
     }
 }
 

@@ -5,6 +5,7 @@ mod common;
 
 use candle_core::{Device, Tensor};
 use sentence_multitask::model::heads::Head;
+use sentence_multitask::training::crossval::cross_validate;
 use sentence_multitask::training::lesson::{
     lesson_classes, new_task_head, teach, Lesson, LessonConfig,
 };
@@ -256,6 +257,43 @@ fn a_new_task_starts_from_its_classes_and_learns() {
     assert!(one.unwrap_err().to_string().contains("at least 2 classes"));
     let bad = new_task_head("my task", &labels, &LessonConfig::default(), encoder_ref);
     assert!(bad.unwrap_err().to_string().contains("letters, digits"));
+}
+
+/// Cross-validation holds each example out once: the confusion matrix
+/// counts every example, and the wrong list is its off-diagonal.
+#[test]
+fn cross_validation_holds_every_example_out_once() {
+    let texts = [
+        "Bake the cake for forty minutes.",
+        "Whisk the eggs with sugar.",
+        "Simmer the sauce until thick.",
+        "The band played a long encore.",
+        "She sang the chorus twice.",
+        "The drummer kept perfect time.",
+    ];
+    let labels: Vec<String> = ["recipe", "recipe", "recipe", "music", "music", "music"]
+        .map(String::from)
+        .to_vec();
+    let config = LessonConfig::default();
+    let start = new_task_head("t", &labels, &config, encoder().encoder_ref()).unwrap();
+    let cv = cross_validate(&start, &embed(&texts), &labels, None, &config)
+        .unwrap()
+        .expect("3 a class: 3 folds");
+    assert_eq!(cv.folds, 3);
+    assert_eq!(cv.metrics.count, 6);
+    let off: usize = (0..2)
+        .flat_map(|g| (0..2).map(move |p| (g, p)))
+        .filter(|(g, p)| g != p)
+        .map(|(g, p)| cv.metrics.confusion[g][p])
+        .sum();
+    assert_eq!(cv.wrong.len(), off);
+    assert!(cv.metrics.accuracy >= 5.0 / 6.0, "{:?}", cv.metrics);
+    let single = [labels[0].clone(), labels[3].clone(), labels[4].clone()];
+    let none = cross_validate(&start, &embed(&texts[..3]), &single, None, &config).unwrap();
+    assert!(
+        none.is_none(),
+        "a class with one example cannot be held out"
+    );
 }
 
 /// What the page reports after a lesson counts only the shipped classes the

@@ -5,7 +5,7 @@
 // declared in pkg/sentence_multitask.d.ts, which wasm-bindgen writes.
 
 /**
- * @import { Architecture, EncoderInfo, EpochEvent, Example, HeadFiles, HeadInfo, LessonConfig, LessonResult, Prediction } from './pkg/sentence_multitask.js'
+ * @import { Architecture, CrossValidation, EncoderInfo, EpochEvent, Example, HeadFiles, HeadInfo, LessonConfig, LessonResult, Prediction } from './pkg/sentence_multitask.js'
  */
 
 /** @typedef {{ text: string, label: string }} LabelledText */
@@ -39,6 +39,10 @@
  *   'reset-head': { request: { head: string }, reply: { heads: HeadInfo[] } },
  *   'remove-head': { request: { head: string }, reply: { heads: HeadInfo[] } },
  *   'check-task-name': { request: { name: string }, reply: null },
+ *   'cross-validate': {
+ *     request: { head: string, examples: LabelledText[], config: Partial<LessonConfig> },
+ *     reply: CrossValidation | undefined,
+ *   },
  *   'head-files': { request: { head: string }, reply: HeadFiles },
  *   'read-examples': { request: { bytes: Uint8Array, name: string }, reply: Example[] },
  *   'write-examples': { request: { examples: Example[], format: 'jsonl' | 'csv' }, reply: string },

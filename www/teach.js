@@ -6,7 +6,7 @@ import { byId, el } from './render.js';
 import { keys, load, remove, save } from './store.js';
 
 /**
- * @import { Architecture, HeadFiles, HeadInfo, LessonConfig } from './pkg/sentence_multitask.js'
+ * @import { Architecture, CrossValidation, HeadFiles, HeadInfo, LessonConfig } from './pkg/sentence_multitask.js'
  * @import { Calls, Defaults, FromWorker } from './protocol.js'
  */
 
@@ -302,6 +302,7 @@ function drawTeaching() {
   $('label-suggestions').replaceChildren(...classes.map((c) => el('option', { value: c })));
   $('train').textContent = `Train ${head}`;
   $('delete-task').hidden = !head || Boolean(teach.shipped[head]);
+  $('reset-head').hidden = !teach.shipped[head];
 
   const chips = classes.map((name) => {
     const count = mine.filter((e) => e.label === name).length;
@@ -411,6 +412,81 @@ function drawCurve(points) {
     : '';
 }
 
+/** @param {number} x */
+const pct = (x) => `${(x * 100).toFixed(0)}%`;
+
+/**
+ * The held-out view of a lesson: precision and recall per class, the
+ * confusion matrix (classes with examples only) and the examples still
+ * predicted wrong, each with a select that relabels it.
+ * @param {CrossValidation | undefined} cv
+ * @param {TaughtExample[]} examples the lesson's examples, in the order sent
+ */
+function drawHeldOut(cv, examples) {
+  $('held-out').hidden = !cv;
+  if (!cv) return;
+  const { metrics } = cv;
+  const shown = metrics.labels.map((label, i) => ({ label, i })).filter(({ label }) => metrics.perClass[label]?.support > 0);
+  $('held-out-meta').textContent = `${pct(metrics.accuracy)} of ${metrics.count}, each held out once (${cv.folds} folds)`;
+  /** @param {string} tag @param {string[]} cells */
+  const row = (tag, cells) => el('tr', {}, ...cells.map((text, k) => el(k === 0 || tag === 'th' ? 'th' : 'td', { text })));
+  $('class-metrics').replaceChildren(
+    row('th', ['class', 'precision', 'recall', 'examples']),
+    ...shown.map(({ label }) => {
+      const m = metrics.perClass[label];
+      return row('td', [label, pct(m.precision), pct(m.recall), String(m.support)]);
+    }),
+  );
+  const header = el('tr', {}, el('th', { text: 'yours \u2193 / predicted \u2192' }), ...shown.map(({ label }) => el('th', { text: label })));
+  const body = shown.map(({ label, i }) =>
+    el(
+      'tr',
+      {},
+      el('th', { text: label }),
+      ...shown.map(({ i: j }) => {
+        const n = metrics.confusion[i][j];
+        return el('td', { class: i === j ? 'hit' : n > 0 ? 'miss' : undefined, text: String(n) });
+      }),
+    ),
+  );
+  $('confusion').replaceChildren(header, ...body);
+  const classes = teach.classes[examples[0]?.head ?? ''] ?? [];
+  const none = el('li', { class: 'hint', text: 'None: each example held out is predicted as you labelled it.' });
+  $('wrong-examples').replaceChildren(
+    ...(cv.wrong.length ? [] : [none]),
+    ...cv.wrong.map(({ index, predicted }) => {
+      const example = examples[index];
+      const select = el('select', { 'aria-label': 'Relabel this example', 'data-testid': 'relabel' });
+      for (const c of classes) select.append(el('option', { value: c, text: c }));
+      select.value = example.label;
+      select.addEventListener('change', () => {
+        example.label = select.value;
+        persistTeaching();
+        drawTeaching();
+        message(`Relabelled \u201c${example.text}\u201d as \u201c${example.label}\u201d; train again to learn it.`);
+      });
+      return el('li', { class: 'wrong', 'data-testid': 'wrong-example' }, el('span', { text: example.text }), el('span', { class: 'hint', text: `predicted ${predicted}` }), select);
+    }),
+  );
+}
+
+/**
+ * Asks the worker for the held-out view of the lesson just taught.
+ * @param {string} head
+ * @param {TaughtExample[]} examples
+ * @param {Partial<LessonConfig>} config
+ */
+async function checkHeldOut(head, examples, config) {
+  $('held-out-meta').textContent = 'checking on held-out examples\u2026';
+  try {
+    const sent = examples.map(({ text, label }) => ({ text, label }));
+    drawHeldOut(await call('cross-validate', { head, examples: sent, config }), examples);
+  } catch (e) {
+    $('held-out').hidden = true;
+    message(`No held-out check: ${errorText(e)}`, 'error');
+  }
+}
+
 /**
  * The Advanced panel's number fields: element id -> LessonConfig field. A
  * field the trainer does not have is hidden; an empty one is left out of the
@@ -472,7 +548,8 @@ function trainingConfig(head) {
 
 async function train() {
   const head = selectedHead();
-  const examples = teach.examples.filter((e) => e.head === head).map(({ text, label }) => ({ text, label }));
+  const taught = teach.examples.filter((e) => e.head === head);
+  const examples = taught.map(({ text, label }) => ({ text, label }));
   if (examples.length === 0) {
     setTrainStatus('error', `Add a few examples for ${head} first.`);
     return;
@@ -484,11 +561,13 @@ async function train() {
   setTrainStatus('training', `Training ${head} on ${examples.length} examples\u2026`);
   /** @type {{ epoch: number, loss: number, accuracy: number | undefined }[]} */
   const points = [];
+  const config = trainingConfig(head);
   try {
     drawCurve(points);
+    drawHeldOut(undefined, []);
     const result = await call(
       'train',
-      { head, examples, config: trainingConfig(head), stop: teach.stop },
+      { head, examples, config, stop: teach.stop },
       (event) => {
         const own = event.validation?.[0];
         points.push({ epoch: event.epoch, loss: event.trainLoss, accuracy: own?.accuracy });
@@ -517,6 +596,7 @@ async function train() {
       `Trained ${head} in ${Math.round(result.trainMs)} ms (${result.epochsRun} epochs${stopped}, best ${result.bestEpoch})${replay}.`,
     );
     headsChanged(result.heads);
+    await checkHeldOut(head, taught, config);
   } catch (e) {
     setTrainStatus('error', `Training failed: ${errorText(e)}`);
   } finally {

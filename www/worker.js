@@ -13,6 +13,7 @@
 //   {type: 'reset-head', id, head}         back to the shipped head
 //   {type: 'remove-head', id, head}        drop a head (a deleted task, or the undo of an import the page could not store)
 //   {type: 'check-task-name', id, name}    replies with an error when the name cannot name a head
+//   {type: 'cross-validate', id, head, examples, config}   held-out view of the lesson train would give
 //   {type: 'head-files', id, head}         NAME.json + NAME.safetensors bytes
 //   {type: 'read-examples', id, bytes, name} / {type: 'write-examples', id, examples, format}
 //   {type: 'bench', id, texts, batch, reps, workers}  sentences/s at one batch size (make bench-web);
@@ -449,6 +450,12 @@ self.onmessage = ({ data }) => {
       break;
     case 'head-files':
       reply(data, whenModel((model) => model.headFiles(data.head)));
+      break;
+    case 'cross-validate':
+      reply(data, whenModel((model) => {
+        const flat = embedAll(model, data.examples.map((e) => e.text));
+        return model.crossValidate(data.head, flat, data.examples.map((e) => e.label), data.config);
+      }));
       break;
     case 'check-task-name':
       reply(data, () => {

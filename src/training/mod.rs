@@ -3,6 +3,7 @@
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cache;
+pub mod crossval;
 pub mod defaults;
 pub mod features;
 pub mod fit;
