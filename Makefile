@@ -137,3 +137,11 @@ experiments:
 
 experiments-quick:
 	$(STUDIES) --quick --data-dir $(DATA) --out target/experiments-quick
+
+## "Label next" measured (studies/src/bin/label_next.rs): the page's suggestions
+## (least sure first) against random sentences at equal counts, 10 paired seeds,
+## on validation data; the table into studies/docs/label-next.md (under a minute).
+.PHONY: label-next
+label-next:
+	$(CARGO) run --quiet --release -p sentence-multitask-studies --bin label_next -- --data-dir $(DATA) \
+	  > studies/docs/label-next.md 2> target/label-next.jsonl

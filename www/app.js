@@ -1,7 +1,7 @@
 // The page: input, status, results. No model code here; the worker owns it.
 
 import { byId, el, heatmap, resultRow } from './render.js';
-import { labelControl, refreshHeads, setupTeaching } from './teach.js';
+import { labelControl, refreshHeads, refreshSuggestions, setupTeaching } from './teach.js';
 
 /**
  * @import { HeadInfo } from './pkg/sentence_multitask.js'
@@ -181,6 +181,15 @@ function render() {
   const done = texts.filter((t) => state.cache.has(t)).length;
   $('results-meta').textContent = texts.length ? `${done} of ${texts.length} lines` : '';
   drawHeatmap(texts);
+  if (state.ready) refreshSuggestions();
+}
+
+/** The typed lines that have results, in order, for "Label next". */
+function typedResults() {
+  return [...new Set(lines())].flatMap((text) => {
+    const result = state.cache.get(text);
+    return result ? [{ text, predictions: result.predictions }] : [];
+  });
 }
 
 let heatmapKey = '';
@@ -218,7 +227,7 @@ worker.onmessage = ({ data }) => {
       const source = data.timings.fromCache ? 'from this browser\u2019s cache' : `downloaded ${megabytes(data.timings.downloadedBytes)}`;
       setStatus('ready', `Ready in ${Math.round(data.timings.readyMs)} ms (${source}).`);
       requestMissing();
-      setupTeaching(call, () => state.heads, headsChanged, data.defaults);
+      setupTeaching(call, () => state.heads, headsChanged, data.defaults, typedResults);
       break;
     }
     case 'results': {

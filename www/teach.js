@@ -4,6 +4,7 @@
 
 import { byId, el } from './render.js';
 import { keys, load, remove, save } from './store.js';
+import { drawSuggestions, leastSure } from './suggest.js';
 
 /**
  * @import { Architecture, CrossValidation, HeadFiles, HeadInfo, LessonConfig } from './pkg/sentence_multitask.js'
@@ -47,6 +48,8 @@ let call = () => Promise.reject(new Error('the model is not ready yet'));
 let heads = () => [];
 /** @type {(heads: HeadInfo[]) => void} */
 let headsChanged = () => {};
+/** The typed lines that have results. @type {() => { text: string, predictions: Record<string, import('./pkg/sentence_multitask.js').Prediction> }[]} */
+let typed = () => [];
 
 const selectedHead = () => headSelect().value;
 /** Every task: the model's heads, then the person's tasks not trained yet. */
@@ -350,6 +353,7 @@ function drawTeaching() {
     return el('li', { class: 'example', 'data-testid': 'example' }, text, label, drop);
   });
   $('example-list').replaceChildren(...rows);
+  refreshSuggestions();
   $('examples-meta').textContent = `${mine.length} example${mine.length === 1 ? '' : 's'} for ${head}`;
 }
 
@@ -788,9 +792,11 @@ async function removeSaved(key, name) {
  * @param {() => HeadInfo[]} currentHeads
  * @param {(heads: HeadInfo[]) => void} onHeadsChanged
  * @param {Defaults} defaults
+ * @param {typeof typed} typedLines the typed lines with results, for "Label next"
  */
-export async function setupTeaching(callWorker, currentHeads, onHeadsChanged, defaults) {
+export async function setupTeaching(callWorker, currentHeads, onHeadsChanged, defaults, typedLines) {
   call = callWorker;
+  typed = typedLines;
   heads = currentHeads;
   headsChanged = onHeadsChanged;
   teach.defaults = defaults;
@@ -829,6 +835,14 @@ export async function setupTeaching(callWorker, currentHeads, onHeadsChanged, de
   for (const id of ['train', 'export-examples', 'export-examples-csv', 'export-head', 'reset-head', 'add-example', 'create-task', 'delete-task']) $(id, HTMLButtonElement).disabled = false;
   for (const id of ['import-examples', 'import-head', 'task-name']) field(id).disabled = false;
   setTrainStatus('idle', 'Add examples, then train.');
+}
+
+/** The chosen head's least sure typed sentences, one click from labelling (called as results arrive). */
+export function refreshSuggestions() {
+  const head = selectedHead();
+  const labelled = new Set(teach.examples.filter((e) => e.head === head).map((e) => e.text));
+  const picks = heads().some((h) => h.name === head) ? leastSure(typed(), head, labelled) : [];
+  drawSuggestions(picks, teach.classes[head] ?? [], (text, label) => addExample(text, head, label));
 }
 
 /** Called when the model's heads change, to refresh head options. */

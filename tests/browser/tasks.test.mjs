@@ -61,6 +61,26 @@ test('a task of ones own: created, taught, predicted on every line, kept across 
   assert.deepEqual(await predicted(), ['where', 'when']);
   await page.screenshot({ path: join(REPO, 'target', 'screenshots', 'page-task.png'), fullPage: false });
 
+  // Label next: the typed lines the task is least sure of, least sure first; one click labels one.
+  await page.selectOption('[data-testid="example-head"]', 'question');
+  const suggestions = page.locator('[data-testid="suggestion"]');
+  await suggestions.first().waitFor();
+  assert.equal(await suggestions.count(), 2);
+  const first = await suggestions.first().locator('.suggestion-text').textContent();
+  const margins = await page.evaluate(
+    (texts) =>
+      texts.map((t) => {
+        const p = Object.values(window.sentenceMultitask.state.cache.get(t).predictions.question.probabilities).sort((a, b) => b - a);
+        return p[0] - p[1];
+      }),
+    held,
+  );
+  assert.equal(first, held[margins[0] <= margins[1] ? 0 : 1]);
+  const before = await page.locator('[data-testid="example"]').count();
+  await suggestions.first().locator('[data-testid="suggest-label"]', { hasText: first.startsWith('Where') ? 'where' : 'when' }).click();
+  await waitFor(page, (n) => document.querySelectorAll('[data-testid="example"]').length === n + 1, before);
+  assert.equal(await suggestions.count(), 1);
+
   await page.reload();
   await page.waitForSelector('[data-testid="status"][data-state="ready"]');
   await typeSentences(page, held.join('\n'));
@@ -70,7 +90,7 @@ test('a task of ones own: created, taught, predicted on every line, kept across 
 
   await page.selectOption('[data-testid="example-head"]', 'question');
   await page.click('[data-testid="delete-task"]');
-  await waitFor(page, () => /Deleted the task question and its 8 examples/.test(document.getElementById('teach-message').textContent), null);
+  await waitFor(page, () => /Deleted the task question and its 9 examples/.test(document.getElementById('teach-message').textContent), null);
   assert.ok(!(await options(page)).includes('question'));
   await page.reload();
   await page.waitForSelector('[data-testid="status"][data-state="ready"]');
