@@ -143,6 +143,8 @@ input.addEventListener('input', () => {
   debounce = setTimeout(requestMissing, DEBOUNCE_MS);
 });
 
+/** Up to this many lines, every result shows its bars and strip; beyond, a line of labels each (a click opens one). */
+const OPEN_ROWS = 5;
 /** Rows built per task, so thousands of lines never block the page for long. */
 const ROWS_PER_TASK = 150;
 let renderQueued = false;
@@ -163,7 +165,7 @@ function render() {
     const shown = result ? 'ready' : failure === undefined ? 'pending' : 'failed';
     const old = state.rows[i];
     if (old && old.text === text && old.shown === shown) continue;
-    const node = resultRow(text, result ?? failure, state.heads, (row) => row.append(labelControl(text)));
+    const node = resultRow(text, result ?? failure, state.heads, (row) => row.append(labelControl(text)), texts.length <= OPEN_ROWS);
     if (old) old.node.replaceWith(node);
     else added.append(node);
     state.rows[i] = { text, shown, node };
@@ -203,7 +205,13 @@ function drawHeatmap(texts) {
   section.hidden = shown.length < 2;
   if (section.hidden) return;
   $('similarity-meta').textContent = texts.length > HEATMAP_MAX ? `first ${HEATMAP_MAX} distinct lines` : '';
-  heatmap($('heatmap'), shown.map((text) => ({ text, vector: /** @type {Result} */ (state.cache.get(text)).vector })));
+  heatmap(
+    $('heatmap'),
+    shown.map((text) => {
+      const { vector, predictions } = /** @type {Result} */ (state.cache.get(text));
+      return { text, vector, predictions };
+    }),
+  );
 }
 
 /** @param {MessageEvent<FromWorker>} event */

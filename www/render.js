@@ -173,13 +173,16 @@ function embeddingStrip(vector, tokens) {
 /**
  * One result row. `result` is `{vector, tokens, predictions}`, the reason the
  * line could not be encoded, or undefined while it is being encoded.
- * `extra(row)` may add controls to a row with a result.
+ * `extra(row)` may add controls to a row with a result. A row with a result
+ * is one line of top labels, its bars and embedding strip a click away
+ * (shown at once when `open`: the page opens them while there are few lines).
  * @param {string} text
  * @param {Result | string | undefined} result
  * @param {HeadInfo[]} heads
  * @param {(row: HTMLElement) => void} [extra]
+ * @param {boolean} [open]
  */
-export function resultRow(text, result, heads, extra) {
+export function resultRow(text, result, heads, extra, open = true) {
   const failed = typeof result === 'string';
   const className = result === undefined ? 'result pending' : failed ? 'result failed' : 'result';
   const row = el('li', { class: className, 'data-testid': 'result', 'aria-busy': result === undefined ? 'true' : undefined });
@@ -192,9 +195,16 @@ export function resultRow(text, result, heads, extra) {
   }
   const predictions = el('div', { class: 'predictions' });
   for (const head of heads) predictions.append(predictionBlock(head, result && result.predictions[head.name]));
-  row.append(predictions);
-  if (result) row.append(embeddingStrip(result.vector, result.tokens));
-  if (result && extra) extra(row);
+  if (!result) {
+    row.append(predictions);
+    return row;
+  }
+  const tops = heads.map((head) => el('span', { class: 'top-chip', text: `${head.name}: ${result.predictions[head.name]?.label ?? '\u2013'}` }));
+  const more = el('span', { class: 'more', text: 'probabilities and embedding' });
+  const details = el('details', { class: 'result-details', open }, el('summary', { class: 'result-summary' }, ...tops, more));
+  details.append(predictions, embeddingStrip(result.vector, result.tokens));
+  row.append(details);
+  if (extra) extra(row);
   return row;
 }
 
@@ -206,9 +216,10 @@ const dot = (a, b) => {
 };
 
 /**
- * The cosine heat map of `items` (`[{text, vector}]`; vectors are unit length).
+ * The cosine heat map of `items` (`[{text, vector, predictions}]`; vectors
+ * are unit length); a row's tooltip gives every task's answer.
  * @param {HTMLElement} container
- * @param {{ text: string, vector: Float32Array }[]} items
+ * @param {{ text: string, vector: Float32Array, predictions: Record<string, Prediction> }[]} items
  */
 export function heatmap(container, items) {
   const n = items.length;
@@ -218,7 +229,9 @@ export function heatmap(container, items) {
   items.forEach((_, j) => header.append(el('span', { class: 'col-head', role: 'columnheader', text: String(j + 1) })));
   grid.append(header);
   items.forEach((a, i) => {
-    const row = el('div', { class: 'row', role: 'row' }, el('span', { class: 'row-head', role: 'rowheader', title: a.text, text: `${i + 1}. ${a.text}` }));
+    const answers = Object.entries(a.predictions).map(([task, p]) => `${task}: ${p.label}`);
+    const title = [a.text, ...answers].join('\n');
+    const row = el('div', { class: 'row', role: 'row' }, el('span', { class: 'row-head', role: 'rowheader', title, text: `${i + 1}. ${a.text}` }));
     items.forEach((b, j) => {
       const c = dot(a.vector, b.vector);
       const cell = el('span', {

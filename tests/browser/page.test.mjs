@@ -142,6 +142,13 @@ test('with two cores a second encoder worker shares the batches and gives the sa
   });
   await typeSentences(page, texts.join('\n'));
   assert.deepEqual(await page.evaluate(() => [...window.encodedBy].sort()), [1, 2], 'both workers encoded batches');
+  // Many lines: a compact row each (its labels), the bars and strip a click away.
+  assert.equal(await page.locator('[data-testid="result"] details:not([open])').count(), 40);
+  const row = page.locator('[data-testid="result"]').nth(3);
+  assert.ok((await row.boundingBox()).height < 110, 'a collapsed row stays short');
+  await row.locator('summary').click();
+  assert.ok(await row.locator('[data-testid="embedding-strip"]').isVisible());
+  await page.screenshot({ path: join(SHOTS, 'page-many-lines.png') });
   const shown = await page.evaluate((ts) => ts.map((t) => Array.from(window.sentenceMultitask.state.cache.get(t).vector)), texts);
   const { embeddings } = await call('embed', { texts });
   const local = Object.values(embeddings);
