@@ -3,11 +3,21 @@
 use super::chart::{dots, lines, Dots, LinePoints, Lines, Point};
 use super::{Results, Spread, TrainableRow};
 
+/// `mean ± std`, or the mean alone for one seed (a spread of one value is no spread).
 fn pm(s: &Spread) -> String {
     if s.values.len() > 1 {
         format!("{:.3} ± {:.3}", s.mean, s.std)
     } else {
         format!("{:.3}", s.mean)
+    }
+}
+
+/// [`pm`] with the sign, for changes.
+fn pm_signed(s: &Spread) -> String {
+    if s.values.len() > 1 {
+        format!("{:+.3} ± {:.3}", s.mean, s.std)
+    } else {
+        format!("{:+.3}", s.mean)
     }
 }
 
@@ -112,7 +122,7 @@ fn freeze_table(doc: &mut Doc, r: &Results) {
                 row.a_head.clone(),
                 pm(&row.a_before),
                 pm(&row.a_after),
-                format!("{:+.3} ± {:.3}", row.a_change.mean, row.a_change.std),
+                pm_signed(&row.a_change),
                 pm(&row.b_accuracy),
                 match row.a_head_bit_identical {
                     true => "yes".into(),
