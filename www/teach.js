@@ -4,10 +4,12 @@
 
 import { byId, el } from './render.js';
 import { keys, load, remove, save } from './store.js';
+import { drawHeldOut } from './held-out.js';
+import { dismiss, notify } from './notices.js';
 import { drawSuggestions, leastSure } from './suggest.js';
 
 /**
- * @import { Architecture, CrossValidation, HeadFiles, HeadInfo, LessonConfig } from './pkg/sentence_multitask.js'
+ * @import { Architecture, HeadFiles, HeadInfo, LessonConfig } from './pkg/sentence_multitask.js'
  * @import { Calls, Defaults, FromWorker } from './protocol.js'
  */
 
@@ -56,35 +58,6 @@ const selectedHead = () => headSelect().value;
 const taskNames = () => [...new Set([...heads().map((h) => h.name), ...Object.keys(teach.classes)])];
 /** @param {unknown} e */
 const errorText = (e) => (e instanceof Error ? e.message : String(e));
-
-/** @typedef {{ label: string, testid: string, run: () => unknown }} Action */
-
-/** @param {string} key */
-const findNotice = (key) => [...$('notices').children].find((n) => n instanceof HTMLElement && n.dataset.key === key);
-/** @param {string} key */
-const dismiss = (key) => findNotice(key)?.remove();
-
-/**
- * A notice above the results: what happened to the person's work, with what
- * they can do about it. One per `key`; a newer one replaces it.
- * @param {string} key
- * @param {string} text
- * @param {Action[]} actions
- */
-function notify(key, text, actions) {
-  const node = el('div', { class: 'notice', role: 'alert', 'data-testid': 'notice', 'data-kind': 'error', 'data-key': key }, el('p', { text }));
-  for (const action of actions) {
-    const button = el('button', { type: 'button', 'data-testid': action.testid, text: action.label });
-    button.addEventListener('click', () => action.run());
-    node.append(button);
-  }
-  const close = el('button', { type: 'button', class: 'icon', 'aria-label': 'Dismiss this notice', text: '\u00d7' });
-  close.addEventListener('click', () => node.remove());
-  node.append(close);
-  const old = findNotice(key);
-  if (old) old.replaceWith(node);
-  else $('notices').append(node);
-}
 
 /** Stored keys that could not be read this visit: writing them would overwrite what is there. */
 const unread = new Set();
@@ -416,62 +389,16 @@ function drawCurve(points) {
     : '';
 }
 
-/** @param {number} x */
-const pct = (x) => `${(x * 100).toFixed(0)}%`;
-
 /**
- * The held-out view of a lesson: precision and recall per class, the
- * confusion matrix (classes with examples only) and the examples still
- * predicted wrong, each with a select that relabels it.
- * @param {CrossValidation | undefined} cv
- * @param {TaughtExample[]} examples the lesson's examples, in the order sent
+ * The person's fix of an example the held-out view shows wrong.
+ * @param {TaughtExample} example
+ * @param {string} label
  */
-function drawHeldOut(cv, examples) {
-  $('held-out').hidden = !cv;
-  if (!cv) return;
-  const { metrics } = cv;
-  const shown = metrics.labels.map((label, i) => ({ label, i })).filter(({ label }) => metrics.perClass[label]?.support > 0);
-  $('held-out-meta').textContent = `${pct(metrics.accuracy)} of ${metrics.count}, each held out once (${cv.folds} folds)`;
-  /** @param {string} tag @param {string[]} cells */
-  const row = (tag, cells) => el('tr', {}, ...cells.map((text, k) => el(k === 0 || tag === 'th' ? 'th' : 'td', { text })));
-  $('class-metrics').replaceChildren(
-    row('th', ['class', 'precision', 'recall', 'examples']),
-    ...shown.map(({ label }) => {
-      const m = metrics.perClass[label];
-      return row('td', [label, pct(m.precision), pct(m.recall), String(m.support)]);
-    }),
-  );
-  const header = el('tr', {}, el('th', { text: 'yours \u2193 / predicted \u2192' }), ...shown.map(({ label }) => el('th', { text: label })));
-  const body = shown.map(({ label, i }) =>
-    el(
-      'tr',
-      {},
-      el('th', { text: label }),
-      ...shown.map(({ i: j }) => {
-        const n = metrics.confusion[i][j];
-        return el('td', { class: i === j ? 'hit' : n > 0 ? 'miss' : undefined, text: String(n) });
-      }),
-    ),
-  );
-  $('confusion').replaceChildren(header, ...body);
-  const classes = teach.classes[examples[0]?.head ?? ''] ?? [];
-  const none = el('li', { class: 'hint', text: 'None: each example held out is predicted as you labelled it.' });
-  $('wrong-examples').replaceChildren(
-    ...(cv.wrong.length ? [] : [none]),
-    ...cv.wrong.map(({ index, predicted }) => {
-      const example = examples[index];
-      const select = el('select', { 'aria-label': 'Relabel this example', 'data-testid': 'relabel' });
-      for (const c of classes) select.append(el('option', { value: c, text: c }));
-      select.value = example.label;
-      select.addEventListener('change', () => {
-        example.label = select.value;
-        persistTeaching();
-        drawTeaching();
-        message(`Relabelled \u201c${example.text}\u201d as \u201c${example.label}\u201d; train again to learn it.`);
-      });
-      return el('li', { class: 'wrong', 'data-testid': 'wrong-example' }, el('span', { text: example.text }), el('span', { class: 'hint', text: `predicted ${predicted}` }), select);
-    }),
-  );
+function relabel(example, label) {
+  example.label = label;
+  persistTeaching();
+  drawTeaching();
+  message(`Relabelled \u201c${example.text}\u201d as \u201c${label}\u201d; train again to learn it.`);
 }
 
 /**
@@ -484,7 +411,7 @@ async function checkHeldOut(head, examples, config) {
   $('held-out-meta').textContent = 'checking on held-out examples\u2026';
   try {
     const sent = examples.map(({ text, label }) => ({ text, label }));
-    drawHeldOut(await call('cross-validate', { head, examples: sent, config }), examples);
+    drawHeldOut(await call('cross-validate', { head, examples: sent, config }), examples, teach.classes[head] ?? [], relabel);
   } catch (e) {
     $('held-out').hidden = true;
     message(`No held-out check: ${errorText(e)}`, 'error');
@@ -568,7 +495,7 @@ async function train() {
   const config = trainingConfig(head);
   try {
     drawCurve(points);
-    drawHeldOut(undefined, []);
+    drawHeldOut(undefined, [], [], relabel);
     const result = await call(
       'train',
       { head, examples, config, stop: teach.stop },

@@ -17,7 +17,7 @@ use crate::training::defaults;
 use crate::training::features::select_rows;
 use crate::training::fit::{fit, Embedded};
 use crate::training::replay::ReplaySet;
-use crate::training::trainer::{Control, Progress, Split, Task, TrainReport};
+use crate::training::trainer::{Control, Progress, Split, Task, TrainConfig, TrainReport};
 
 /// What a person asks for when they train a head in the page.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -139,16 +139,7 @@ pub fn teach(
     for &c in &parts.train_y {
         *examples_per_class.entry(classes[c].clone()).or_insert(0) += 1;
     }
-    let examples = parts.per_class.iter().sum();
-    let smallest = parts.per_class.iter().copied().min().unwrap_or(0);
-    let mut train_config = defaults::for_data(examples, smallest).config;
-    if replay.is_some() && smallest < defaults::LARGE_CLASS {
-        train_config.epochs = defaults::REPLAY_LESSON_EPOCHS;
-    }
-    train_config.epochs = config.epochs.unwrap_or(train_config.epochs);
-    train_config.learning_rate = config.learning_rate.unwrap_or(train_config.learning_rate);
-    train_config.seed = config.seed;
-    train_config.class_weighted = config.class_weighted;
+    let train_config = settings(&parts.per_class, replay.is_some(), config);
     let mut tasks = [Task {
         head,
         train: Split::from_labels(parts.train_y),
@@ -218,6 +209,24 @@ pub fn new_task_head(
     }
     let architecture = config.architecture.unwrap_or_default();
     Head::new(name, classes, architecture, encoder, config.seed)
+}
+
+/// The trainer's settings for a lesson on `per_class` examples a class
+/// (before any is held out): the library's for that much data, epochs
+/// counted in passes over the person's examples beside a replay set, and
+/// what the person set.
+fn settings(per_class: &[usize], with_replay: bool, config: &LessonConfig) -> TrainConfig {
+    let examples = per_class.iter().sum();
+    let smallest = per_class.iter().copied().min().unwrap_or(0);
+    let mut train_config = defaults::for_data(examples, smallest).config;
+    if with_replay && smallest < defaults::LARGE_CLASS {
+        train_config.epochs = defaults::REPLAY_LESSON_EPOCHS;
+    }
+    train_config.epochs = config.epochs.unwrap_or(train_config.epochs);
+    train_config.learning_rate = config.learning_rate.unwrap_or(train_config.learning_rate);
+    train_config.seed = config.seed;
+    train_config.class_weighted = config.class_weighted;
+    train_config
 }
 
 fn invalid(current: &Head, reason: String) -> Error {

@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -31,6 +32,26 @@ export function serve(extraArgs = []) {
       if (match) resolvePromise({ url: match[0], stop: () => child.kill() });
     });
   });
+}
+
+/**
+ * One `serve`, one browser and one scratch folder shared by a test file:
+ * registers the `before` and `after` hooks that start and remove them, and
+ * returns the object they fill in.
+ * @param {string} name names the scratch folder
+ */
+export function sharedSetup(name) {
+  const shared = { server: null, chrome: null, scratch: mkdtempSync(join(tmpdir(), `sentence-multitask-${name}-`)) };
+  before(async () => {
+    shared.server = await serve();
+    shared.chrome = await browser();
+  });
+  after(async () => {
+    await shared.chrome?.close();
+    shared.server?.stop();
+    rmSync(shared.scratch, { recursive: true, force: true });
+  });
+  return shared;
 }
 
 /** A fresh headless Chromium with its own profile; `close()` removes it. */

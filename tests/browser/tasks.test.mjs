@@ -2,27 +2,14 @@
 // every line, keep it across a reload, create one from an examples file, delete it.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { REPO, addExample, browser, openPage, serve, trainAndWait, typeSentences, waitFor } from './harness.mjs';
+import { REPO, addExample, openPage, sharedSetup, trainAndWait, typeSentences, waitFor } from './harness.mjs';
 
-let server;
-let chrome;
-const scratch = mkdtempSync(join(tmpdir(), 'sentence-multitask-tasks-'));
-
-before(async () => {
-  server = await serve();
-  chrome = await browser();
-});
-
-after(async () => {
-  await chrome?.close();
-  server?.stop();
-  rmSync(scratch, { recursive: true, force: true });
-});
+const shared = sharedSetup('tasks');
+const { scratch } = shared;
 
 const QUESTIONS = {
   where: ['Where is the nearest train station?', 'Where did you park the car?', 'Where can I buy fresh bread?', 'Where does she live now?'],
@@ -33,7 +20,7 @@ const message = (page) => page.textContent('#teach-message');
 const options = (page) => page.$$eval('[data-testid="example-head"] option', (os) => os.map((o) => o.value));
 
 test('a task of ones own: created, taught, predicted on every line, kept across a reload, deleted', async () => {
-  const { page, errors } = await openPage(chrome.context, server.url);
+  const { page, errors } = await openPage(shared.chrome.context, shared.server.url);
   await page.fill('[data-testid="task-name"]', 'bad name!');
   await page.click('[data-testid="create-task"]');
   await waitFor(page, () => /No task created/.test(document.getElementById('teach-message').textContent), null);
@@ -102,7 +89,7 @@ test('a task of ones own: created, taught, predicted on every line, kept across 
 });
 
 test('an examples file naming a task the page does not have creates it', async () => {
-  const { page, errors } = await openPage(chrome.context, server.url);
+  const { page, errors } = await openPage(shared.chrome.context, shared.server.url);
   const file = join(scratch, 'questions.jsonl');
   const rows = Object.entries(QUESTIONS).flatMap(([label, texts]) => texts.map((text) => JSON.stringify({ text, label, head: 'asked' })));
   writeFileSync(file, rows.join('\n') + '\n');

@@ -1,27 +1,14 @@
 // Teaching a head in the page, as a person does it, in headless Chromium.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { REPO, addExample, cli, browser, downloads, labels, openPage, serve, trainAndWait, typeSentences, waitFor } from './harness.mjs';
+import { REPO, addExample, cli, browser, downloads, labels, openPage, sharedSetup, trainAndWait, typeSentences, waitFor } from './harness.mjs';
 
-let server;
-let chrome;
-const scratch = mkdtempSync(join(tmpdir(), 'sentence-multitask-teach-'));
-
-before(async () => {
-  server = await serve();
-  chrome = await browser();
-});
-
-after(async () => {
-  await chrome?.close();
-  server?.stop();
-  rmSync(scratch, { recursive: true, force: true });
-});
+const shared = sharedSetup('teach');
+const { scratch } = shared;
 
 const EXAMPLES = {
   weather: [
@@ -53,7 +40,7 @@ const HELD_OUT = [
 ];
 
 test('teach a brand-new three-class task, keep it across a reload, export and import it bit for bit', async () => {
-  const { page, errors, requests } = await openPage(chrome.context, server.url);
+  const { page, errors, requests } = await openPage(shared.chrome.context, shared.server.url);
   for (const [label, texts] of Object.entries(EXAMPLES)) for (const text of texts) await addExample(page, 'topic', text, label);
   assert.equal(await page.locator('[data-testid="example"]').count(), 15);
   const status = await trainAndWait(page, 'topic');
@@ -106,7 +93,7 @@ test('teach a brand-new three-class task, keep it across a reload, export and im
   assert.deepEqual(lines[0], { text: EXAMPLES.weather[0], label: 'weather', head: 'topic' });
   const other = await browser();
   try {
-    const fresh = await openPage(other.context, server.url);
+    const fresh = await openPage(other.context, shared.server.url);
     const file = join(scratch, 'examples.jsonl');
     writeFileSync(file, jsonl);
     await fresh.page.setInputFiles('[data-testid="import-examples"]', file);
@@ -117,12 +104,12 @@ test('teach a brand-new three-class task, keep it across a reload, export and im
     await other.close();
   }
   assert.deepEqual(errors, []);
-  assert.deepEqual(requests.filter((u) => !u.startsWith(server.url) && !u.startsWith('blob:') && !u.startsWith('data:')), []);
+  assert.deepEqual(requests.filter((u) => !u.startsWith(shared.server.url) && !u.startsWith('blob:') && !u.startsWith('data:')), []);
   await page.close();
 });
 
 test('a corrupt head and a malformed examples file are refused, and nothing is lost', async () => {
-  const { page } = await openPage(chrome.context, server.url);
+  const { page } = await openPage(shared.chrome.context, shared.server.url);
   await addExample(page, 'sentiment', 'A quiet, lovely film.', 'positive');
   const count = await page.locator('[data-testid="example"]').count();
   const json = join(scratch, 'bad.json');
@@ -145,7 +132,7 @@ test('a corrupt head and a malformed examples file are refused, and nothing is l
 });
 
 test('training can be stopped', async () => {
-  const { page } = await openPage(chrome.context, server.url);
+  const { page } = await openPage(shared.chrome.context, shared.server.url);
   for (const [label, texts] of Object.entries(EXAMPLES)) for (const text of texts) await addExample(page, 'sentiment', text, label);
   await page.click('.advanced summary');
   // The panel shows the trainer's own defaults, asked from wasm: a number, or "auto".
@@ -173,7 +160,7 @@ test('a head trained natively imports and predicts as natively', async () => {
     .trim()
     .split('\n')
     .map((line) => JSON.parse(line).predictions.chores);
-  const { page } = await openPage(chrome.context, server.url);
+  const { page } = await openPage(shared.chrome.context, shared.server.url);
   await page.setInputFiles('[data-testid="import-head"]', [join(out, 'chores.json'), join(out, 'chores.safetensors')]);
   await waitFor(page, () => /Imported head chores/.test(document.getElementById('teach-message').textContent), null);
   await typeSentences(page, sentences.join('\n'));
