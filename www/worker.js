@@ -435,7 +435,8 @@ self.onmessage = ({ data }) => {
       break;
     case 'bench':
       reply(data, whenModel(async (model, memory) => {
-        const shared = data.workers !== 1 && (await helperReady) !== null;
+        // A second encoder dropped since it got ready no longer counts.
+        const shared = data.workers !== 1 && (await helperReady) !== null && helper !== null;
         const batches = [];
         for (let i = 0; i < data.texts.length; i += data.batch) batches.push(data.texts.slice(i, i + data.batch));
         await predictBatches(model, batches, shared);

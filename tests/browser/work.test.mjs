@@ -214,15 +214,28 @@ test('an encode error lands on its line, is not retried in a loop, and Retry rel
 
 test('a second encoder that stops answering is dropped and every line still gets its result', async (t) => {
   await withBrowser(async (context) => {
-    // Says ready, then never answers (no error event either).
-    await context.route('**/encoder-worker.js', async (route) => {
+    // The second encoder loads and says ready, then never answers (no error
+    // event either): the model worker's messages asking it to embed are
+    // swallowed. (Playwright does not see a worker's own workers' requests,
+    // so the model worker's code is what the test amends.)
+    await context.route('**/worker.js', async (route) => {
       const response = await route.fetch();
-      await route.fulfill({ response, body: "self.onmessage = ({ data }) => { if (data.type === 'load') self.postMessage({ type: 'ready' }); };" });
+      const silence = `
+const deliver = Worker.prototype.postMessage;
+Worker.prototype.postMessage = function (message, transfer) {
+  if (message?.type !== 'embed') deliver.call(this, message, transfer);
+};
+`;
+      await route.fulfill({ response, body: (await response.text()) + silence });
     });
     const { page, errors } = await openPage(context, server.url);
     if ((await page.evaluate(() => navigator.hardwareConcurrency)) < 2) return t.skip('one core: no second encoder');
     const texts = Array.from({ length: 40 }, (_, i) => `Sentence number ${i} about ${i % 2 ? 'football' : 'interest rates'}.`);
+    // One batch alone never goes to the second encoder: this only waits until it says ready.
+    const workers = () => page.evaluate((t) => window.sentenceMultitask.call('bench', { texts: t, batch: t.length, reps: 1 }).then((r) => r.workers), texts.slice(0, 8));
+    assert.equal(await workers(), 2, 'the silent encoder said ready');
     await typeSentences(page, texts.join('\n'), { timeout: 90_000 });
+    assert.equal(await workers(), 1, 'it was dropped');
     assert.equal(await page.getAttribute('[data-testid="status"]', 'data-state'), 'ready');
     assert.deepEqual(errors, []);
   });
