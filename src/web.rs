@@ -561,7 +561,6 @@ impl WebModel {
         stop: Option<Int32Array>,
     ) -> Result<JsValue, JsError> {
         let (config, start, examples) = self.lesson_inputs(name, embeddings, &labels, config)?;
-        let current = &start;
         let stopped = || {
             stop.as_ref()
                 .is_some_and(|s| Atomics::load(s, 0).unwrap_or(0) != 0)
@@ -582,7 +581,7 @@ impl WebModel {
             }
         };
         let lesson = teach(
-            current,
+            &start,
             &examples,
             &labels,
             self.replay.get(name),
@@ -602,6 +601,26 @@ impl WebModel {
             self.model.set_head(head).map_err(js_error)?;
         }
         Ok(result)
+    }
+
+    /// Cross-validates the lesson `train` would give on these examples
+    /// (same arguments, no callback): `CrossValidation`, or `undefined`
+    /// when a class has a single example. The head is not changed.
+    #[wasm_bindgen(js_name = crossValidate, unchecked_return_type = "CrossValidation | undefined")]
+    pub fn cross_validate(
+        &self,
+        name: &str,
+        embeddings: Vec<f32>,
+        labels: Vec<String>,
+        #[wasm_bindgen(unchecked_param_type = "Partial<LessonConfig> | null | undefined")]
+        config: JsValue,
+    ) -> Result<JsValue, JsError> {
+        let (config, start, examples) = self.lesson_inputs(name, embeddings, &labels, config)?;
+        let replay = self.replay.get(name);
+        match cross_validate(&start, &examples, &labels, replay, &config).map_err(js_error)? {
+            Some(cv) => to_js(&CrossValidationEdge::of(&cv)),
+            None => Ok(JsValue::UNDEFINED),
+        }
     }
 }
 
@@ -641,29 +660,6 @@ impl WebModel {
         let examples = Tensor::from_vec(embeddings, (labels.len(), dim), &Device::Cpu)
             .map_err(|e| js_error(e.into()))?;
         Ok((config, start, examples))
-    }
-}
-
-#[wasm_bindgen]
-impl WebModel {
-    /// Cross-validates the lesson `train` would give on these examples
-    /// (same arguments, no callback): `CrossValidation`, or `undefined`
-    /// when a class has a single example. The head is not changed.
-    #[wasm_bindgen(js_name = crossValidate, unchecked_return_type = "CrossValidation | undefined")]
-    pub fn cross_validate(
-        &self,
-        name: &str,
-        embeddings: Vec<f32>,
-        labels: Vec<String>,
-        #[wasm_bindgen(unchecked_param_type = "Partial<LessonConfig> | null | undefined")]
-        config: JsValue,
-    ) -> Result<JsValue, JsError> {
-        let (config, start, examples) = self.lesson_inputs(name, embeddings, &labels, config)?;
-        let replay = self.replay.get(name);
-        match cross_validate(&start, &examples, &labels, replay, &config).map_err(js_error)? {
-            Some(cv) => to_js(&CrossValidationEdge::of(&cv)),
-            None => Ok(JsValue::UNDEFINED),
-        }
     }
 }
 

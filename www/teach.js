@@ -105,12 +105,14 @@ async function persistTeaching() {
 }
 
 /**
- * Stores head `name`'s files; true once stored. On a failure a notice offers
- * to download them (the caller puts the previous head back).
+ * Stores the head `name` the worker now uses (`files`); true once stored.
+ * On a failure the worker goes back to `previous` (or drops a head that is
+ * new), so it uses what the store holds, and a notice offers the new files.
  * @param {string} name
  * @param {HeadFiles} files
+ * @param {HeadFiles | null} previous
  */
-async function storeHead(name, files) {
+async function storeOrUndo(name, files, previous) {
   try {
     await save(`head:${name}`, files);
     dismiss(`save:head:${name}`);
@@ -121,21 +123,12 @@ async function storeHead(name, files) {
       `The new ${name} head could not be saved in this browser (${errorText(e)}), so the page does not use it. Export it to keep it.`,
       [{ label: `Export the new ${name} head`, testid: 'notice-export', run: () => downloadHead(name, files) }],
     );
+    const { heads } = previous
+      ? await call('set-head', { json: previous.json, safetensors: previous.safetensors, source: `previous ${name}` })
+      : await call('remove-head', { head: name });
+    headsChanged(heads);
     return false;
   }
-}
-
-/**
- * Puts back the head the worker had before (`previous`), or removes head
- * `name` when it is new, so the worker uses what the store holds.
- * @param {string} name
- * @param {HeadFiles | null} previous
- */
-async function rollback(name, previous) {
-  const { heads } = previous
-    ? await call('set-head', { json: previous.json, safetensors: previous.safetensors, source: `previous ${name}` })
-    : await call('remove-head', { head: name });
-  headsChanged(heads);
 }
 
 /**
@@ -509,8 +502,7 @@ async function train() {
       setTrainStatus('done', `Stopped before the first epoch ended: ${head} is unchanged.`);
       return;
     }
-    if (!(await storeHead(head, result.files))) {
-      await rollback(head, result.previous);
+    if (!(await storeOrUndo(head, result.files, result.previous))) {
       setTrainStatus('error', `Trained ${head}, but it could not be saved: the previous ${head} head is still in use.`);
       return;
     }
@@ -625,8 +617,7 @@ async function importHead(input) {
       source: json.name,
     });
     const name = result.head.name;
-    if (!(await storeHead(name, result.files))) {
-      await rollback(name, result.previous);
+    if (!(await storeOrUndo(name, result.files, result.previous))) {
       const inUse = result.previous ? `the ${name} head you had is still in use` : 'nothing changed';
       message(`Head ${name} could not be saved, so it is not in use: ${inUse}.`, 'error');
       return;

@@ -10,7 +10,7 @@ use candle_core::Tensor;
 use crate::error::Result;
 use crate::model::heads::Head;
 use crate::training::features::select_rows;
-use crate::training::lesson::{lesson_classes, teach, LessonConfig};
+use crate::training::lesson::{taught_classes, teach, LessonConfig};
 use crate::training::metrics::Metrics;
 use crate::training::replay::ReplaySet;
 use crate::training::trainer::{predict_classes, Control};
@@ -40,8 +40,7 @@ pub fn cross_validate(
     replay: Option<&ReplaySet>,
     config: &LessonConfig,
 ) -> Result<Option<CrossValidation>> {
-    let start = config.classes.as_deref().unwrap_or(current.labels());
-    let classes = lesson_classes(start, labels, config.from_scratch);
+    let classes = taught_classes(current, labels, config);
     let fold_of = stratified_folds(labels);
     let Some(folds) = fold_of.iter().max().map(|&f| f + 1).filter(|&k| k >= 2) else {
         return Ok(None);

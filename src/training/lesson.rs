@@ -117,8 +117,7 @@ pub fn teach(
     progress: &mut dyn FnMut(&Progress) -> Control,
 ) -> Result<Lesson> {
     check_examples(current, examples, labels)?;
-    let start = config.classes.as_deref().unwrap_or(current.labels());
-    let classes = lesson_classes(start, labels, config.from_scratch);
+    let classes = taught_classes(current, labels, config);
     if classes.len() < 2 {
         return Err(invalid(
             current,
@@ -186,6 +185,14 @@ pub fn teach(
         report,
         examples_per_class,
     })
+}
+
+/// The classes `teach(current, _, labels, _, config)` trains: the person's
+/// class list (else the head's), then the new labels (or only the labels,
+/// from scratch). Cross-validation must hold out over the same list.
+pub fn taught_classes(current: &Head, labels: &[String], config: &LessonConfig) -> Vec<String> {
+    let start = config.classes.as_deref().unwrap_or(current.labels());
+    lesson_classes(start, labels, config.from_scratch)
 }
 
 /// The head a lesson starts from for a task of the person's own that has
