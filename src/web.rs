@@ -20,7 +20,7 @@ use js_sys::{
 use serde::{Serialize, Serializer};
 use wasm_bindgen::prelude::*;
 
-use crate::model::encoder::{Embedding, Encoder};
+use crate::model::encoder::Encoder;
 use crate::model::heads::{Architecture, EncoderRef, Head, Prediction};
 use crate::model::weights::{ModelFiles, WEIGHTS_FILE};
 use crate::model::{MultiTaskModel, Output};
@@ -43,7 +43,7 @@ export interface Prediction {
   probabilities: Record<string, number>;
 }
 
-/** `predict` and `classify`: `n` sentences' embeddings (row-major) and every head's answer. */
+/** `predict`: `n` sentences' embeddings (row-major) and every head's answer. */
 export interface Outputs {
   dim: number;
   embeddings: Float32Array;
@@ -74,6 +74,14 @@ export interface HeadInfo {
   encoder: { id: string; dim: number };
   /** How it was trained, if its file says. */
   training: { data: string[]; examplesPerClass: Record<string, number> } | null;
+  /** The encoder layers its own adapter replaces (it reads their output, not the shared embedding), or null. */
+  adapter: number[] | null;
+}
+
+/** `setHead`: the head added, and the files of the one it replaced. */
+export interface SetHeadResult {
+  head: HeadInfo;
+  previous: HeadFiles | null;
 }
 
 /** `{json, safetensors}`: the two files of a head, as the CLI reads them. */
@@ -197,6 +205,7 @@ struct HeadInfo<'a> {
     architecture: Architecture,
     encoder: &'a EncoderRef,
     training: Option<TrainingInfo<'a>>,
+    adapter: Option<&'a [usize]>,
 }
 
 #[derive(Serialize)]
@@ -218,6 +227,7 @@ impl<'a> HeadInfo<'a> {
                 data: &t.data,
                 examples_per_class: &t.examples_per_class,
             }),
+            adapter: meta.adapter.as_ref().map(|a| a.layers.as_slice()),
         }
     }
 }
@@ -367,21 +377,28 @@ impl WebModel {
     }
 
     /// Adds (or replaces, by name) a head from its `NAME.json` and
-    /// `NAME.safetensors` bytes; returns its `HeadInfo`. A head made for
+    /// `NAME.safetensors` bytes; returns `SetHeadResult` (its `HeadInfo`,
+    /// and the files of the head it replaced, for undo). A head made for
     /// another encoder, or whose files disagree, is refused and the model is
     /// left as it was. `source` names the files in errors.
-    #[wasm_bindgen(js_name = setHead, unchecked_return_type = "HeadInfo")]
+    #[wasm_bindgen(js_name = setHead, unchecked_return_type = "SetHeadResult")]
     pub fn set_head(
         &mut self,
         json: &[u8],
         safetensors: &[u8],
         source: &str,
-    ) -> Result<JsValue, JsError> {
+    ) -> Result<Object, JsError> {
         let encoder = self.model.encoder.encoder_ref();
         let head = Head::from_bytes(json, safetensors, &encoder, source).map_err(js_error)?;
         let info = to_js(&HeadInfo::of(&head))?;
-        self.model.set_head(head).map_err(js_error)?;
-        Ok(info)
+        let previous = match self.model.set_head(head).map_err(js_error)? {
+            Some(old) => files_of(&old)?.into(),
+            None => JsValue::NULL,
+        };
+        let result = Object::new();
+        set(&result, "head", &info)?;
+        set(&result, "previous", &previous)?;
+        Ok(result)
     }
 
     /// Removes head `name` (the page's undo of an import it could not store);
@@ -431,36 +448,20 @@ impl WebModel {
         self.outputs_to_js(outputs)
     }
 
-    /// Runs every head on embeddings computed elsewhere (another worker's
-    /// `predict`): `embeddings` is `tokens.length × dim` row-major; returns
-    /// what `predict` returns for those texts.
-    #[wasm_bindgen(unchecked_return_type = "Outputs")]
-    pub fn classify(&self, embeddings: Vec<f32>, tokens: Vec<u32>) -> Result<Object, JsError> {
-        let dim = self.model.encoder.dim();
-        if embeddings.len() != tokens.len() * dim {
-            return Err(JsError::new(&format!(
-                "classify: {} values are not {} embeddings of {dim}",
-                embeddings.len(),
-                tokens.len()
-            )));
-        }
-        if let Some(at) = embeddings.iter().position(|v| !v.is_finite()) {
-            return Err(JsError::new(&format!(
-                "classify: embedding {} holds a non-finite value",
-                at / dim
-            )));
-        }
-        let embeddings = (embeddings.chunks(dim).zip(tokens))
-            .map(|(vector, tokens)| Embedding {
-                tokens: tokens as usize,
-                vector: vector.to_vec(),
-            })
-            .collect();
-        let outputs = self
-            .model
-            .predict_embeddings(embeddings)
-            .map_err(js_error)?;
-        self.outputs_to_js(outputs)
+    /// What head `name` reads for `texts`, `n × dim` row-major: its
+    /// adapter's outputs when it has one, else (also for a task with no head
+    /// yet) the shared embeddings. Lessons train on these.
+    #[wasm_bindgen(js_name = headInputs)]
+    pub fn head_inputs(&self, name: &str, texts: Vec<String>) -> Result<Float32Array, JsError> {
+        let flat: Vec<f32> = match self.model.head(name) {
+            Some(head) if head.adapter().is_some() => {
+                let x = crate::model::head_inputs(&self.model.encoder, head, &texts);
+                x.and_then(|x| Ok(x.flatten_all()?.to_vec1::<f32>()?))
+                    .map_err(js_error)?
+            }
+            _ => return self.embed(texts),
+        };
+        Ok(Float32Array::from(&flat[..]))
     }
 
     fn outputs_to_js(&self, outputs: Vec<Output>) -> Result<Object, JsError> {
@@ -529,16 +530,7 @@ impl WebModel {
             .model
             .head(name)
             .ok_or_else(|| JsError::new(&format!("there is no head {name:?}")))?;
-        let files = Object::new();
-        let json = head.to_json().map_err(js_error)?;
-        let weights = head.to_safetensors().map_err(js_error)?;
-        set(&files, "json", &Uint8Array::from(&json[..]).into())?;
-        set(
-            &files,
-            "safetensors",
-            &Uint8Array::from(&weights[..]).into(),
-        )?;
-        Ok(files)
+        files_of(head)
     }
 
     /// Trains head `name` (a new task's when the model has none of that
@@ -697,6 +689,20 @@ fn set(target: &Object, key: &str, value: &JsValue) -> Result<(), JsError> {
     Reflect::set(target, &JsValue::from_str(key), value)
         .map(|_| ())
         .map_err(|_| JsError::new(&format!("could not set {key}")))
+}
+
+/// A head's `HeadFiles`: `{json, safetensors}` bytes.
+fn files_of(head: &Head) -> Result<Object, JsError> {
+    let files = Object::new();
+    let json = head.to_json().map_err(js_error)?;
+    let weights = head.to_safetensors().map_err(js_error)?;
+    set(&files, "json", &Uint8Array::from(&json[..]).into())?;
+    set(
+        &files,
+        "safetensors",
+        &Uint8Array::from(&weights[..]).into(),
+    )?;
+    Ok(files)
 }
 
 /// The settings `train` uses for the fields its `config` leaves out

@@ -6,7 +6,7 @@ mod common;
 use common::encoder;
 use common::synthetic::{encoder_ref, labels};
 use sentence_multitask::model::heads::{Architecture, Head};
-use sentence_multitask::training::features::LayerFeatures;
+use sentence_multitask::training::features::{LayerFeatures, Source};
 use sentence_multitask::training::trainer::{train, Control, Progress, Split, Task, TrainConfig};
 
 const TEXTS: [&str; 6] = [
@@ -78,8 +78,12 @@ fn training_the_top_layer_changes_it_and_nothing_below() {
         frozen: false,
     }];
     let features = LayerFeatures {
-        top,
-        tasks: vec![(states, Vec::new())],
+        vars: top.vars(),
+        sources: vec![Source::Layers {
+            top: top.clone(),
+            train: states,
+            val: Vec::new(),
+        }],
     };
     let config = TrainConfig {
         epochs: 15,
@@ -100,12 +104,7 @@ fn training_the_top_layer_changes_it_and_nothing_below() {
         losses.last().unwrap() < &(losses[0] * 0.5),
         "loss {losses:?}"
     );
-    let after_top: Vec<Vec<u32>> = features
-        .top
-        .vars()
-        .iter()
-        .map(|v| bits(v.as_tensor()))
-        .collect();
+    let after_top: Vec<Vec<u32>> = top.vars().iter().map(|v| bits(v.as_tensor())).collect();
     let changed = before_top
         .iter()
         .zip(&after_top)
@@ -116,7 +115,7 @@ fn training_the_top_layer_changes_it_and_nothing_below() {
         before_top.len(),
         "every weight of the top layer, layer norms included, trained"
     );
-    enc.set_top_layers(&features.top).unwrap();
+    enc.set_top_layers(&top).unwrap();
     let below_after = enc.states_below(&TEXTS, first).unwrap();
     for (a, b) in below_before.iter().zip(&below_after) {
         assert_eq!(bits(a), bits(b), "a frozen lower layer changed");

@@ -4,6 +4,7 @@
 mod common;
 
 use candle_core::{Device, Tensor};
+use sentence_multitask::model::head_inputs;
 use sentence_multitask::model::heads::Head;
 use sentence_multitask::training::crossval::cross_validate;
 use sentence_multitask::training::lesson::{
@@ -42,8 +43,14 @@ fn embed(texts: &[&str]) -> Tensor {
     Tensor::from_vec(rows, (texts.len(), 384), &Device::Cpu).unwrap()
 }
 
+/// What `head` reads for `texts`: its adapter's outputs when it has one,
+/// else the embeddings (as the page and the CLI give a lesson).
+fn inputs(head: &Head, texts: &[&str]) -> Tensor {
+    head_inputs(encoder(), head, texts).expect("head inputs")
+}
+
 fn labels_of(head: &Head, texts: &[&str]) -> Vec<String> {
-    sentence_multitask::training::trainer::predict_classes(head, &embed(texts))
+    sentence_multitask::training::trainer::predict_classes(head, &inputs(head, texts))
         .unwrap()
         .into_iter()
         .map(|c| head.labels()[c].clone())
@@ -79,7 +86,7 @@ fn teach_cooking(
     let current = default_head("topic");
     teach(
         &current,
-        &embed(&COOKING),
+        &inputs(current, &COOKING),
         &labels,
         replay,
         config,
@@ -151,12 +158,19 @@ fn a_new_three_class_task_from_scratch() {
         ..LessonConfig::default()
     };
     let mut epochs = 0;
-    let lesson = teach(&current, &embed(&texts), &labels, None, &config, &mut |p| {
-        if matches!(p, Progress::Epoch { .. }) {
-            epochs += 1;
-        }
-        Control::Continue
-    })
+    let lesson = teach(
+        &current,
+        &inputs(&current, &texts),
+        &labels,
+        None,
+        &config,
+        &mut |p| {
+            if matches!(p, Progress::Epoch { .. }) {
+                epochs += 1;
+            }
+            Control::Continue
+        },
+    )
     .unwrap();
     assert!(epochs > 0);
     let head = lesson.head.expect("a finished lesson has a head");

@@ -10,7 +10,7 @@ mod vectors;
 
 use std::collections::BTreeMap;
 
-use js_sys::{Float32Array, Function, Reflect, Uint32Array};
+use js_sys::{Float32Array, Function, Reflect, Uint32Array, Uint8Array};
 use sentence_multitask::training::lesson::LessonConfig;
 use sentence_multitask::web::{lesson_defaults, WebModel};
 use wasm_bindgen::prelude::*;
@@ -225,43 +225,37 @@ fn a_head_for_another_encoder_is_refused_in_wasm() {
 }
 
 #[wasm_bindgen_test]
-fn classify_on_another_workers_embeddings_equals_predict() {
-    let model = model();
-    let texts = vec![
-        "The striker scored twice.".to_string(),
-        "Shares fell after the loss.".to_string(),
-    ];
-    let (_, embeddings, tokens) = embed_all(&model, texts.clone());
-    let direct: JsValue = model
-        .predict(texts)
-        .unwrap_or_else(|_| panic!("predict"))
+fn set_head_gives_back_the_head_it_replaced() {
+    let mut model = model();
+    let (name, json, weights) = HEADS[0];
+    let result: JsValue = model
+        .set_head(json, weights, name)
+        .unwrap_or_else(|_| panic!("setHead"))
         .into();
-    let classified: JsValue = model
-        .classify(embeddings.clone(), tokens.clone())
-        .unwrap_or_else(|_| panic!("classify"))
-        .into();
-    let labels = labels_by_head(&model);
-    let answers = |out: &JsValue| -> Vec<(String, String, Vec<f32>)> {
-        let per_text: Vec<BTreeMap<String, HeadAnswer>> =
-            serde_wasm_bindgen::from_value(get(out, "predictions")).expect("predictions");
-        (per_text.into_iter().flatten())
-            .map(|(head, a)| {
-                let probabilities = in_label_order(&a, &labels[&head]);
-                (head, a.label, probabilities)
-            })
-            .collect()
-    };
-    assert_eq!(answers(&direct).len(), 4);
-    assert_eq!(answers(&direct), answers(&classified));
-    let pieces = |out: &JsValue| Uint32Array::from(get(out, "tokens")).to_vec();
-    assert_eq!(pieces(&direct), pieces(&classified));
-    // A length that is not tokens × 384, or a NaN, is refused.
-    assert!(model
-        .classify(embeddings[1..].to_vec(), tokens.clone())
-        .is_err());
-    let mut nan = embeddings;
-    nan[400] = f32::NAN;
-    assert!(model.classify(nan, tokens).is_err());
+    let previous = get(&result, "previous");
+    let bytes = |key: &str| Uint8Array::from(get(&previous, key)).to_vec();
+    assert_eq!(bytes("json"), json.to_vec());
+    assert_eq!(bytes("safetensors"), weights.to_vec());
+    assert_eq!(
+        get(&get(&result, "head"), "name").as_string().as_deref(),
+        Some("sentiment")
+    );
+    // A head's inputs: its adapter's outputs if it has one, else the embedding.
+    let texts = vec!["Shares fell after the loss.".to_string()];
+    let (_, embedding, _) = embed_all(&model, texts.clone());
+    for (head, _, _) in HEADS {
+        let inputs = model
+            .head_inputs(head, texts.clone())
+            .unwrap_or_else(|_| panic!("headInputs"))
+            .to_vec();
+        assert_eq!(inputs.len(), 384);
+        let norm: f32 = inputs.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "{head}: norm {norm}");
+    }
+    let unknown = model
+        .head_inputs("no-such-task", texts)
+        .unwrap_or_else(|_| panic!("headInputs"));
+    assert_eq!(unknown.to_vec(), embedding);
 }
 
 #[wasm_bindgen_test]

@@ -117,13 +117,14 @@
 /**
  * Model worker -> second encoder.
  * @typedef {{ type: 'load', config: Uint8Array, tokenizer: Uint8Array, weights: Uint8Array, weightsFile: string }
+ *   | { type: 'heads', version: number, heads: { name: string, json: Uint8Array, safetensors: Uint8Array, source: string }[] }
  *   | { type: 'embed', id: number, texts: string[] }} ToEncoder
  */
 
 /**
  * Second encoder -> model worker (`id` is undefined for a failed load).
  * @typedef {{ type: 'ready' }
- *   | { type: 'embedded', id: number, dim: number, embeddings: Float32Array, tokens: Uint32Array }
+ *   | { type: 'embedded', id: number, version: number, dim: number, embeddings: Float32Array, tokens: Uint32Array, predictions: Record<string, Prediction>[] }
  *   | { type: 'error', id: number | undefined, message: string }} FromEncoder
  */
 

@@ -67,6 +67,9 @@ let helperReady = Promise.resolve(null);
  */
 const helperCalls = new Map();
 let helperCallId = 0;
+/** Bumped whenever this worker's heads change; the second encoder's answers
+ * count only when they carry the current one. */
+let headsVersion = 0;
 /** @type {string[]} */
 let queue = [];
 let queueId = 0;
@@ -165,6 +168,7 @@ function startHelper(files, weightsFile) {
       if (data.type === 'ready') {
         clearTimeout(late);
         helper = worker;
+        syncHelper();
         resolve(worker);
       } else if (data.type === 'embedded') {
         helperCalls.get(data.id)?.resolve(data);
@@ -186,6 +190,17 @@ function startHelper(files, weightsFile) {
   worker.postMessage(message);
 }
 
+/** Sends the second encoder a copy of every head, after any change here. */
+function syncHelper() {
+  headsVersion++;
+  if (!helper || !model) return;
+  const built = model;
+  const heads = built.heads().map((h) => ({ name: h.name, source: `${h.name}.json`, ...built.headFiles(h.name) }));
+  /** @type {ToEncoder} */
+  const message = { type: 'heads', version: headsVersion, heads };
+  helper.postMessage(message);
+}
+
 /**
  * Stops the second encoder for good; its batches still out fail, so that this
  * worker encodes them itself.
@@ -200,7 +215,7 @@ function dropHelper(worker, message) {
 }
 
 /**
- * The second encoder's `{dim, embeddings, tokens}` for `texts`; rejects (and
+ * The second encoder's `{version, dim, embeddings, tokens, predictions}` for `texts`; rejects (and
  * drops the encoder) when it does not answer within HELPER_TIMEOUT_MS.
  * @param {Worker} helper
  * @param {string[]} texts
@@ -229,8 +244,9 @@ function helperEmbed(helper, texts) {
 /**
  * `predict` of each batch, in order, with the encoder that embedded it (1:
  * this worker, 2: the second one). With the second encoder ready, every
- * other batch is embedded there while this worker encodes its own, and the
- * heads run here; if it fails, this worker encodes that batch itself.
+ * other batch runs there (its copy of the heads included) while this worker
+ * runs its own; if it fails, or answered with heads since replaced, this
+ * worker runs that batch itself.
  * @param {WebModel} model
  * @param {string[][]} batches
  * @returns {Promise<{ out: Outputs, encoder: 1 | 2 }[]>}
@@ -244,9 +260,7 @@ async function predictBatches(model, batches, shared = true) {
     results.push({ out: model.predict(batches[i]), encoder: 1 });
     if (!next) break;
     const embedded = remote && (await remote);
-    results.push(
-      embedded ? { out: model.classify(embedded.embeddings, embedded.tokens), encoder: 2 } : { out: model.predict(next), encoder: 1 },
-    );
+    results.push(embedded && embedded.version === headsVersion ? { out: embedded, encoder: 2 } : { out: model.predict(next), encoder: 1 });
   }
   return results;
 }
@@ -348,13 +362,25 @@ function embedAll(model, texts) {
 }
 
 /**
+ * What head `name` reads for `texts`: its adapter's outputs when it has one
+ * (computed anew), else the embeddings (cached ones reused).
+ * @param {WebModel} model
+ * @param {string} name
+ * @param {string[]} texts
+ */
+function headInputs(model, name, texts) {
+  const adapted = model.heads().some((h) => h.name === name && h.adapter);
+  return adapted ? model.headInputs(name, texts) : embedAll(model, texts);
+}
+
+/**
  * @param {WebModel} model
  * @param {import('./protocol.js').CallMessage<'train'>} request
  * @returns {Calls['train']['reply']}
  */
 function train(model, { id, head, examples, config, stop }) {
   const t0 = performance.now();
-  const flat = embedAll(model, examples.map((e) => e.text));
+  const flat = headInputs(model, head, examples.map((e) => e.text));
   const t1 = performance.now();
   // A new task has no head yet: nothing to put back.
   const previous = model.heads().some((h) => h.name === head) ? model.headFiles(head) : null;
@@ -370,6 +396,7 @@ function train(model, { id, head, examples, config, stop }) {
     stop ? new Int32Array(stop) : undefined,
   );
   const t2 = performance.now();
+  if (result.changed) syncHelper();
   return {
     ...result,
     embedMs: t1 - t0,
@@ -414,9 +441,9 @@ self.onmessage = ({ data }) => {
       break;
     case 'set-head':
       reply(data, whenModel((model) => {
-        const before = new Map(model.heads().map((h) => [h.name, model.headFiles(h.name)]));
-        const info = model.setHead(data.json, data.safetensors, data.source);
-        return { head: info, heads: model.heads(), files: model.headFiles(info.name), previous: before.get(info.name) ?? null };
+        const { head, previous } = model.setHead(data.json, data.safetensors, data.source);
+        syncHelper();
+        return { head, heads: model.heads(), files: model.headFiles(head.name), previous };
       }));
       break;
     case 'reset-head':
@@ -424,12 +451,14 @@ self.onmessage = ({ data }) => {
         const pair = shipped.get(data.head);
         if (!pair) throw new Error(`there is no shipped head ${JSON.stringify(data.head)}`);
         model.setHead(pair.json, pair.safetensors, `heads/${data.head}.json`);
+        syncHelper();
         return { heads: model.heads() };
       }));
       break;
     case 'remove-head':
       reply(data, whenModel((model) => {
         model.removeHead(data.head);
+        syncHelper();
         return { heads: model.heads() };
       }));
       break;
@@ -454,7 +483,7 @@ self.onmessage = ({ data }) => {
       break;
     case 'cross-validate':
       reply(data, whenModel((model) => {
-        const flat = embedAll(model, data.examples.map((e) => e.text));
+        const flat = headInputs(model, data.head, data.examples.map((e) => e.text));
         return model.crossValidate(data.head, flat, data.examples.map((e) => e.label), data.config);
       }));
       break;

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use sentence_multitask::model::head_inputs;
 use sentence_multitask::model::heads::read_heads;
 use sentence_multitask::training::metrics::Metrics;
 use sentence_multitask::training::trainer::predict_classes;
@@ -46,11 +47,15 @@ pub fn run(args: Args) -> Result<()> {
         });
     }
     let head = heads.remove(0);
+    encoder.check_head(&head)?;
     let file = read(&args.data, args.format.as_deref(), args.skip_malformed)?;
     let gold = label_indices(&file.examples, head.labels(), &args.data)?;
     let texts: Vec<String> = file.examples.into_iter().map(|e| e.text).collect();
     let cache = args.cache.open(&files);
-    let x = cache.embed(&encoder, &texts, "evaluation data")?;
+    let x = match head.adapter() {
+        Some(_) => head_inputs(&encoder, &head, &texts)?,
+        None => cache.embed(&encoder, &texts, "evaluation data")?,
+    };
     let predicted = predict_classes(&head, &x)?;
     let metrics = Metrics::compute(head.labels(), &gold, &predicted);
     let mut out = serde_json::to_value(&metrics).map_err(|e| Error::InvalidArgument {

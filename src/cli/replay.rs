@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use sentence_multitask::model::head_inputs;
+use sentence_multitask::model::heads::Head;
 use sentence_multitask::training::features::select_rows;
 use sentence_multitask::training::replay::ReplaySet;
 use sentence_multitask::{Encoder, Error, Result};
@@ -44,6 +46,10 @@ pub struct Args {
     /// Examples per class, evenly spaced through the part.
     #[arg(long, default_value_t = 128)]
     per_class: usize,
+    /// The head the set is for, when it has an adapter: rows are then stored
+    /// as its adapter's outputs (what the head reads), not the shared embedding.
+    #[arg(long, value_name = "FILE")]
+    head_file: Option<PathBuf>,
     /// Output file (.safetensors).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
@@ -82,11 +88,26 @@ pub fn run(args: Args) -> Result<()> {
         .iter()
         .map(|&i| file.examples[i].text.clone())
         .collect();
-    let embedded = args.cache.open(&files).embed(&encoder, &texts, "data")?;
+    let adapted = match &args.head_file {
+        Some(path) => Some(Head::read(path, &encoder.encoder_ref())?),
+        None => None,
+    };
+    let stored = match adapted.filter(|h| h.adapter().is_some()) {
+        // Through the adapter: only the rows kept.
+        Some(head) => {
+            encoder.check_head(&head)?;
+            let kept: Vec<&String> = rows.iter().map(|&r| &texts[r]).collect();
+            head_inputs(&encoder, &head, &kept)?
+        }
+        None => select_rows(
+            &args.cache.open(&files).embed(&encoder, &texts, "data")?,
+            &rows,
+        )?,
+    };
     let set = ReplaySet::new(
         &args.head,
         file.labels,
-        select_rows(&embedded, &rows)?,
+        stored,
         rows.iter().map(|&r| classes[part[r]]).collect(),
     )?;
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -59,6 +59,11 @@ pub struct Args {
     /// `top-K` (the top K encoder layers) or `all`.
     #[arg(long, default_value = "heads")]
     trainable: Trainable,
+    /// Give each trained head its own copy of the encoder's top layers,
+    /// trained for that task only (`top-K`, or `all`), so the shared encoder
+    /// stays as it is; a head from --init that has an adapter keeps training it.
+    #[arg(long, value_name = "top-K", conflicts_with = "trainable")]
+    adapter: Option<Trainable>,
     /// Batch sampling across heads: proportional, alternating, or temperature:T.
     #[arg(long, default_value = "proportional")]
     sampling: Sampling,
@@ -143,6 +148,9 @@ pub fn run(args: Args) -> Result<()> {
         Some(path) => read_heads(path, &encoder.encoder_ref())?,
         None => Vec::new(),
     };
+    for head in &initial {
+        encoder.check_head(head)?;
+    }
     check_frozen(&args, &initial)?;
     let data = (0..args.heads.len())
         .map(|i| read_head_data(&args, i, &initial))
@@ -161,8 +169,9 @@ pub fn run(args: Args) -> Result<()> {
         texts.push(p.texts);
         records.push(p.record);
     }
+    let adapted = tasks.iter().any(|t| t.head.adapter().is_some());
     let mut examples: Box<dyn Examples> = match top {
-        None => {
+        None if !adapted => {
             let cache = args.cache.open(&files);
             let embedded = embed_all(&cache, &encoder, &tasks, &texts)?;
             // Heads alone are tiny products: splitting them across threads costs
@@ -171,7 +180,7 @@ pub fn run(args: Args) -> Result<()> {
             sentence_multitask::model::encoder::set_threads(1);
             Box::new(embedded)
         }
-        Some(_) => Box::new(Texts {
+        _ => Box::new(Texts {
             encoder: &encoder,
             tasks: texts,
         }),
@@ -300,7 +309,7 @@ fn prepare(
         texts,
         sources,
     } = split(args, i, &data);
-    let head = match initial.iter().find(|h| h.name() == name) {
+    let mut head = match initial.iter().find(|h| h.name() == name) {
         Some(h) => h.deep_copy()?,
         None => Head::new(
             name,
@@ -310,6 +319,11 @@ fn prepare(
             args.seed.wrapping_add(i as u64),
         )?,
     };
+    let frozen = args.frozen.contains(name);
+    if let Some(adapter) = args.adapter.filter(|_| !frozen && head.adapter().is_none()) {
+        let k = adapter.layers(encoder.num_layers());
+        head = head.with_adapter(encoder.trainable_top_layers(k)?);
+    }
     let mut per_class = BTreeMap::new();
     for &l in &train {
         *per_class.entry(data.labels[l].clone()).or_insert(0) += 1;
@@ -323,7 +337,7 @@ fn prepare(
             train: Split::from_labels(train),
             val: Split::from_labels(val),
             loss_weight,
-            frozen: args.frozen.contains(name),
+            frozen,
         },
         texts,
         record: TrainingRecord {
@@ -468,6 +482,7 @@ fn write_heads(
             ("command".to_string(), json!(command.join(" "))),
             ("config".to_string(), json!(config)),
             ("trainable".to_string(), json!(args.trainable)),
+            ("adapter".to_string(), json!(args.adapter)),
             ("epochs_run".to_string(), json!(report.epochs_run)),
             ("best_epoch".to_string(), json!(report.best_epoch)),
         ]);

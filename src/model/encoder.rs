@@ -154,9 +154,38 @@ impl Encoder {
     /// Sentence embeddings `(batch, hidden)` for a token batch: all layers,
     /// mean pooling over the real pieces, L2 normalisation.
     pub fn forward(&self, batch: &TokenBatch) -> Result<Tensor> {
-        let x = self.embed_packed(batch)?;
-        let x = self.run_packed(x, &batch.lengths, 0..self.num_layers())?;
-        mean_pool_normalize(&x, &batch.lengths)
+        Ok(self.forward_keeping(batch, &[])?.0)
+    }
+
+    /// As [`Encoder::forward`], also keeping the packed `(sum(lengths), hidden)`
+    /// input of each layer in `keep` (what adapters start from), in `keep`'s order.
+    pub fn forward_keeping(
+        &self,
+        batch: &TokenBatch,
+        keep: &[usize],
+    ) -> Result<(Tensor, Vec<Tensor>)> {
+        let mut kept: Vec<Option<Tensor>> = vec![None; keep.len()];
+        let mut x = self.embed_packed(batch)?;
+        for (i, layer) in self.layers.iter().enumerate() {
+            for (slot, _) in kept.iter_mut().zip(keep).filter(|(_, &k)| k == i) {
+                *slot = Some(x.clone());
+            }
+            x = layer.forward(&x, &batch.lengths)?;
+        }
+        let kept = kept
+            .into_iter()
+            .zip(keep)
+            .map(|(state, k)| {
+                state.ok_or_else(|| Error::InvalidArgument {
+                    what: "layer".into(),
+                    reason: format!(
+                        "{k} is not one of the encoder's {} layers",
+                        self.num_layers()
+                    ),
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok((mean_pool_normalize(&x, &batch.lengths)?, kept))
     }
 
     /// Per text, the `(pieces, dim)` output of the layers below `first`
@@ -207,6 +236,18 @@ impl Encoder {
     /// Embeds any number of texts, `batch_size` at a time, grouping texts of
     /// similar length so padding costs little. Results keep the input order.
     pub fn embed<S: AsRef<str>>(&self, texts: &[S], batch_size: usize) -> Result<Vec<Embedding>> {
+        self.map_batches(texts, batch_size, |ids| self.embed_ids(ids))
+    }
+
+    /// Runs `f` on the token ids of `texts`, `batch_size` at a time, texts of
+    /// similar length together (little padding); `f` returns one item per
+    /// text of its batch. Results keep the input order.
+    pub fn map_batches<S, T, F>(&self, texts: &[S], batch_size: usize, f: F) -> Result<Vec<T>>
+    where
+        S: AsRef<str>,
+        T: Send,
+        F: Fn(&[Vec<u32>]) -> Result<Vec<T>> + Sync,
+    {
         if batch_size == 0 {
             return Err(Error::InvalidArgument {
                 what: "batch size".into(),
@@ -223,21 +264,20 @@ impl Encoder {
         // matmul uses): most ops besides the matrix products are single-threaded,
         // and a small batch's products are too small to split well.
         let chunks: Vec<&[usize]> = order.chunks(batch_size).collect();
-        let embed_chunk = |chunk: &&[usize]| {
-            self.embed_ids(&chunk.iter().map(|&i| ids[i].clone()).collect::<Vec<_>>())
-        };
+        let run_chunk =
+            |chunk: &&[usize]| f(&chunk.iter().map(|&i| ids[i].clone()).collect::<Vec<_>>());
         // wasm32 has no threads here: rayon would only add its fallback's overhead.
         #[cfg(not(target_arch = "wasm32"))]
         let results = chunks
             .par_iter()
-            .map(embed_chunk)
+            .map(run_chunk)
             .collect::<Result<Vec<_>>>()?;
         #[cfg(target_arch = "wasm32")]
-        let results = chunks.iter().map(embed_chunk).collect::<Result<Vec<_>>>()?;
-        let mut out: Vec<Option<Embedding>> = vec![None; ids.len()];
-        for (chunk, embeddings) in chunks.iter().zip(results) {
-            for (&i, embedding) in chunk.iter().zip(embeddings) {
-                out[i] = Some(embedding);
+        let results = chunks.iter().map(run_chunk).collect::<Result<Vec<_>>>()?;
+        let mut out: Vec<Option<T>> = (0..ids.len()).map(|_| None).collect();
+        for (chunk, items) in chunks.iter().zip(results) {
+            for (&i, item) in chunk.iter().zip(items) {
+                out[i] = Some(item);
             }
         }
         Ok(out.into_iter().flatten().collect())
@@ -254,7 +294,7 @@ pub fn set_threads(threads: u32) {
 /// Every transformer layer of `config`.
 fn load_layers(vb: &VarBuilder, config: &Config) -> Result<Vec<Layer>> {
     (0..config.num_hidden_layers)
-        .map(|i| Layer::load(vb.pp(layer_prefix(i)), config))
+        .map(|i| Layer::load(vb.pp(layer_prefix(i)), &config.into()))
         .collect()
 }
 

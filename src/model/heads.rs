@@ -3,11 +3,12 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use candle_core::{DType, Device, Tensor, Var, D};
+use candle_core::{Device, Tensor, Var, D};
 use candle_nn::{Linear, Module};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::model::adapter::{AdapterMeta, TopLayers, ADAPTER_PREFIX};
 use crate::rng::Rng;
 
 /// Format tag written into every head's JSON.
@@ -153,15 +154,21 @@ pub struct HeadMeta {
     /// How it was trained, if it was.
     #[serde(default)]
     pub training: Option<TrainingRecord>,
+    /// The head's own copy of the encoder's top layers, if it has one: the
+    /// head then reads their output instead of the shared embedding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<AdapterMeta>,
 }
 
-/// A classification head: metadata plus trainable parameters. Not `Clone`:
-/// candle's `Var`s would be shared; [`Head::deep_copy`] copies the values.
+/// A classification head: metadata plus trainable parameters, and maybe an
+/// adapter. Not `Clone`: candle's `Var`s would be shared; [`Head::deep_copy`]
+/// copies the values.
 #[derive(Debug)]
 pub struct Head {
     meta: HeadMeta,
     /// Parameters by name (`hidden.weight`, `hidden.bias`, `output.weight`, `output.bias`).
     params: BTreeMap<String, Var>,
+    adapter: Option<TopLayers>,
 }
 
 /// One head's answer for one input, as the CLI's `predict` prints it and the
@@ -232,6 +239,7 @@ impl Head {
             architecture,
             encoder,
             training: None,
+            adapter: None,
         };
         let invalid = |reason: String| Error::InvalidArgument {
             what: format!("head {name:?}"),
@@ -261,7 +269,31 @@ impl Head {
                 Ok((name, var))
             })
             .collect::<Result<_>>()?;
-        Ok(Self { meta, params })
+        Ok(Self {
+            meta,
+            params,
+            adapter: None,
+        })
+    }
+
+    /// The same head reading `adapter`'s output instead of the shared embedding.
+    pub fn with_adapter(mut self, adapter: TopLayers) -> Self {
+        self.meta.adapter = Some(adapter.meta());
+        self.adapter = Some(adapter);
+        self
+    }
+
+    /// Removes the head's adapter and returns it: the head then reads the
+    /// shared embedding (a lesson trains it on the adapter's outputs, then
+    /// puts the adapter back).
+    pub fn take_adapter(&mut self) -> Option<TopLayers> {
+        self.meta.adapter = None;
+        self.adapter.take()
+    }
+
+    /// The head's adapter, if it has one.
+    pub fn adapter(&self) -> Option<&TopLayers> {
+        self.adapter.as_ref()
     }
 
     /// Parameter names and shapes the metadata implies.
@@ -316,12 +348,23 @@ impl Head {
                 meta.name, meta.encoder.dim, encoder.dim
             )));
         }
-        let tensors = candle_core::safetensors::load_buffer(weights, &Device::Cpu)
+        let st = safetensors::SafeTensors::deserialize(weights)
             .map_err(|e| refuse(format!("weights are not readable safetensors ({e})")))?;
+        let adapter = match &meta.adapter {
+            Some(adapter) => Some(TopLayers::read(adapter, &st, &refuse)?),
+            None => None,
+        };
+        let mut names: Vec<String> = st.names().into_iter().map(str::to_string).collect();
+        names.sort();
+        if meta.adapter.is_none() && names.iter().any(|n| n.starts_with(ADAPTER_PREFIX)) {
+            return Err(refuse(format!(
+                "weights hold adapter tensors but head {:?} describes no adapter",
+                meta.name
+            )));
+        }
+        names.retain(|n| !n.starts_with(ADAPTER_PREFIX));
         let expected = Self::expected_shapes(&meta);
-        if tensors.len() != expected.len() {
-            let mut names: Vec<&String> = tensors.keys().collect();
-            names.sort();
+        if names.len() != expected.len() {
             return Err(refuse(format!(
                 "weights hold tensors {names:?}, the {:?} architecture needs {:?}",
                 meta.architecture,
@@ -330,25 +373,31 @@ impl Head {
         }
         let mut params = BTreeMap::new();
         for (name, shape) in expected {
-            let tensor = tensors
-                .get(&name)
-                .ok_or_else(|| refuse(format!("weights lack tensor `{name}`")))?;
-            if tensor.dims() != shape.as_slice() || tensor.dtype() != DType::F32 {
+            let view = st
+                .tensor(&name)
+                .map_err(|_| refuse(format!("weights lack tensor `{name}`")))?;
+            if view.shape() != shape.as_slice() || view.dtype() != safetensors::Dtype::F32 {
                 return Err(refuse(format!(
                     "tensor `{name}` is {:?} {:?}, expected F32 {shape:?} for {} labels",
-                    tensor.dtype(),
-                    tensor.dims(),
+                    view.dtype(),
+                    view.shape(),
                     meta.labels.len()
                 )));
             }
-            if !crate::model::weights::all_finite(tensor)? {
+            let tensor = crate::model::weights::read_tensor(&st, &name, &view, &Device::Cpu)
+                .map_err(|r| refuse(format!("tensor `{name}` {r}")))?;
+            if !crate::model::weights::all_finite(&tensor)? {
                 return Err(refuse(format!(
                     "tensor `{name}` contains NaN or infinite values"
                 )));
             }
-            params.insert(name, Var::from_tensor(tensor)?);
+            params.insert(name, Var::from_tensor(&tensor)?);
         }
-        Ok(Self { meta, params })
+        Ok(Self {
+            meta,
+            params,
+            adapter,
+        })
     }
 
     /// The bytes of `NAME.json`.
@@ -362,17 +411,26 @@ impl Head {
         Ok(bytes)
     }
 
-    /// The bytes of `NAME.safetensors`.
+    /// The bytes of `NAME.safetensors`: the head's parameters in f32, the
+    /// adapter's in compact storage.
     pub fn to_safetensors(&self) -> Result<Vec<u8>> {
-        let tensors: Vec<(&str, &Tensor)> = self
-            .params
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_tensor()))
-            .collect();
-        safetensors::serialize(tensors, None).map_err(|e| Error::InvalidArgument {
-            what: format!("weights of head {:?}", self.meta.name),
-            reason: e.to_string(),
-        })
+        let mut stored = Vec::new();
+        for (name, var) in &self.params {
+            let t = var.as_tensor();
+            let bytes = t.flatten_all()?.to_vec1::<f32>()?;
+            let bytes = bytes.iter().flat_map(|v| v.to_le_bytes()).collect();
+            stored.push((
+                name.clone(),
+                safetensors::Dtype::F32,
+                t.dims().to_vec(),
+                bytes,
+            ));
+        }
+        if let Some(adapter) = &self.adapter {
+            stored.extend(adapter.stored()?);
+        }
+        let file = format!("{}.safetensors", self.meta.name);
+        crate::model::weights::serialize_stored(&stored, None, &file)
     }
 
     /// The head's metadata.
@@ -407,9 +465,14 @@ impl Head {
             .iter()
             .map(|(name, var)| Ok((name.clone(), Var::from_tensor(&var.as_tensor().copy()?)?)))
             .collect::<Result<_>>()?;
+        let adapter = match &self.adapter {
+            Some(a) => Some(a.deep_copy()?),
+            None => None,
+        };
         Ok(Self {
             meta: self.meta.clone(),
             params,
+            adapter,
         })
     }
 
@@ -434,13 +497,16 @@ impl Head {
     /// rows of labels it already had are copied; rows of new labels are
     /// freshly initialised from `seed`. Training metadata is dropped.
     pub fn with_labels(&self, labels: Vec<String>, seed: u64) -> Result<Self> {
-        let fresh = Self::new(
+        let mut fresh = Self::new(
             self.name(),
             labels,
             self.meta.architecture,
             self.meta.encoder.clone(),
             seed,
         )?;
+        if let Some(adapter) = &self.adapter {
+            fresh = fresh.with_adapter(adapter.deep_copy()?);
+        }
         for (name, var) in &fresh.params {
             let old = self.params[name].as_tensor();
             if !name.starts_with("output.") {

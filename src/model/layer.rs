@@ -9,8 +9,34 @@
 use candle_core::{CpuStorage, IndexOp, Layout, Module, Shape, Tensor, D};
 use candle_nn::{LayerNorm, VarBuilder};
 use candle_transformers::models::bert::Config;
+use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+
+/// What a layer's weights look like: an adapter records it, so a file made
+/// for another encoder shape is refused before any weight is read.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerShape {
+    /// Hidden width.
+    pub hidden: usize,
+    /// Width of the feed-forward layer.
+    pub intermediate: usize,
+    /// Attention heads.
+    pub heads: usize,
+    /// Layer norm epsilon.
+    pub layer_norm_eps: f64,
+}
+
+impl From<&Config> for LayerShape {
+    fn from(c: &Config) -> Self {
+        Self {
+            hidden: c.hidden_size,
+            intermediate: c.intermediate_size,
+            heads: c.num_attention_heads,
+            layer_norm_eps: c.layer_norm_eps,
+        }
+    }
+}
 
 /// The name prefix of layer `i`'s weights (`encoder.layer.{i}`), as the
 /// reference's files spell it.
@@ -36,8 +62,8 @@ pub(crate) struct Layer {
 }
 
 impl Layer {
-    pub(crate) fn load(vb: VarBuilder, c: &Config) -> Result<Self> {
-        let (h, i) = (c.hidden_size, c.intermediate_size);
+    pub(crate) fn load(vb: VarBuilder, c: &LayerShape) -> Result<Self> {
+        let (h, i) = (c.hidden, c.intermediate);
         let ln = |vb: VarBuilder| candle_nn::layer_norm(h, c.layer_norm_eps, vb);
         Ok(Self {
             qkv: Dense::load(&vb.pp("attention.self"), &["query", "key", "value"], h, h)?,
@@ -46,7 +72,7 @@ impl Layer {
             inter: Dense::load(&vb, &["intermediate.dense"], h, i)?,
             out: Dense::load(&vb, &["output.dense"], i, h)?,
             out_norm: ln(vb.pp("output.LayerNorm"))?,
-            heads: c.num_attention_heads,
+            heads: c.heads,
             eps: c.layer_norm_eps,
         })
     }

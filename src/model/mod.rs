@@ -1,7 +1,8 @@
 //! The model: tokenisation, the all-MiniLM-L6-v2 encoder (exact, or from
-//! compact int8 weights), its layers, task heads, and the encoder with every
-//! head on one embedding.
+//! compact int8 weights), its layers, task heads, per-task adapters, and the
+//! encoder with every head on one shared pass.
 
+pub mod adapter;
 pub mod encoder;
 pub mod heads;
 pub(crate) mod layer;
@@ -11,4 +12,5 @@ pub mod quantize;
 pub mod tokenize;
 pub mod weights;
 
-pub use multitask::{stack_embeddings, MultiTaskModel, Output};
+pub use layer::LayerShape;
+pub use multitask::{head_inputs, stack_embeddings, MultiTaskModel, Output};

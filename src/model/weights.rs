@@ -129,29 +129,35 @@ pub fn expected_tensors(config: &Config) -> Vec<(String, Vec<usize>)> {
         ("embeddings.LayerNorm.bias".to_string(), vec![h]),
     ];
     for layer in 0..config.num_hidden_layers {
-        let p = crate::model::layer::layer_prefix(layer);
-        for (name, shape) in [
-            ("attention.self.query.weight", vec![h, h]),
-            ("attention.self.query.bias", vec![h]),
-            ("attention.self.key.weight", vec![h, h]),
-            ("attention.self.key.bias", vec![h]),
-            ("attention.self.value.weight", vec![h, h]),
-            ("attention.self.value.bias", vec![h]),
-            ("attention.output.dense.weight", vec![h, h]),
-            ("attention.output.dense.bias", vec![h]),
-            ("attention.output.LayerNorm.weight", vec![h]),
-            ("attention.output.LayerNorm.bias", vec![h]),
-            ("intermediate.dense.weight", vec![i, h]),
-            ("intermediate.dense.bias", vec![i]),
-            ("output.dense.weight", vec![h, i]),
-            ("output.dense.bias", vec![h]),
-            ("output.LayerNorm.weight", vec![h]),
-            ("output.LayerNorm.bias", vec![h]),
-        ] {
-            out.push((format!("{p}.{name}"), shape));
-        }
+        out.extend(layer_tensors(layer, h, i));
     }
     out
+}
+
+/// The tensors of transformer layer `layer` (hidden width `h`, feed-forward `i`), with their shapes.
+pub fn layer_tensors(layer: usize, h: usize, i: usize) -> Vec<(String, Vec<usize>)> {
+    let p = crate::model::layer::layer_prefix(layer);
+    [
+        ("attention.self.query.weight", vec![h, h]),
+        ("attention.self.query.bias", vec![h]),
+        ("attention.self.key.weight", vec![h, h]),
+        ("attention.self.key.bias", vec![h]),
+        ("attention.self.value.weight", vec![h, h]),
+        ("attention.self.value.bias", vec![h]),
+        ("attention.output.dense.weight", vec![h, h]),
+        ("attention.output.dense.bias", vec![h]),
+        ("attention.output.LayerNorm.weight", vec![h]),
+        ("attention.output.LayerNorm.bias", vec![h]),
+        ("intermediate.dense.weight", vec![i, h]),
+        ("intermediate.dense.bias", vec![i]),
+        ("output.dense.weight", vec![h, i]),
+        ("output.dense.bias", vec![h]),
+        ("output.LayerNorm.weight", vec![h]),
+        ("output.LayerNorm.bias", vec![h]),
+    ]
+    .into_iter()
+    .map(|(name, shape)| (format!("{p}.{name}"), shape))
+    .collect()
 }
 
 /// Reads every tensor the encoder needs from safetensors bytes, checking
@@ -185,27 +191,33 @@ pub fn load_tensors(
                 format!("has shape {:?}, expected {:?}", view.shape(), shape),
             ));
         }
-        let tensor = match view.dtype() {
-            safetensors::Dtype::F32 | safetensors::Dtype::F16 | safetensors::Dtype::BF16 => view
-                .load(device)
-                .and_then(|t| t.to_dtype(DType::F32))
-                .map_err(|e| bad(&name, format!("could not be read: {e}")))?,
-            safetensors::Dtype::I8 => {
-                load_int8(&st, &name, &view, device).map_err(|reason| bad(&name, reason))?
-            }
-            other => {
-                return Err(bad(
-                    &name,
-                    format!("has dtype {other:?}, expected F32, F16, BF16 or I8 with scales"),
-                ))
-            }
-        };
+        let tensor = read_tensor(&st, &name, &view, device).map_err(|reason| bad(&name, reason))?;
         if !all_finite(&tensor)? {
             return Err(bad(&name, "contains NaN or infinite values".into()));
         }
         out.insert(name, tensor);
     }
     Ok(out)
+}
+
+/// Reads one stored tensor as f32: f32, f16 and bf16 as they are (upcast),
+/// int8 with its `NAME.scale` tensor.
+pub(crate) fn read_tensor(
+    st: &SafeTensors,
+    name: &str,
+    view: &safetensors::tensor::TensorView,
+    device: &Device,
+) -> std::result::Result<Tensor, String> {
+    match view.dtype() {
+        safetensors::Dtype::F32 | safetensors::Dtype::F16 | safetensors::Dtype::BF16 => view
+            .load(device)
+            .and_then(|t| t.to_dtype(DType::F32))
+            .map_err(|e| format!("could not be read: {e}")),
+        safetensors::Dtype::I8 => load_int8(st, name, view, device),
+        other => Err(format!(
+            "has dtype {other:?}, expected F32, F16, BF16 or I8 with scales"
+        )),
+    }
 }
 
 /// Upcasts an int8 matrix (see [`crate::model::quantize`]) with its `NAME.scale` tensor.
@@ -280,57 +292,76 @@ pub fn serialize_tensors(
     })
 }
 
-/// Serialises `tensors` in compact int8 storage (see [`crate::model::quantize`]):
-/// every matrix whose width is a multiple of the group as int8 plus scales,
-/// everything else as f16. Names sorted, `metadata` in the header.
-pub fn serialize_int8(
-    tensors: &HashMap<String, Tensor>,
-    metadata: HashMap<String, String>,
-) -> Result<Vec<u8>> {
-    use safetensors::{tensor::TensorView, Dtype};
-    let mut names: Vec<&String> = tensors.keys().collect();
-    names.sort();
-    let mut stored: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
-    for name in names {
-        let tensor = &tensors[name];
-        let shape = tensor.dims().to_vec();
-        let data = tensor
-            .flatten_all()?
-            .to_dtype(DType::F32)?
-            .to_vec1::<f32>()?;
-        let quantized = match shape.as_slice() {
-            [_, cols] => Int8Matrix::quantize(&data, *cols),
-            _ => None,
-        };
-        match quantized {
-            Some(m) => {
-                let groups = shape[1] / m.group;
-                let values = m.values.iter().map(|&v| v as u8).collect();
-                stored.push((name.clone(), Dtype::I8, shape.clone(), values));
-                let scales = m.scales.iter().flat_map(|s| s.to_le_bytes()).collect();
-                let scale_shape = vec![shape[0], groups];
-                stored.push((
+/// One tensor as a safetensors file stores it: name, dtype, shape, bytes.
+pub(crate) type Stored = (String, safetensors::Dtype, Vec<usize>, Vec<u8>);
+
+/// `tensor` in compact int8 storage (see [`crate::model::quantize`]): a
+/// matrix whose width is a multiple of the group as int8 plus `NAME.scale`,
+/// anything else as f16.
+pub(crate) fn stored_int8(name: &str, tensor: &Tensor) -> Result<Vec<Stored>> {
+    use safetensors::Dtype;
+    let shape = tensor.dims().to_vec();
+    let data = tensor
+        .flatten_all()?
+        .to_dtype(DType::F32)?
+        .to_vec1::<f32>()?;
+    let quantized = match shape.as_slice() {
+        [_, cols] => Int8Matrix::quantize(&data, *cols),
+        _ => None,
+    };
+    Ok(match quantized {
+        Some(m) => {
+            let groups = shape[1] / m.group;
+            let values = m.values.iter().map(|&v| v as u8).collect();
+            let scales = m.scales.iter().flat_map(|s| s.to_le_bytes()).collect();
+            vec![
+                (name.to_string(), Dtype::I8, shape.clone(), values),
+                (
                     format!("{name}{SCALE_SUFFIX}"),
                     Dtype::F16,
-                    scale_shape,
+                    vec![shape[0], groups],
                     scales,
-                ));
-            }
-            None => {
-                let bytes = data.iter().flat_map(|&v| f16::from_f32(v).to_le_bytes());
-                stored.push((name.clone(), Dtype::F16, shape, bytes.collect()));
-            }
+                ),
+            ]
         }
-    }
+        None => {
+            let bytes = data.iter().flat_map(|&v| f16::from_f32(v).to_le_bytes());
+            vec![(name.to_string(), Dtype::F16, shape, bytes.collect())]
+        }
+    })
+}
+
+/// Safetensors bytes of `stored`, in the order given, with `metadata`.
+pub(crate) fn serialize_stored(
+    stored: &[Stored],
+    metadata: Option<HashMap<String, String>>,
+    file: &str,
+) -> Result<Vec<u8>> {
+    use safetensors::tensor::TensorView;
     let views = stored
         .iter()
         .map(|(name, dtype, shape, data)| {
             TensorView::new(*dtype, shape.clone(), data).map(|view| (name.as_str(), view))
         })
         .collect::<std::result::Result<Vec<_>, _>>();
-    let serialised = views.and_then(|views| safetensors::serialize(views, Some(metadata)));
+    let serialised = views.and_then(|views| safetensors::serialize(views, metadata));
     serialised.map_err(|e| Error::BadModelFile {
-        file: COMPACT_WEIGHTS_FILE.into(),
+        file: file.into(),
         reason: format!("could not serialise: {e}"),
     })
+}
+
+/// Serialises `tensors` in compact int8 storage ([`stored_int8`]), names
+/// sorted, `metadata` in the header.
+pub fn serialize_int8(
+    tensors: &HashMap<String, Tensor>,
+    metadata: HashMap<String, String>,
+) -> Result<Vec<u8>> {
+    let mut names: Vec<&String> = tensors.keys().collect();
+    names.sort();
+    let mut stored = Vec::new();
+    for name in names {
+        stored.extend(stored_int8(name, &tensors[name])?);
+    }
+    serialize_stored(&stored, Some(metadata), COMPACT_WEIGHTS_FILE)
 }

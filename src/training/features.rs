@@ -1,16 +1,15 @@
 //! What the trainer reads: cached sentence embeddings (frozen encoder), or
-//! trainable copies of the top `k` layers fed by the cached output of the
-//! layers below them.
+//! trainable copies of the top `k` layers (shared, or one task's adapter)
+//! fed by the cached output of the layers below them.
 
 use std::collections::HashMap;
 
-use candle_core::{DType, Device, Tensor, Var};
-use candle_nn::{VarBuilder, VarMap};
+use candle_core::{Device, Tensor, Var};
 
 use crate::error::{Error, Result};
+use crate::model::adapter::AdapterMeta;
 use crate::model::encoder::Encoder;
-use crate::model::layer::{layer_prefix, Layer};
-use crate::model::pooling::mean_pool_normalize;
+use crate::model::LayerShape;
 use crate::training::trainer::{Features, Part};
 
 /// Embeddings computed once: the frozen-encoder case.
@@ -40,15 +39,11 @@ impl Features for CachedEmbeddings {
     }
 }
 
-/// The top layers of an encoder as trainable variables.
-pub struct TopLayers {
-    first: usize,
-    layers: Vec<Layer>,
-    varmap: VarMap,
-}
+pub use crate::model::adapter::TopLayers;
 
 impl Encoder {
-    /// Trainable copies of the top `k` transformer layers (1 <= k <= layers).
+    /// Trainable copies of the top `k` transformer layers (1 <= k <= layers),
+    /// equal to the encoder's: an adapter, or the layers a fine-tuning run trains.
     pub fn trainable_top_layers(&self, k: usize) -> Result<TopLayers> {
         let n = self.num_layers();
         if k == 0 || k > n {
@@ -57,85 +52,79 @@ impl Encoder {
                 reason: format!("{k} is not between 1 and the encoder's {n} layers"),
             });
         }
-        let first = n - k;
-        let varmap = VarMap::new();
-        {
-            let mut data = varmap
-                .data()
-                .lock()
-                .map_err(|_| Error::Tokenizer("variable map poisoned".into()))?;
-            for (name, tensor) in self.layer_tensors(first..n) {
-                data.insert(name.clone(), Var::from_tensor(&tensor.copy()?)?);
-            }
-        }
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-        let layers = (first..n)
-            .map(|i| Layer::load(vb.pp(layer_prefix(i)), self.config()))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(TopLayers {
-            first,
-            layers,
-            varmap,
-        })
+        let tensors: HashMap<String, Tensor> = self
+            .layer_tensors(n - k..n)
+            .into_iter()
+            .map(|(name, t)| (name.clone(), t.clone()))
+            .collect();
+        TopLayers::from_tensors(&tensors, n - k, k, self.config().into())
     }
 
     /// Replaces the encoder's top layers with the trained ones (their current values).
     pub fn set_top_layers(&mut self, top: &TopLayers) -> Result<()> {
-        let trained: HashMap<String, Tensor> = top
-            .varmap
-            .data()
-            .lock()
-            .map_err(|_| Error::Tokenizer("variable map poisoned".into()))?
-            .iter()
-            .map(|(name, var)| Ok((name.clone(), var.as_tensor().detach().copy()?)))
-            .collect::<Result<_>>()?;
-        self.replace_tensors(trained)
-    }
-}
-
-impl TopLayers {
-    /// Index of the first trainable layer.
-    pub fn first(&self) -> usize {
-        self.first
+        self.replace_tensors(top.tensors()?)
     }
 
-    /// The trainable variables.
-    pub fn vars(&self) -> Vec<Var> {
-        self.varmap.all_vars()
-    }
-
-    /// Sentence embeddings `(n, dim)`: the trainable layers over each text's
-    /// cached states, mean pooling, L2 normalisation. Differentiable.
-    pub fn forward(&self, states: &[&Tensor]) -> Result<Tensor> {
-        let lengths: Vec<usize> = states
-            .iter()
-            .map(|s| s.dim(0))
-            .collect::<candle_core::Result<_>>()?;
-        let mut x = Tensor::cat(states, 0)?;
-        for layer in &self.layers {
-            x = layer.forward(&x, &lengths)?;
+    /// Why `adapter` cannot run on this encoder (other layers or shapes), if it cannot.
+    pub fn check_adapter(&self, adapter: &AdapterMeta) -> std::result::Result<(), String> {
+        let n = self.num_layers();
+        let shape: LayerShape = self.config().into();
+        let top = adapter.layers.last().is_some_and(|&l| l + 1 == n);
+        if !top || adapter.layers.len() > n {
+            return Err(format!(
+                "its adapter replaces layers {:?}, not top layers of this encoder's {n}",
+                adapter.layers
+            ));
         }
-        mean_pool_normalize(&x, &lengths)
+        if adapter.shape != shape {
+            return Err(format!(
+                "its adapter's layers are {:?}, this encoder's {shape:?}",
+                adapter.shape
+            ));
+        }
+        Ok(())
     }
 }
 
-/// Trainable top layers with each task's cached lower-layer states.
+/// Where one task's embeddings come from when layers train.
+pub enum Source {
+    /// Frozen embeddings `(train, val)`, `(n, dim)` each.
+    Cached(Tensor, Tensor),
+    /// Layers (the shared ones that train, or the task's adapter) over each
+    /// text's cached states below them, one `(pieces, dim)` tensor per text.
+    Layers {
+        /// The layers.
+        top: TopLayers,
+        /// Training texts' states.
+        train: Vec<Tensor>,
+        /// Validation texts' states.
+        val: Vec<Tensor>,
+    },
+}
+
+/// Trainable layers with each task's cached inputs.
 pub struct LayerFeatures {
-    /// The layers that train.
-    pub top: TopLayers,
-    /// Per task: `(train, val)` states, one `(pieces, dim)` tensor per text.
-    pub tasks: Vec<(Vec<Tensor>, Vec<Tensor>)>,
+    /// Per task, where its embeddings come from.
+    pub sources: Vec<Source>,
+    /// The layer weights that train (a frozen task's adapter is not among them).
+    pub vars: Vec<Var>,
 }
 
 impl Features for LayerFeatures {
     fn embeddings(&self, task: usize, part: Part, rows: &[usize]) -> Result<Tensor> {
-        let (train, val) = &self.tasks[task];
-        let source = if part == Part::Train { train } else { val };
-        let states: Vec<&Tensor> = rows.iter().map(|&r| &source[r]).collect();
-        self.top.forward(&states)
+        match &self.sources[task] {
+            Source::Cached(train, val) => {
+                select_rows(if part == Part::Train { train } else { val }, rows)
+            }
+            Source::Layers { top, train, val } => {
+                let source = if part == Part::Train { train } else { val };
+                let states: Vec<&Tensor> = rows.iter().map(|&r| &source[r]).collect();
+                top.forward(&states)
+            }
+        }
     }
 
     fn vars(&self) -> Vec<Var> {
-        self.top.vars()
+        self.vars.clone()
     }
 }

@@ -8,7 +8,7 @@ use candle_core::Tensor;
 use crate::error::{Error, Result};
 use crate::model::encoder::Encoder;
 use crate::model::stack_embeddings;
-use crate::training::features::{CachedEmbeddings, LayerFeatures, TopLayers};
+use crate::training::features::{CachedEmbeddings, LayerFeatures, Source, TopLayers};
 use crate::training::trainer::{
     train, Control, Part, Progress, Task, TrainConfig, TrainReport, Trainable,
 };
@@ -101,7 +101,9 @@ impl Encoder {
 }
 
 /// Trains `tasks` with `config`: heads only over frozen embeddings when `top`
-/// is None, else `top`'s layers too, over the states below them.
+/// is None and no head has an adapter; else `top`'s layers (shared by every
+/// task) or each trained head's adapter too, over the states below them.
+/// Trained adapters end rounded to what their files store.
 pub fn fit(
     tasks: &mut [Task],
     top: Option<TopLayers>,
@@ -109,9 +111,9 @@ pub fn fit(
     config: &TrainConfig,
     progress: &mut dyn FnMut(&Progress) -> Control,
 ) -> Result<Fitted> {
-    let n = tasks.len();
-    let Some(top) = top else {
-        let parts = (0..n)
+    let adapted = tasks.iter().any(|t| t.head.adapter().is_some());
+    if top.is_none() && !adapted {
+        let parts = (0..tasks.len())
             .map(|t| {
                 Ok((
                     examples.embeddings(t, Part::Train)?,
@@ -122,20 +124,47 @@ pub fn fit(
         let features = CachedEmbeddings { tasks: parts };
         let report = train(tasks, &features, config, progress)?;
         return Ok(Fitted { report, top: None });
-    };
-    let first = top.first();
-    let parts = (0..n)
-        .map(|t| {
-            Ok((
-                examples.states_below(t, Part::Train, first)?,
-                examples.states_below(t, Part::Val, first)?,
-            ))
-        })
-        .collect::<Result<_>>()?;
-    let features = LayerFeatures { top, tasks: parts };
+    }
+    if top.is_some() && adapted {
+        return Err(Error::InvalidArgument {
+            what: "trainable layers".into(),
+            reason: "heads with adapters train their own layers; the shared encoder's cannot train with them".into(),
+        });
+    }
+    let features = layer_features(tasks, top.as_ref(), examples)?;
     let report = train(tasks, &features, config, progress)?;
-    Ok(Fitted {
-        report,
-        top: Some(features.top),
-    })
+    for task in tasks.iter().filter(|t| !t.frozen) {
+        if let Some(adapter) = task.head.adapter() {
+            adapter.round_to_storage()?;
+        }
+    }
+    Ok(Fitted { report, top })
+}
+
+/// Each task's source of embeddings: `top`'s layers, else its head's
+/// adapter, over the states below them, else its frozen embeddings.
+fn layer_features(
+    tasks: &[Task],
+    top: Option<&TopLayers>,
+    examples: &mut dyn Examples,
+) -> Result<LayerFeatures> {
+    let mut vars = top.map(TopLayers::vars).unwrap_or_default();
+    let mut sources = Vec::with_capacity(tasks.len());
+    for (t, task) in tasks.iter().enumerate() {
+        let Some(layers) = top.or(task.head.adapter()).cloned() else {
+            let train = examples.embeddings(t, Part::Train)?;
+            sources.push(Source::Cached(train, examples.embeddings(t, Part::Val)?));
+            continue;
+        };
+        if top.is_none() && !task.frozen {
+            vars.extend(layers.vars());
+        }
+        let first = layers.first();
+        sources.push(Source::Layers {
+            train: examples.states_below(t, Part::Train, first)?,
+            val: examples.states_below(t, Part::Val, first)?,
+            top: layers,
+        });
+    }
+    Ok(LayerFeatures { sources, vars })
 }

@@ -1,7 +1,9 @@
 //! Teaching a head new examples, as the page does: the head's classes grow
 //! by the new labels, its known weights are kept, and a replay set of stored
 //! embeddings of its original training data is mixed in so it does not forget
-//! the classes it had. The encoder stays frozen: examples arrive as embeddings.
+//! the classes it had. The encoder stays frozen: examples arrive as what the
+//! head reads ([`crate::model::head_inputs`]: the embedding, or the output of
+//! the head's adapter, which a lesson keeps as it is).
 //! Settings come from [`defaults::for_data`], as for the CLI's `train`; a lesson
 //! with a replay set counts its epochs in passes over the person's examples
 //! ([`defaults::REPLAY_LESSON_EPOCHS`]).
@@ -124,7 +126,10 @@ pub fn teach(
             format!("a classifier needs at least 2 classes; the examples name only {classes:?}"),
         ));
     }
-    let head = starting_head(current, &classes, config)?;
+    // An adapter stays as it is: the examples arrive as its outputs.
+    let mut head = starting_head(current, &classes, config)?;
+    head.take_adapter();
+    let adapter = current.adapter().map(|a| a.deep_copy()).transpose()?;
     let class_of: Vec<usize> = labels
         .iter()
         .map(|l| classes.iter().position(|c| c == l).unwrap_or(0))
@@ -162,6 +167,9 @@ pub fn teach(
     }
     let [task] = tasks;
     let mut head = task.head;
+    if let Some(adapter) = adapter {
+        head = head.with_adapter(adapter);
+    }
     head.set_training(TrainingRecord {
         data: vec!["examples labelled in the page".into()],
         examples_per_class: examples_per_class.clone(),

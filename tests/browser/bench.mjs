@@ -1,7 +1,8 @@
 // `make bench-web`: the page's real worker in headless Chromium. Prints one
 // JSON object per measurement and the summary object as the last line:
 // {b1_sps, b8_sps, b32_sps (the page's default: two encoder workers on two
-//  cores), b1_one_worker_sps, ..., cold_ready_ms, warm_ready_ms, download_bytes,
+//  cores, every head's answer included), b1_one_worker_sps, ...,
+//  b8_embedding_only_sps (no heads) and b8_with_heads_ratio, cold_ready_ms, warm_ready_ms, download_bytes,
 //  min_cosine, peak_heap_bytes, typing_ms (median, debounce to labelled row),
 //  typing_results_ms (of which: until the worker's results reach the page),
 //  typing_encode_ms (of which: the worker encoding the line), timer_delay_ms
@@ -55,6 +56,16 @@ try {
       console.log(JSON.stringify({ batch, workers: used, sentences: texts.length, reps: REPS, sps }));
     }
   }
+  // The same batch-8 work with no head at all (embedding only): what the heads
+  // and their adapters cost on top of the shared pass. The shipped heads are put back.
+  const shipped = ['sentiment', 'topic'];
+  for (const head of shipped) await call('remove-head', { head });
+  const { sps: bare } = await call('bench', { texts, batch: 8, reps: REPS, workers: 2 });
+  for (const head of shipped) await call('reset-head', { head });
+  summary.b8_embedding_only_sps = Number(bare.toFixed(1));
+  summary.b8_with_heads_ratio = Number((summary.b8_sps / bare).toFixed(3));
+  console.log(JSON.stringify({ batch: 8, heads: 'none', sps: bare }));
+
   // Typing: an edited 12-word line's result, from the debounce firing (150 ms
   // after the input event) to its row showing a label; the other lines are
   // already encoded and must not be encoded again.
