@@ -140,6 +140,34 @@ fn the_default_hold_out_follows_the_data_size() {
     assert_eq!(validation["count"], 26, "13 of each class: {validation}");
 }
 
+/// --sample trains on a random N of the rows left after validation is set
+/// apart, the same draw for the same seed, and the head's record says so.
+#[test]
+fn sample_trains_on_a_seeded_part_of_the_training_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("large.jsonl");
+    two_classes(&data, 130);
+    let record = |seed: &str| -> serde_json::Value {
+        let out_dir = dir.path().join(format!("seed{seed}"));
+        let args = ["--sample", "50", "--epochs", "1", "--seed", seed];
+        let out = train_one("kitchen", &data, &out_dir, &args);
+        assert_eq!(ok(&out)["heads"][0]["validation"]["count"], 26);
+        let json = std::fs::read(out_dir.join("kitchen.json")).unwrap();
+        serde_json::from_slice::<serde_json::Value>(&json).unwrap()["training"].clone()
+    };
+    let (a, again, b) = (record("1"), record("1"), record("2"));
+    let per_class = &a["examples_per_class"];
+    let total = per_class["baking"].as_u64().unwrap() + per_class["football"].as_u64().unwrap();
+    assert_eq!(total, 50, "{per_class}");
+    assert_eq!(a["examples_per_class"], again["examples_per_class"]);
+    assert!(a["data"]
+        .to_string()
+        .contains("a random 50 of its training rows (seed 1)"));
+    assert!(b["data"].to_string().contains("(seed 2)"));
+    let zero = train_one("kitchen", &data, &dir.path().join("z"), &["--sample", "0"]);
+    assert!(!zero.status.success());
+}
+
 /// --val validates on its own file and trains on the whole --data file.
 #[test]
 fn a_validation_file_is_used_whole() {

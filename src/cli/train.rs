@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressStyle};
 use sentence_multitask::model::heads::{read_heads, Architecture, Head, TrainingRecord};
 use sentence_multitask::model::weights::{CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE};
+use sentence_multitask::rng::Rng;
 use sentence_multitask::training::defaults::{self, Holdout};
 use sentence_multitask::training::fit::{fit, Embedded, Examples, TaskTexts, Texts};
 use sentence_multitask::training::trainer::{
@@ -98,6 +99,11 @@ pub struct Args {
     /// Skip (and count) malformed rows instead of stopping at the first.
     #[arg(long)]
     skip_malformed: bool,
+    /// Train on a random N of each head's training rows (drawn with --seed,
+    /// after validation is set apart): adapters on SST-2 validated better
+    /// from 16,000 phrases than from all 67,349 (weights/README.md).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    sample: Option<u64>,
     #[command(flatten)]
     cache: CacheArgs,
 }
@@ -353,6 +359,25 @@ fn prepare(
 /// A head's training and validation classes and texts, and where they came
 /// from: its --val file, or what --val-fraction or the library's choice for
 /// its size holds out.
+/// A random `--sample` of `rows` (all of them without it, or when there are
+/// no more), drawn with `--seed`, in file order.
+fn sample(args: &Args, mut rows: Vec<usize>) -> Vec<usize> {
+    let Some(n) = args.sample.map(|n| n as usize).filter(|&n| n < rows.len()) else {
+        return rows;
+    };
+    Rng::new(args.seed).shuffle(&mut rows);
+    rows.truncate(n);
+    rows.sort_unstable();
+    rows
+}
+
+/// How `--sample` narrowed the training rows, for the head's record.
+fn describe_sample(args: &Args) -> String {
+    args.sample
+        .map(|n| format!(", a random {n} of its training rows (seed {})", args.seed))
+        .unwrap_or_default()
+}
+
 fn split(args: &Args, i: usize, data: &HeadData) -> Divided {
     let path = &args.data[i];
     let texts_of = |file: &LabelledFile, rows: &[usize]| -> Vec<String> {
@@ -363,16 +388,17 @@ fn split(args: &Args, i: usize, data: &HeadData) -> Divided {
     if let Some((val_path, val_file, val_classes)) = &data.val {
         let all: Vec<usize> = (0..data.classes.len()).collect();
         let val_rows: Vec<usize> = (0..val_classes.len()).collect();
+        let all = sample(args, all);
         let texts = TaskTexts {
             train: texts_of(&data.file, &all),
             val: texts_of(val_file, &val_rows),
         };
         let sources = vec![
-            format!("train: {}", path.display()),
+            format!("train: {}{}", path.display(), describe_sample(args)),
             format!("validation: {}", val_path.display()),
         ];
         return Divided {
-            train: data.classes.clone(),
+            train: all.iter().map(|&r| data.classes[r]).collect(),
             val: val_classes.clone(),
             texts,
             sources,
@@ -387,13 +413,15 @@ fn split(args: &Args, i: usize, data: &HeadData) -> Divided {
     };
     eprintln!("{}: validation: {}", args.heads[i], describe(holdout));
     let (train_rows, val_rows) = holdout.split(&data.classes, data.labels.len());
+    let train_rows = sample(args, train_rows);
     let texts = TaskTexts {
         train: texts_of(&data.file, &train_rows),
         val: texts_of(&data.file, &val_rows),
     };
     let sources = vec![format!(
-        "{} (validation: {})",
+        "{}{} (validation: {})",
         path.display(),
+        describe_sample(args),
         describe(holdout)
     )];
     let pick = |rows: &[usize]| -> Vec<usize> { rows.iter().map(|&r| data.classes[r]).collect() };
