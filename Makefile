@@ -116,16 +116,23 @@ replay:
 	$(CARGO) run --quiet --release -- replay-set --head topic --format ag-news --data $(DATA)/ag_news/train_subset20k.csv \
 	  --val-fraction 0.1 --part train --per-class 128 --out weights/replay/topic.safetensors
 	$(CARGO) run --quiet --release -- replay-set --head sentiment --format sst2 --data $(DATA)/sst2/train.tsv \
-	  --per-class 128 --out weights/replay/sentiment.safetensors
+	  --per-class 128 --head-file weights/heads/sentiment.json --out weights/replay/sentiment.safetensors
 
 heads-topic:
 	$(CARGO) run --quiet --release -- train --head topic --format ag-news \
 	  --data $(DATA)/ag_news/train_subset20k.csv --val-fraction 0.1 --arch mlp --seed 0 --out weights/heads
 
+## Sentiment: a linear head on the frozen embedding (target/heads-frozen/), then
+## that head with its own copy of the top layer (an adapter), trained on a random
+## 16,000 phrases; the shared encoder stays as it is (weights/README.md).
 heads-sentiment:
 	$(CARGO) run --quiet --release -- train --head sentiment --format sst2 \
 	  --data $(DATA)/sst2/train.tsv --val $(DATA)/sst2/dev.tsv --arch linear --lr 0.002 --weight-decay 0 \
-	  --patience 5 --epochs 40 --seed 0 --out weights/heads
+	  --patience 5 --epochs 40 --seed 0 --out target/heads-frozen
+	$(CARGO) run --quiet --release -- train --head sentiment --format sst2 \
+	  --data $(DATA)/sst2/train.tsv --sample 16000 --val $(DATA)/sst2/dev.tsv \
+	  --init target/heads-frozen/sentiment.json --adapter top-1 --encoder-lr 5e-4 --lr 1e-3 \
+	  --batch-size 32 --epochs 2 --patience 0 --seed 0 --out weights/heads
 
 ## The studies behind DISCUSSION.md (the studies/ crate) on ../shared/data: results.json,
 ## tables.md and SVG charts into studies/docs/ (about an hour on 2 cores).

@@ -86,7 +86,7 @@ fn teach_cooking(
     let current = default_head("topic");
     teach(
         &current,
-        &inputs(current, &COOKING),
+        &inputs(&current, &COOKING),
         &labels,
         replay,
         config,
