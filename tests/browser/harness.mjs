@@ -80,7 +80,7 @@ export async function browser() {
   };
 }
 
-/** Opens the page, records every request, and waits for the model. */
+/** Opens the page, records every request, and waits for the model and the teaching panel. */
 export async function openPage(context, url, { timeout = 60_000 } = {}) {
   const page = await context.newPage();
   const requests = [];
@@ -93,6 +93,9 @@ export async function openPage(context, url, { timeout = 60_000 } = {}) {
   });
   await page.goto(url);
   await page.waitForSelector('[data-testid="status"][data-state="ready"]', { timeout });
+  // The teaching panel is wired once the heads saved in this browser are back
+  // in the worker (a saved head with an adapter takes a few hundred ms).
+  await waitFor(page, () => !document.querySelector('[data-testid="import-head"]')?.hasAttribute('disabled'), null, { timeout });
   return { page, requests, errors };
 }
 
