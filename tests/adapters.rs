@@ -226,10 +226,30 @@ fn training_moves_the_adapter_and_nothing_shared() {
         "t.json",
     )
     .unwrap();
+    let inferred = head_inputs(enc, head, &TEXTS).unwrap();
     assert_eq!(
-        bits(&head_inputs(enc, head, &TEXTS).unwrap()),
+        bits(&inferred),
         bits(&head_inputs(enc, &back, &TEXTS).unwrap())
     );
+    // Inference runs plain copies of the trained layers: the trainer's own
+    // (differentiable) forward pass gives the same vectors.
+    let states = enc.states_below(&TEXTS, 5).unwrap();
+    let trained_forward = head
+        .adapter()
+        .unwrap()
+        .forward(&states.iter().collect::<Vec<_>>());
+    let gap = (trained_forward.unwrap() - &inferred)
+        .unwrap()
+        .abs()
+        .unwrap();
+    let gap = gap
+        .max_keepdim(1)
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()[0];
+    assert!(gap < 1e-5, "inference and training paths differ by {gap}");
     let model = model_with(vec![back]);
     let right = model
         .predict(&TEXTS, 8)

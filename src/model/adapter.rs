@@ -10,6 +10,7 @@
 //! adapter is 1.8 MB instead of 7 MB in f32.
 
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
@@ -42,6 +43,12 @@ pub struct TopLayers {
     shape: LayerShape,
     layers: Vec<Layer>,
     varmap: VarMap,
+    /// The same layers on plain tensors, for inference: layers on variables
+    /// take the trainer's slow paths (weights fused again on every call,
+    /// composed softmax, GELU and layer norm), which made the page's
+    /// sentiment adapter cost two layers' time instead of one. Refreshed
+    /// when training ends ([`TopLayers::round_to_storage`]); shared by clones.
+    inference: Arc<RwLock<Vec<Layer>>>,
 }
 
 impl std::fmt::Debug for TopLayers {
@@ -76,14 +83,14 @@ impl TopLayers {
             }
         }
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-        let layers = (first..first + count)
-            .map(|i| Layer::load(vb.pp(layer_prefix(i)), &shape))
-            .collect::<Result<Vec<_>>>()?;
+        let layers = load(&vb, first, count, &shape)?;
+        let inference = Arc::new(RwLock::new(plain_layers(tensors, first, count, &shape)?));
         Ok(Self {
             first,
             shape,
             layers,
             varmap,
+            inference,
         })
     }
 
@@ -121,25 +128,43 @@ impl TopLayers {
     /// Sentence embeddings `(n, dim)`: the layers over each text's states
     /// below them, mean pooling, L2 normalisation. Differentiable.
     pub fn forward(&self, states: &[&Tensor]) -> Result<Tensor> {
-        let lengths: Vec<usize> = states
-            .iter()
-            .map(|s| s.dim(0))
-            .collect::<candle_core::Result<_>>()?;
-        self.forward_packed(Tensor::cat(states, 0)?, &lengths)
-    }
-
-    /// As [`TopLayers::forward`], over states packed one text after another.
-    pub fn forward_packed(&self, states: Tensor, lengths: &[usize]) -> Result<Tensor> {
+        let lengths = lengths_of(states)?;
         let x = self
             .layers
+            .iter()
+            .try_fold(Tensor::cat(states, 0)?, |x, layer| {
+                layer.forward(&x, &lengths)
+            })?;
+        mean_pool_normalize(&x, &lengths)
+    }
+
+    /// Sentence embeddings for inference (not differentiable): as
+    /// [`TopLayers::forward`], over states packed one text after another.
+    pub fn infer_packed(&self, states: Tensor, lengths: &[usize]) -> Result<Tensor> {
+        let layers = self.inference.read().map_err(|_| poisoned())?;
+        let x = layers
             .iter()
             .try_fold(states, |x, layer| layer.forward(&x, lengths))?;
         mean_pool_normalize(&x, lengths)
     }
 
+    /// As [`TopLayers::infer_packed`], over each text's states.
+    pub fn infer(&self, states: &[&Tensor]) -> Result<Tensor> {
+        let lengths = lengths_of(states)?;
+        self.infer_packed(Tensor::cat(states, 0)?, &lengths)
+    }
+
     /// Rounds every value to what the file stores (int8 matrices, f16
-    /// vectors), so the adapter in memory is the one a reload gives.
+    /// vectors), so the adapter in memory is the one a reload gives, and
+    /// refreshes the inference layers from them (call it when training ends).
     pub fn round_to_storage(&self) -> Result<()> {
+        self.round_vars()?;
+        let fresh = plain_layers(&self.tensors()?, self.first, self.layers.len(), &self.shape)?;
+        *self.inference.write().map_err(|_| poisoned())? = fresh;
+        Ok(())
+    }
+
+    fn round_vars(&self) -> Result<()> {
         let data = self.varmap.data().lock().map_err(|_| poisoned())?;
         for var in data.values() {
             let t = var.as_tensor();
@@ -153,6 +178,40 @@ impl TopLayers {
         }
         Ok(())
     }
+}
+
+/// Layers `first..first + count` of `vb`.
+fn load(vb: &VarBuilder, first: usize, count: usize, shape: &LayerShape) -> Result<Vec<Layer>> {
+    (first..first + count)
+        .map(|i| Layer::load(vb.pp(layer_prefix(i)), shape))
+        .collect()
+}
+
+/// The layers over plain (non-variable) copies of `tensors`.
+fn plain_layers(
+    tensors: &HashMap<String, Tensor>,
+    first: usize,
+    count: usize,
+    shape: &LayerShape,
+) -> Result<Vec<Layer>> {
+    let plain = tensors
+        .iter()
+        .map(|(name, t)| Ok((name.clone(), t.detach().copy()?)))
+        .collect::<Result<HashMap<_, _>>>()?;
+    load(
+        &VarBuilder::from_tensors(plain, DType::F32, &Device::Cpu),
+        first,
+        count,
+        shape,
+    )
+}
+
+/// Pieces per text.
+fn lengths_of(states: &[&Tensor]) -> Result<Vec<usize>> {
+    Ok(states
+        .iter()
+        .map(|s| s.dim(0))
+        .collect::<candle_core::Result<_>>()?)
 }
 
 impl TopLayers {

@@ -124,7 +124,7 @@ impl MultiTaskModel {
                 None => h.predict(&pooled),
                 Some(a) => {
                     let state = &kept[firsts.binary_search(&a.first()).unwrap_or(0)];
-                    h.predict(&a.forward_packed(state.clone(), &batch.lengths)?)
+                    h.predict(&a.infer_packed(state.clone(), &batch.lengths)?)
                 }
             })
             .collect::<Result<Vec<_>>>()?;
@@ -153,7 +153,7 @@ pub fn head_inputs<S: AsRef<str>>(encoder: &Encoder, head: &Head, texts: &[S]) -
     let mut parts = Vec::new();
     for chunk in texts.chunks(32) {
         let states = encoder.states_below(chunk, adapter.first())?;
-        parts.push(adapter.forward(&states.iter().collect::<Vec<_>>())?);
+        parts.push(adapter.infer(&states.iter().collect::<Vec<_>>())?);
     }
     if parts.is_empty() {
         return Ok(Tensor::zeros(
