@@ -126,10 +126,10 @@ pub fn teach(
             format!("a classifier needs at least 2 classes; the examples name only {classes:?}"),
         ));
     }
-    // An adapter stays as it is: the examples arrive as its outputs.
+    // An adapter stays as it is: the examples arrive as its outputs, and the
+    // head trains without it.
     let mut head = starting_head(current, &classes, config)?;
-    head.take_adapter();
-    let adapter = current.adapter().map(|a| a.deep_copy()).transpose()?;
+    let adapter = head.take_adapter();
     let class_of: Vec<usize> = labels
         .iter()
         .map(|l| classes.iter().position(|c| c == l).unwrap_or(0))
@@ -283,19 +283,23 @@ fn check_examples(current: &Head, examples: &Tensor, labels: &[String]) -> Resul
 
 /// The head training starts from: `current` grown to `classes`, or a fresh
 /// one from scratch or for another architecture.
+/// The head a lesson starts from, with a copy of `current`'s adapter if it has one.
 fn starting_head(current: &Head, classes: &[String], config: &LessonConfig) -> Result<Head> {
     let architecture = config.architecture.unwrap_or(current.meta().architecture);
-    if config.from_scratch || architecture != current.meta().architecture {
-        Head::new(
-            current.name(),
-            classes.to_vec(),
-            architecture,
-            current.meta().encoder.clone(),
-            config.seed,
-        )
-    } else {
-        current.with_labels(classes.to_vec(), config.seed)
+    if !config.from_scratch && architecture == current.meta().architecture {
+        return current.with_labels(classes.to_vec(), config.seed);
     }
+    let fresh = Head::new(
+        current.name(),
+        classes.to_vec(),
+        architecture,
+        current.meta().encoder.clone(),
+        config.seed,
+    )?;
+    Ok(match current.adapter() {
+        Some(adapter) => fresh.with_adapter(adapter.deep_copy()?),
+        None => fresh,
+    })
 }
 
 /// The person's examples, split as the library's defaults say for their number.
