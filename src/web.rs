@@ -24,6 +24,7 @@ use crate::model::encoder::Encoder;
 use crate::model::heads::{Architecture, EncoderRef, Head, Prediction};
 use crate::model::weights::{ModelFiles, WEIGHTS_FILE};
 use crate::model::{MultiTaskModel, Output};
+use crate::training::adapted::teach_adapted;
 use crate::training::crossval::{cross_validate, CrossValidation};
 use crate::training::lesson::{new_task_head, teach, LessonConfig};
 use crate::training::metrics::{ClassMetrics, Metrics};
@@ -114,6 +115,8 @@ export interface LessonConfig {
   classes: string[] | null;
   replayPerClass: number;
   seed: number;
+  /** Few-shot: first train a new adapter for the task on pairs of the examples (`null`: the head alone learns). */
+  adapt: ContrastConfig | null;
 }
 
 export interface TaskValidation {
@@ -122,11 +125,21 @@ export interface TaskValidation {
   accuracy: number;
 }
 
-/** Reported after each epoch of `train`. */
-export interface EpochEvent {
-  epoch: number;
-  trainLoss: number;
-  validation: TaskValidation[];
+/** Reported by `train`: after each contrastive step of a few-shot lesson, and after each epoch of the head. */
+export type TrainEvent =
+  | { phase: "pairs"; step: number; steps: number; loss: number }
+  | { phase: "head"; epoch: number; trainLoss: number; validation: TaskValidation[] };
+
+/** A few-shot lesson's contrastive phase (`LessonConfig.adapt`). */
+export interface ContrastConfig {
+  /** Top encoder layers the task's adapter copies. */
+  layers: number;
+  steps: number;
+  /** Examples per step; every pair among them is scored. */
+  batchSize: number;
+  learningRate: number;
+  weightDecay: number;
+  seed: number;
 }
 
 export interface ClassMetrics {
@@ -250,38 +263,47 @@ struct ValidationEdge<'a> {
     accuracy: f64,
 }
 
-/// `EpochEvent`: [`Progress::Epoch`] as the page reads it.
+/// `TrainEvent`: [`Progress::Pairs`] and [`Progress::Epoch`] as the page
+/// reads them.
 #[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct EpochEvent<'a> {
-    epoch: usize,
-    train_loss: f64,
-    validation: Vec<ValidationEdge<'a>>,
+#[serde(tag = "phase", rename_all = "camelCase")]
+enum TrainEvent<'a> {
+    Pairs {
+        step: usize,
+        steps: usize,
+        loss: f64,
+    },
+    #[serde(rename_all = "camelCase")]
+    Head {
+        epoch: usize,
+        train_loss: f64,
+        validation: Vec<ValidationEdge<'a>>,
+    },
 }
 
-impl<'a> EpochEvent<'a> {
-    /// The page hears of epochs only, not of steps.
+impl<'a> TrainEvent<'a> {
+    /// The page hears of contrastive steps and of epochs, not of the head's steps.
     fn of(progress: &'a Progress) -> Option<Self> {
-        let Progress::Epoch {
-            epoch,
-            train_loss,
-            validation,
-        } = progress
-        else {
-            return None;
-        };
-        Some(Self {
-            epoch: *epoch,
-            train_loss: *train_loss,
-            validation: validation
-                .iter()
-                .map(|v: &TaskValidation| ValidationEdge {
-                    task: &v.task,
-                    loss: v.loss,
-                    accuracy: v.accuracy,
-                })
-                .collect(),
-        })
+        match progress {
+            Progress::Step { .. } => None,
+            &Progress::Pairs { step, steps, loss } => Some(Self::Pairs { step, steps, loss }),
+            Progress::Epoch {
+                epoch,
+                train_loss,
+                validation,
+            } => Some(Self::Head {
+                epoch: *epoch,
+                train_loss: *train_loss,
+                validation: validation
+                    .iter()
+                    .map(|v: &TaskValidation| ValidationEdge {
+                        task: &v.task,
+                        loss: v.loss,
+                        accuracy: v.accuracy,
+                    })
+                    .collect(),
+            }),
+        }
     }
 }
 
@@ -533,57 +555,47 @@ impl WebModel {
         files_of(head)
     }
 
-    /// Trains head `name` (a new task's when the model has none of that
-    /// name) on examples (`embeddings`: `n × dim` row-major,
-    /// with `labels`), mixing in its replay set unless `config.fromScratch`;
-    /// fields `config` leaves out take [`lesson_defaults`]'s values.
-    /// `on_epoch(EpochEvent)` is called after each epoch; a non-zero
-    /// `stop[0]` (shared memory the page writes) ends the run, keeping the
-    /// best weights. The trained head replaces the old one, unless Stop came
-    /// before the first epoch ended (`changed: false`); returns a `LessonResult`.
+    /// Trains head `name` on `texts` labelled `labels`, whose head inputs
+    /// (`headInputs`, or the embeddings for a head without adapter) the page
+    /// passes as `embeddings`; with `config.adapt` the task gets a new
+    /// adapter trained on the texts first, and `embeddings` may be empty.
+    /// `on_event(TrainEvent)` is called after each contrastive step and each
+    /// epoch; a non-zero `stop[0]` (shared memory the page writes) ends the
+    /// phase, keeping the best weights. The trained head replaces the old
+    /// one, unless Stop came before the first epoch ended (`changed:
+    /// false`); returns a `LessonResult`.
     #[wasm_bindgen(unchecked_return_type = "LessonResult")]
+    #[allow(clippy::too_many_arguments)]
     pub fn train(
         &mut self,
         name: &str,
+        texts: Vec<String>,
         embeddings: Vec<f32>,
         labels: Vec<String>,
         #[wasm_bindgen(unchecked_param_type = "Partial<LessonConfig> | null | undefined")]
         config: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "(event: EpochEvent) => void")] on_epoch: &Function,
+        #[wasm_bindgen(unchecked_param_type = "(event: TrainEvent) => void")] on_event: &Function,
         stop: Option<Int32Array>,
     ) -> Result<JsValue, JsError> {
-        let (config, start, examples) = self.lesson_inputs(name, embeddings, &labels, config)?;
-        let stopped = || {
-            stop.as_ref()
-                .is_some_and(|s| Atomics::load(s, 0).unwrap_or(0) != 0)
-        };
-        let mut callback_error = None;
-        let mut progress = |event: &Progress| {
-            if let Some(event) = EpochEvent::of(event) {
-                match to_js(&event).map(|e| on_epoch.call1(&JsValue::NULL, &e)) {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => callback_error = Some(format!("{e:?}")),
-                    Err(e) => callback_error = Some(format!("{e:?}")),
-                }
+        let mut events = Events::new(on_event, stop);
+        let mut progress = |event: &Progress| events.report(event);
+        let adapt = self.parse_config(config.clone())?.adapt.is_some();
+        let lesson = if adapt {
+            let (config, start) = self.lesson_start(name, &labels, config)?;
+            if self.replay.contains_key(name) && !config.from_scratch {
+                return Err(JsError::new(&format!(
+                    "{name} keeps its shipped classes through stored examples of its current outputs, which a new adapter would make stale: adapt a task of your own, or train {name} from scratch"
+                )));
             }
-            if stopped() || callback_error.is_some() {
-                Control::Stop
-            } else {
-                Control::Continue
-            }
-        };
-        let lesson = teach(
-            &start,
-            &examples,
-            &labels,
-            self.replay.get(name),
-            &config,
-            &mut progress,
-        )
-        .map_err(js_error)?;
-        if let Some(e) = callback_error {
-            return Err(JsError::new(&format!("progress callback failed: {e}")));
+            let encoder = &self.model.encoder;
+            teach_adapted(encoder, &start, &texts, &labels, &config, &mut progress)
+        } else {
+            let (config, start, examples) = self.lesson_inputs(name, embeddings, &labels, config)?;
+            let replay = self.replay.get(name);
+            teach(&start, &examples, &labels, replay, &config, &mut progress)
         }
+        .map_err(js_error)?;
+        events.finish()?;
         let result = to_js(&LessonResult::of(
             &lesson.report,
             &lesson.examples_per_class,
@@ -617,23 +629,24 @@ impl WebModel {
 }
 
 impl WebModel {
-    /// What a lesson on head `name` starts from: its settings (`config`'s
-    /// fields, the defaults for the rest), the head (a new task's when the
-    /// model has none of that name, made by the library) and the examples
-    /// as an `(n, dim)` tensor, checked against `labels`.
-    fn lesson_inputs(
+    /// A lesson's settings: `config`'s fields, the defaults for the rest.
+    fn parse_config(&self, config: JsValue) -> Result<LessonConfig, JsError> {
+        if config.is_undefined() || config.is_null() {
+            return Ok(LessonConfig::default());
+        }
+        serde_wasm_bindgen::from_value(config)
+            .map_err(|e| JsError::new(&format!("training settings: {e}")))
+    }
+
+    /// What a lesson on head `name` starts from: its settings and the head
+    /// (a new task's when the model has none of that name, made by the library).
+    fn lesson_start(
         &self,
         name: &str,
-        embeddings: Vec<f32>,
         labels: &[String],
         config: JsValue,
-    ) -> Result<(LessonConfig, Head, Tensor), JsError> {
-        let config: LessonConfig = if config.is_undefined() || config.is_null() {
-            LessonConfig::default()
-        } else {
-            serde_wasm_bindgen::from_value(config)
-                .map_err(|e| JsError::new(&format!("training settings: {e}")))?
-        };
+    ) -> Result<(LessonConfig, Head), JsError> {
+        let config = self.parse_config(config)?;
         let start = match self.model.head(name) {
             Some(head) => head.deep_copy().map_err(js_error)?,
             None => {
@@ -641,6 +654,19 @@ impl WebModel {
                 new_task_head(name, labels, &config, encoder).map_err(js_error)?
             }
         };
+        Ok((config, start))
+    }
+
+    /// As [`WebModel::lesson_start`], with the examples' head inputs as an
+    /// `(n, dim)` tensor, checked against `labels`.
+    fn lesson_inputs(
+        &self,
+        name: &str,
+        embeddings: Vec<f32>,
+        labels: &[String],
+        config: JsValue,
+    ) -> Result<(LessonConfig, Head, Tensor), JsError> {
+        let (config, start) = self.lesson_start(name, labels, config)?;
         let dim = self.model.encoder.dim();
         if embeddings.len() != labels.len() * dim {
             return Err(JsError::new(&format!(
@@ -652,6 +678,49 @@ impl WebModel {
         let examples = Tensor::from_vec(embeddings, (labels.len(), dim), &Device::Cpu)
             .map_err(|e| js_error(e.into()))?;
         Ok((config, start, examples))
+    }
+}
+
+/// The page's callback and Stop flag, as the trainer's progress function.
+struct Events<'a> {
+    on_event: &'a Function,
+    stop: Option<Int32Array>,
+    error: Option<String>,
+}
+
+impl<'a> Events<'a> {
+    fn new(on_event: &'a Function, stop: Option<Int32Array>) -> Self {
+        Self {
+            on_event,
+            stop,
+            error: None,
+        }
+    }
+
+    /// Tells the page of `event` (`TrainEvent`); Stop when the page asked
+    /// for it or its callback failed.
+    fn report(&mut self, event: &Progress) -> Control {
+        if let Some(event) = TrainEvent::of(event) {
+            match to_js(&event).map(|e| self.on_event.call1(&JsValue::NULL, &e)) {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => self.error = Some(format!("{e:?}")),
+                Err(e) => self.error = Some(format!("{e:?}")),
+            }
+        }
+        let stopped = (self.stop.as_ref()).is_some_and(|s| Atomics::load(s, 0).unwrap_or(0) != 0);
+        if stopped || self.error.is_some() {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
+    }
+
+    /// The callback's failure, if it failed.
+    fn finish(self) -> Result<(), JsError> {
+        match self.error {
+            Some(e) => Err(JsError::new(&format!("progress callback failed: {e}"))),
+            None => Ok(()),
+        }
     }
 }
 
@@ -710,6 +779,13 @@ fn files_of(head: &Head) -> Result<Object, JsError> {
 #[wasm_bindgen(js_name = lessonDefaults, unchecked_return_type = "LessonConfig")]
 pub fn lesson_defaults() -> Result<JsValue, JsError> {
     to_js(&LessonConfig::default())
+}
+
+/// The contrastive phase's settings when the page asks for a few-shot
+/// lesson (`LessonConfig.adapt`), chosen by measurement (weights/README.md).
+#[wasm_bindgen(js_name = contrastDefaults, unchecked_return_type = "ContrastConfig")]
+pub fn contrast_defaults() -> Result<JsValue, JsError> {
+    to_js(&crate::training::contrast::ContrastConfig::default())
 }
 
 /// Why `name` cannot name a task's head (1-64 letters, digits, '-' or '_'),

@@ -276,3 +276,24 @@ fn import_weights_writes_both_stored_forms() {
         "the missing folder is named: {err}"
     );
 }
+
+/// `--contrast` is the page's few-shot lesson: a head with its own adapter,
+/// whose record holds the contrastive steps' losses.
+#[test]
+fn contrast_trains_a_fresh_adapter_then_the_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("two.jsonl");
+    two_classes(&data, 4);
+    let out = dir.path().join("out");
+    let flags = ["--contrast", "--adapter", "top-1", "--pair-steps", "3"];
+    let summary = ok(&train_one("bake", &data, &out, &flags));
+    assert!(summary["heads"][0]["train_seconds"].as_f64().unwrap() > 0.0);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("bake.json")).unwrap()).unwrap();
+    assert_eq!(json["adapter"]["layers"], serde_json::json!([5]));
+    let losses = json["training"]["contrast"]["losses"].as_array().unwrap();
+    assert_eq!(losses.len(), 3);
+    assert_eq!(json["training"]["lesson"]["adapt"]["steps"], 3);
+    let refused = train_one("bake", &data, &out, &["--contrast", "--trainable", "top-1"]);
+    assert!(!refused.status.success());
+}

@@ -54,7 +54,7 @@ fn epoch_losses(history: &[Progress]) -> Vec<f64> {
         .iter()
         .filter_map(|p| match p {
             Progress::Epoch { train_loss, .. } => Some(*train_loss),
-            Progress::Step { .. } => None,
+            Progress::Step { .. } | Progress::Pairs { .. } => None,
         })
         .collect()
 }

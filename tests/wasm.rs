@@ -288,7 +288,9 @@ fn training_reports_camel_case_epochs_and_result() {
         "I enjoyed every minute.".to_string(),
         "The worst meal I have had.".to_string(),
     ];
-    let embeddings = model.embed(texts).unwrap_or_else(|_| panic!("embed"));
+    let embeddings = model
+        .embed(texts.clone())
+        .unwrap_or_else(|_| panic!("embed"));
     let events = js_sys::Array::new();
     let sink = events.clone();
     let on_epoch = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
@@ -298,6 +300,7 @@ fn training_reports_camel_case_epochs_and_result() {
     let result = model
         .train(
             "sentiment",
+            texts,
             embeddings.to_vec(),
             labels,
             config,
@@ -307,6 +310,7 @@ fn training_reports_camel_case_epochs_and_result() {
         .unwrap_or_else(|e| panic!("train: {:?}", JsValue::from(e)));
     assert_eq!(events.length(), 3);
     let first = events.get(0);
+    assert_eq!(get(&first, "phase").as_string().as_deref(), Some("head"));
     assert_eq!(get(&first, "epoch").as_f64(), Some(1.0));
     assert!(get(&first, "trainLoss")
         .as_f64()
@@ -317,4 +321,64 @@ fn training_reports_camel_case_epochs_and_result() {
     assert_eq!(get(&result, "stoppedEarly").as_bool(), Some(false));
     let per_class = get(&result, "examplesPerClass");
     assert_eq!(get(&per_class, "positive").as_f64(), Some(2.0));
+}
+
+#[wasm_bindgen_test]
+fn a_few_shot_lesson_adapts_a_new_task_and_leaves_the_shipped_heads_alone() {
+    let mut model = model();
+    let files = |model: &WebModel, name: &str| {
+        let files = model
+            .head_files(name)
+            .unwrap_or_else(|_| panic!("headFiles"));
+        let bytes = |key| Uint8Array::new(&get(&files, key)).to_vec();
+        (bytes("json"), bytes("safetensors"))
+    };
+    let shipped: Vec<_> = ["topic", "sentiment"].map(|h| files(&model, h)).into();
+    let texts: Vec<String> = [
+        "Where is the station?",
+        "When does it open?",
+        "Where can I park?",
+        "When is the show?",
+    ]
+    .map(String::from)
+    .into();
+    let labels: Vec<String> = ["where", "when", "where", "when"].map(String::from).into();
+    let events = js_sys::Array::new();
+    let sink = events.clone();
+    let on_event = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+        sink.push(&event);
+    });
+    let config = js_sys::JSON::parse(
+        r#"{"epochs": 2, "adapt": {"layers": 1, "steps": 3, "batchSize": 64, "learningRate": 0.0001, "weightDecay": 0.01, "seed": 0}}"#,
+    )
+    .expect("JSON");
+    let result = model
+        .train(
+            "question",
+            texts,
+            Vec::new(),
+            labels,
+            config,
+            on_event.as_ref().unchecked_ref::<Function>(),
+            None,
+        )
+        .unwrap_or_else(|e| panic!("train: {:?}", JsValue::from(e)));
+    assert_eq!(get(&result, "changed").as_bool(), Some(true));
+    let phases: Vec<String> = (events.iter())
+        .map(|e| get(&e, "phase").as_string().unwrap_or_default())
+        .collect();
+    assert_eq!(phases, ["pairs", "pairs", "pairs", "head", "head"]);
+    assert_eq!(get(&events.get(2), "steps").as_f64(), Some(3.0));
+    let heads = model.heads().unwrap_or_else(|_| panic!("heads"));
+    let question = js_sys::Array::from(&heads)
+        .iter()
+        .find(|h| get(h, "name").as_string().as_deref() == Some("question"))
+        .expect("the new task's head");
+    assert_eq!(
+        js_sys::Array::from(&get(&question, "adapter")).length(),
+        1,
+        "one adapted layer"
+    );
+    let after: Vec<_> = ["topic", "sentiment"].map(|h| files(&model, h)).into();
+    assert!(shipped == after, "the shipped heads changed");
 }

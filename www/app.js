@@ -76,11 +76,11 @@ let nextCall = 0;
 
 /**
  * Sends `{type, id, ...payload}` to the worker; resolves with its reply.
- * `onEvent` hears the request's own events (`train-epoch`).
+ * `onEvent` hears the request's own events (`train-event`).
  * @template {keyof Calls} K
  * @param {K} type
  * @param {Calls[K]['request']} payload
- * @param {(event: Extract<FromWorker, { type: 'train-epoch' }>) => void} [onEvent]
+ * @param {(event: Extract<FromWorker, { type: 'train-event' }>) => void} [onEvent]
  * @returns {Promise<Calls[K]['reply']>}
  */
 function call(type, payload, onEvent) {
@@ -256,7 +256,7 @@ worker.onmessage = ({ data }) => {
       render();
       break;
     }
-    case 'train-epoch':
+    case 'train-event':
       pending.get(data.id)?.onEvent?.(data);
       break;
     case 'reply': {

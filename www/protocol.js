@@ -5,7 +5,7 @@
 // declared in pkg/sentence_multitask.d.ts, which wasm-bindgen writes.
 
 /**
- * @import { Architecture, CrossValidation, EncoderInfo, EpochEvent, Example, HeadFiles, HeadInfo, LessonConfig, LessonResult, Prediction } from './pkg/sentence_multitask.js'
+ * @import { Architecture, ContrastConfig, CrossValidation, EncoderInfo, TrainEvent, Example, HeadFiles, HeadInfo, LessonConfig, LessonResult, Prediction } from './pkg/sentence_multitask.js'
  */
 
 /** @typedef {{ text: string, label: string }} LabelledText */
@@ -80,8 +80,9 @@
 
 /**
  * The trainer's defaults, asked from wasm: `lesson` for whatever the
- * Advanced panel leaves empty, `mlp` for its "MLP" choice.
- * @typedef {{ lesson: LessonConfig, mlp: Architecture }} Defaults
+ * Advanced panel leaves empty, `mlp` for its "MLP" choice, `contrast` for
+ * a few-shot lesson's adapter.
+ * @typedef {{ lesson: LessonConfig, mlp: Architecture, contrast: ContrastConfig }} Defaults
  */
 
 /**
@@ -108,7 +109,7 @@
  *   | Results
  *   | { type: 'encode-error', id: number, text: string, message: string }
  *   | { type: 'idle', id: number }
- *   | ({ type: 'train-epoch', id: string } & EpochEvent)
+ *   | ({ type: 'train-event', id: string } & TrainEvent)
  *   | { type: 'reply', id: string, ok: true, value: unknown }
  *   | { type: 'reply', id: string, ok: false, message: string }
  *   | { type: 'error', stage: 'load' | 'encode' | 'message', message: string }} FromWorker

@@ -18,7 +18,7 @@ import { drawSuggestions, leastSure } from './suggest.js';
  * @typedef {<K extends keyof Calls>(
  *   type: K,
  *   payload: Calls[K]['request'],
- *   onEvent?: (event: Extract<FromWorker, { type: 'train-epoch' }>) => void,
+ *   onEvent?: (event: Extract<FromWorker, { type: 'train-event' }>) => void,
  * ) => Promise<Calls[K]['reply']>} Call
  */
 
@@ -271,6 +271,7 @@ function drawTeaching() {
   $('label-suggestions').replaceChildren(...classes.map((c) => el('option', { value: c })));
   $('train').textContent = `Train ${head}`;
   $('delete-task').hidden = !head || Boolean(teach.shipped[head]);
+  $('adapt-choice').hidden = !canAdapt(head);
   $('reset-head').hidden = !teach.shipped[head];
 
   const chips = classes.map((name) => {
@@ -405,6 +406,7 @@ async function checkHeldOut(head, examples, config) {
   try {
     const sent = examples.map(({ text, label }) => ({ text, label }));
     drawHeldOut(await call('cross-validate', { head, examples: sent, config }), examples, teach.classes[head] ?? [], relabel);
+    if (config.adapt) $('held-out-meta').append('; the adapter learned from all of them, so this is optimistic');
   } catch (e) {
     $('held-out').hidden = true;
     message(`No held-out check: ${errorText(e)}`, 'error');
@@ -446,6 +448,16 @@ function showDefaults({ lesson, mlp }) {
 }
 
 /**
+ * Whether a lesson on `head` may train a new adapter: a shipped head keeps
+ * its classes through stored outputs of its current encoder layers, which a
+ * new adapter would make stale, unless it starts from scratch.
+ * @param {string} head
+ */
+function canAdapt(head) {
+  return !teach.shipped[head] || field('setting-scratch').checked;
+}
+
+/**
  * The settings of a lesson for `head`, from the Advanced panel.
  * @param {string} head
  * @returns {Partial<LessonConfig>}
@@ -456,6 +468,7 @@ function trainingConfig(head) {
     classWeighted: field('setting-balanced').checked,
     fromScratch: field('setting-scratch').checked,
     classes: teach.classes[head] ?? null,
+    adapt: canAdapt(head) && field('setting-adapt').checked ? (teach.defaults?.contrast ?? null) : null,
   };
   for (const [id, key] of NUMBER_SETTINGS) {
     const input = field(id);
@@ -470,6 +483,11 @@ function trainingConfig(head) {
   return config;
 }
 
+/** @param {number} ms */
+function formatMs(ms) {
+  return ms < 2000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
 async function train() {
   const head = selectedHead();
   const taught = teach.examples.filter((e) => e.head === head);
@@ -482,22 +500,30 @@ async function train() {
   teach.stop = self.crossOriginIsolated ? new SharedArrayBuffer(4) : null;
   $('train', HTMLButtonElement).disabled = true;
   $('stop').hidden = !teach.stop;
+  const config = trainingConfig(head);
+  const progress = $('train-progress', HTMLProgressElement);
+  progress.hidden = !config.adapt;
+  progress.removeAttribute('value');
   setTrainStatus('training', `Training ${head} on ${examples.length} examples\u2026`);
   /** @type {{ epoch: number, loss: number, accuracy: number | undefined }[]} */
   const points = [];
-  const config = trainingConfig(head);
+  const started = performance.now();
   try {
     drawCurve(points);
     drawHeldOut(undefined, [], [], relabel);
-    const result = await call(
-      'train',
-      { head, examples, config, stop: teach.stop },
-      (event) => {
-        const own = event.validation?.[0];
-        points.push({ epoch: event.epoch, loss: event.trainLoss, accuracy: own?.accuracy });
-        drawCurve(points);
-      },
-    );
+    const result = await call('train', { head, examples, config, stop: teach.stop }, (event) => {
+      if (event.phase === 'pairs') {
+        progress.value = event.step / event.steps;
+        const left = ((performance.now() - started) / event.step) * (event.steps - event.step);
+        setTrainStatus('training', `Adapting the encoder to ${head}: step ${event.step} of ${event.steps}, about ${Math.ceil(left / 1000)} s left`);
+        return;
+      }
+      progress.value = 1;
+      setTrainStatus('training', `Training the ${head} head: epoch ${event.epoch}`);
+      const own = event.validation?.[0];
+      points.push({ epoch: event.epoch, loss: event.trainLoss, accuracy: own?.accuracy });
+      drawCurve(points);
+    });
     if (!result.changed) {
       setTrainStatus('done', `Stopped before the first epoch ended: ${head} is unchanged.`);
       return;
@@ -514,9 +540,10 @@ async function train() {
         ? ''
         : `; on its stored examples of ${which} it scores ${(after * 100).toFixed(0)}% (was ${(before * 100).toFixed(0)}%)`;
     const stopped = result.stoppedEarly ? ', stopped early' : '';
+    const adapted = config.adapt ? ', with its own adapter' : '';
     setTrainStatus(
       'done',
-      `Trained ${head} in ${Math.round(result.trainMs)} ms (${result.epochsRun} epochs${stopped}, best ${result.bestEpoch})${replay}.`,
+      `Trained ${head}${adapted} in ${formatMs(result.trainMs)} (${result.epochsRun} epochs${stopped}, best ${result.bestEpoch})${replay}.`,
     );
     headsChanged(result.heads);
     await checkHeldOut(head, taught, config);
@@ -526,6 +553,7 @@ async function train() {
     teach.training = false;
     $('train', HTMLButtonElement).disabled = false;
     $('stop').hidden = true;
+    progress.hidden = true;
   }
 }
 
@@ -728,6 +756,7 @@ export async function setupTeaching(callWorker, currentHeads, onHeadsChanged, de
   drawTeaching();
 
   headSelect().addEventListener('change', drawTeaching);
+  field('setting-scratch').addEventListener('change', drawTeaching);
   $('example-form').addEventListener('submit', async (event) => {
     event.preventDefault();
     if (await addExample(field('example-text').value, selectedHead(), field('example-label').value)) {

@@ -21,15 +21,15 @@
 //   {type: 'embed', id, texts}             embeddings only (make bench-web's parity check)
 // worker -> page
 //   {type: 'progress', loaded, total, cached}
-//   {type: 'ready', info, heads, defaults: {lesson, mlp}, timings, sizes}
+//   {type: 'ready', info, heads, defaults: {lesson, mlp, contrast}, timings, sizes}
 //   {type: 'results', id, encoder, texts, dim, embeddings, tokens, predictions, ms}
 //   {type: 'encode-error', id, text, message}   the line that could not be encoded
 //   {type: 'idle', id}                     the queue is empty
-//   {type: 'train-epoch', id, epoch, trainLoss, validation}   wasm's EpochEvent as it is
+//   {type: 'train-event', id, phase, ...}   wasm's TrainEvent as it is (a contrastive step or an epoch)
 //   {type: 'reply', id, ok, value | message}   answer to train, set-head, reset-head, remove-head, head-files, *-examples
 //   {type: 'error', stage, message}
 
-import init, { WebModel, checkTaskName, defaultArchitecture, lessonDefaults, readExamples, writeExamples } from './pkg/sentence_multitask.js';
+import init, { WebModel, checkTaskName, contrastDefaults, defaultArchitecture, lessonDefaults, readExamples, writeExamples } from './pkg/sentence_multitask.js';
 import { loadModelFiles, clearModelCache } from './model-files.js';
 
 /**
@@ -108,7 +108,7 @@ async function load(weightsFile) {
       type: 'ready',
       info: built.info(),
       heads: built.heads(),
-      defaults: { lesson: lessonDefaults(), mlp: defaultArchitecture() },
+      defaults: { lesson: lessonDefaults(), mlp: defaultArchitecture(), contrast: contrastDefaults() },
       timings: { downloadMs: t1 - t0, buildMs: t2 - t1, readyMs: t2 - t0, downloadedBytes, fromCache },
       sizes: Object.fromEntries([...files].map(([name, bytes]) => [name, bytes.length])),
     });
@@ -380,7 +380,9 @@ function headInputs(model, name, texts) {
  */
 function train(model, { id, head, examples, config, stop }) {
   const t0 = performance.now();
-  const flat = headInputs(model, head, examples.map((e) => e.text));
+  const texts = examples.map((e) => e.text);
+  // A few-shot lesson trains a new adapter on the texts: old inputs would be stale.
+  const flat = config.adapt ? new Float32Array(0) : headInputs(model, head, texts);
   const t1 = performance.now();
   // A new task has no head yet: nothing to put back.
   const previous = model.heads().some((h) => h.name === head) ? model.headFiles(head) : null;
@@ -389,10 +391,11 @@ function train(model, { id, head, examples, config, stop }) {
   const before = model.replayAccuracy(head, kept);
   const result = model.train(
     head,
+    texts,
     flat,
     examples.map((e) => e.label),
     config,
-    (event) => post({ type: 'train-epoch', id, ...event }),
+    (event) => post({ type: 'train-event', id, ...event }),
     stop ? new Int32Array(stop) : undefined,
   );
   const t2 = performance.now();

@@ -9,8 +9,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sentence_multitask::model::heads::{read_heads, Architecture, Head, TrainingRecord};
 use sentence_multitask::model::weights::{CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE};
 use sentence_multitask::rng::Rng;
+use sentence_multitask::training::adapted::teach_adapted;
+use sentence_multitask::training::contrast::ContrastConfig;
 use sentence_multitask::training::defaults::{self, Holdout};
 use sentence_multitask::training::fit::{fit, Embedded, Examples, TaskTexts, Texts};
+use sentence_multitask::training::lesson::LessonConfig;
 use sentence_multitask::training::trainer::{
     Control, Progress, Sampling, Split, Task, TrainConfig, TrainReport, Trainable,
 };
@@ -104,6 +107,20 @@ pub struct Args {
     /// from 16,000 phrases than from all 67,349 (weights/README.md).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     sample: Option<u64>,
+    /// Few-shot: give the head a fresh adapter (`--adapter`, default top-2),
+    /// train it contrastively on pairs of the examples (SetFit-style), then
+    /// train the head from scratch on its outputs: the page's few-shot lesson.
+    #[arg(long, conflicts_with_all = ["trainable", "init"])]
+    contrast: bool,
+    /// Contrastive steps (with --contrast).
+    #[arg(long, default_value_t = ContrastConfig::default().steps, requires = "contrast")]
+    pair_steps: usize,
+    /// Learning rate of the contrastive steps (with --contrast).
+    #[arg(long, default_value_t = ContrastConfig::default().learning_rate, requires = "contrast")]
+    pair_lr: f64,
+    /// Examples per contrastive step, every pair among them scored (with --contrast).
+    #[arg(long, default_value_t = ContrastConfig::default().batch_size, requires = "contrast")]
+    pair_batch: usize,
     #[command(flatten)]
     cache: CacheArgs,
 }
@@ -166,6 +183,9 @@ pub fn run(args: Args) -> Result<()> {
     let mut prepared = Vec::new();
     for (i, head_data) in data.into_iter().enumerate() {
         prepared.push(prepare(&args, i, head_data, &encoder, &initial)?);
+    }
+    if args.contrast {
+        return few_shot(&args, &encoder, prepared);
     }
     let top = encoder.trainable_layers(args.trainable)?;
     let mut tasks = Vec::new();
@@ -485,6 +505,15 @@ fn bar() -> impl FnMut(&Progress) -> Control {
                     bar.finish_and_clear();
                 }
             }
+            Progress::Pairs { step, steps, loss } => {
+                bar.set_length(*steps as u64);
+                bar.set_prefix("pairs");
+                bar.set_position(*step as u64);
+                bar.set_message(format!("{loss:.4}"));
+                if step == steps {
+                    bar.finish_and_clear();
+                }
+            }
             Progress::Epoch { .. } => {
                 bar.suspend(|| eprintln!("{}", serde_json::to_string(p).unwrap_or_default()));
             }
@@ -530,6 +559,63 @@ fn write_heads(
         "{}",
         json!({"heads": summary, "encoder": encoder_dir, "epochs_run": report.epochs_run, "best_epoch": report.best_epoch})
     );
+    Ok(())
+}
+
+/// `--contrast`: the page's few-shot lesson ([`teach_adapted`]) on each
+/// head's training examples, one head after another.
+fn few_shot(args: &Args, encoder: &Encoder, prepared: Vec<Prepared>) -> Result<()> {
+    let adapt = ContrastConfig {
+        layers: args.adapter.map_or(ContrastConfig::default().layers, |a| {
+            a.layers(encoder.num_layers())
+        }),
+        steps: args.pair_steps,
+        batch_size: args.pair_batch,
+        learning_rate: args.pair_lr,
+        seed: args.seed,
+        ..ContrastConfig::default()
+    };
+    let lesson_config = LessonConfig {
+        epochs: args.epochs,
+        learning_rate: args.lr,
+        architecture: Some(args.arch),
+        class_weighted: args.class_weighted,
+        seed: args.seed,
+        adapt: Some(adapt),
+        ..LessonConfig::default()
+    };
+    let mut summary = Vec::new();
+    for p in prepared {
+        let labels: Vec<String> = (p.task.train.labels.iter())
+            .map(|&c| p.task.head.labels()[c].clone())
+            .collect();
+        let start = std::time::Instant::now();
+        let lesson = teach_adapted(
+            encoder,
+            &p.task.head,
+            &p.texts.train,
+            &labels,
+            &lesson_config,
+            &mut bar(),
+        )?;
+        let Some(mut head) = lesson.head else {
+            continue;
+        };
+        let mut record = head.meta().training.clone().unwrap_or_default();
+        record.data = p.record.data;
+        let command: Vec<String> = std::env::args().collect();
+        record
+            .extra
+            .insert("command".into(), json!(command.join(" ")));
+        head.set_training(record);
+        let path = head.write(&args.out)?;
+        summary.push(json!({
+            "head": head.name(),
+            "path": path,
+            "train_seconds": start.elapsed().as_secs_f64(),
+        }));
+    }
+    println!("{}", json!({ "heads": summary }));
     Ok(())
 }
 

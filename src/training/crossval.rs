@@ -50,8 +50,12 @@ pub fn cross_validate(
         let (held, kept): (Vec<usize>, Vec<usize>) =
             (0..labels.len()).partition(|&i| fold_of[i] == fold);
         let kept_labels: Vec<String> = kept.iter().map(|&i| labels[i].clone()).collect();
+        // A few-shot head sits on an adapter trained on every example, the
+        // held-out ones too (this view is then optimistic); its head at
+        // least starts afresh in each fold instead of from the final one.
         let fold_config = LessonConfig {
             classes: Some(classes.clone()),
+            from_scratch: config.from_scratch || config.adapt.is_some(),
             ..config.clone()
         };
         let rows = select_rows(examples, &kept)?;

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::model::heads::{Architecture, EncoderRef, Head, TrainingRecord};
+use crate::training::contrast::ContrastConfig;
 use crate::training::defaults;
 use crate::training::features::select_rows;
 use crate::training::fit::{fit, Embedded};
@@ -46,6 +47,10 @@ pub struct LessonConfig {
     pub replay_per_class: usize,
     /// Seed of initialisation and shuffling.
     pub seed: u64,
+    /// Few-shot: a fresh adapter for the task, trained contrastively on
+    /// pairs of the examples before the head ([`crate::training::adapted`]);
+    /// `None`: the head alone learns.
+    pub adapt: Option<ContrastConfig>,
 }
 
 impl Default for LessonConfig {
@@ -59,6 +64,7 @@ impl Default for LessonConfig {
             classes: None,
             replay_per_class: 0,
             seed: 0,
+            adapt: None,
         }
     }
 }

@@ -235,6 +235,16 @@ pub enum Progress {
         /// Loss of this step.
         loss: f64,
     },
+    /// After each step of a task adapter's contrastive phase
+    /// ([`crate::training::contrast`]), before its head trains.
+    Pairs {
+        /// 1-based step.
+        step: usize,
+        /// Steps in the phase.
+        steps: usize,
+        /// Loss of this step.
+        loss: f64,
+    },
     /// After each epoch.
     Epoch {
         /// 1-based epoch.
