@@ -540,7 +540,7 @@ async function train() {
         ? ''
         : `; on its stored examples of ${which} it scores ${(after * 100).toFixed(0)}% (was ${(before * 100).toFixed(0)}%)`;
     const stopped = result.stoppedEarly ? ', stopped early' : '';
-    const adapted = config.adapt ? ', with its own adapter' : '';
+    const adapted = config.adapt ? ', with its own adapter,' : '';
     setTrainStatus(
       'done',
       `Trained ${head}${adapted} in ${formatMs(result.trainMs)} (${result.epochsRun} epochs${stopped}, best ${result.bestEpoch})${replay}.`,

@@ -37,6 +37,10 @@ pub struct ContrastConfig {
     pub seed: u64,
 }
 
+/// Chosen on validation data, 8 examples a class of AG News and SST-2, 3
+/// seeds (weights/README.md, "Few-shot"): 2 layers tie 3 for the same
+/// training time and cost a layer less on every typed line; 15 and 60
+/// steps, and 3e-4, did worse.
 impl Default for ContrastConfig {
     fn default() -> Self {
         Self {

@@ -2,11 +2,11 @@
 // every line, keep it across a reload, create one from an examples file, delete it.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { REPO, addExample, openPage, sharedSetup, trainAndWait, typeSentences, waitFor } from './harness.mjs';
+import { REPO, addExample, labels, openPage, sharedSetup, trainAndWait, typeSentences, waitFor } from './harness.mjs';
 
 const shared = sharedSetup('tasks');
 const { scratch } = shared;
@@ -32,7 +32,8 @@ test('a task of ones own: created, taught, predicted on every line, kept across 
   assert.equal(await page.inputValue('[data-testid="example-head"]'), 'question');
   assert.ok(await page.isVisible('[data-testid="delete-task"]'));
   for (const [label, texts] of Object.entries(QUESTIONS)) for (const text of texts) await addExample(page, 'question', text, label);
-  assert.match(await trainAndWait(page, 'question'), /^Trained question in \d+ ms/);
+  assert.ok(await page.isChecked('[data-testid="setting-adapt"]'), 'a task of ones own adapts the encoder by default');
+  assert.match(await trainAndWait(page, 'question'), /^Trained question, with its own adapter, in [\d.]+ m?s/);
   // What the person learns: each example held out once, per class and as a matrix.
   await page.locator('[data-testid="held-out"]').waitFor();
   await waitFor(page, () => /each held out once \(4 folds\)/.test(document.getElementById('held-out-meta').textContent), null);
@@ -103,6 +104,51 @@ test('an examples file naming a task the page does not have creates it', async (
   await page.setInputFiles('[data-testid="import-examples"]', file);
   await waitFor(page, () => /Nothing imported/.test(document.getElementById('teach-message').textContent), null);
   assert.match(await message(page), /cannot be created/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+/** @param {string} name a file of tests/fixtures/intents */
+const intents = (name) =>
+  readFileSync(join(REPO, 'tests', 'fixtures', 'intents', name), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => /** @type {{ text: string, label: string }} */ (JSON.parse(line)));
+
+test('a new task from a few-shot file adapts the encoder: held-out sentences right, the shipped heads unchanged, kept across a reload', async () => {
+  const { page, errors } = await openPage(shared.chrome.context, shared.server.url);
+  const heldout = intents('heldout.jsonl');
+  const typed = heldout.map((e) => e.text).join('\n');
+  await typeSentences(page, typed);
+  const shippedBefore = await labels(page);
+
+  const file = join(scratch, 'intents.jsonl');
+  writeFileSync(file, intents('train.jsonl').map((e) => JSON.stringify({ ...e, head: 'intents' })).join('\n') + '\n');
+  await page.setInputFiles('[data-testid="import-examples"]', file);
+  await waitFor(page, () => /Imported 48 examples/.test(document.getElementById('teach-message').textContent), null);
+  assert.ok(await page.isChecked('[data-testid="setting-adapt"]'));
+  await page.click('[data-testid="train"]');
+  // Each contrastive step reports, with the time left.
+  await waitFor(page, () => /Adapting the encoder to intents: step \d+ of \d+, about \d+ s left/.test(document.querySelector('[data-testid="train-status"]').textContent), null, { interval: 10 });
+  assert.ok(await page.isVisible('[data-testid="train-progress"]'));
+  const status = await trainAndWait(page, 'intents');
+  assert.match(status, /^Trained intents, with its own adapter, in/);
+
+  await typeSentences(page, '');
+  await typeSentences(page, typed);
+  await waitFor(page, (n) => document.querySelectorAll('[data-testid="prediction-intents"][data-label]').length === n, heldout.length);
+  const predicted = () => page.$$eval('[data-testid="prediction-intents"]', (blocks) => blocks.map((b) => b.dataset.label));
+  const answers = await predicted();
+  const right = answers.filter((label, i) => label === heldout[i].label).length;
+  // Native few-shot lesson with the same defaults: 58 of 60 (tests/few_shot.rs bounds its own run).
+  assert.ok(right >= 54, `${right} of ${heldout.length} held-out intents right`);
+  assert.deepEqual(await labels(page), shippedBefore, 'the shipped heads answer as before');
+
+  await page.reload();
+  await page.waitForSelector('[data-testid="status"][data-state="ready"]');
+  await typeSentences(page, typed);
+  await waitFor(page, (n) => document.querySelectorAll('[data-testid="prediction-intents"][data-label]').length === n, heldout.length);
+  assert.deepEqual(await predicted(), answers, 'the adapted task comes back as it was');
   assert.deepEqual(errors, []);
   await page.close();
 });
