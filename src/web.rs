@@ -140,6 +140,7 @@ export interface ContrastConfig {
   learningRate: number;
   weightDecay: number;
   seed: number;
+  loss: { kind: "cosine" } | { kind: "batch"; temperature: number };
 }
 
 export interface ClassMetrics {
@@ -579,9 +580,9 @@ impl WebModel {
     ) -> Result<JsValue, JsError> {
         let mut events = Events::new(on_event, stop);
         let mut progress = |event: &Progress| events.report(event);
-        let adapt = self.parse_config(config.clone())?.adapt.is_some();
-        let lesson = if adapt {
-            let (config, start) = self.lesson_start(name, &labels, config)?;
+        let config = parse_config(config)?;
+        let lesson = if config.adapt.is_some() {
+            let start = self.lesson_start(name, &labels, &config)?;
             if self.replay.contains_key(name) && !config.from_scratch {
                 return Err(JsError::new(&format!(
                     "{name} keeps its shipped classes through stored examples of its current outputs, which a new adapter would make stale: adapt a task of your own, or train {name} from scratch"
@@ -590,7 +591,7 @@ impl WebModel {
             let encoder = &self.model.encoder;
             teach_adapted(encoder, &start, &texts, &labels, &config, &mut progress)
         } else {
-            let (config, start, examples) = self.lesson_inputs(name, embeddings, &labels, config)?;
+            let (start, examples) = self.lesson_inputs(name, embeddings, &labels, &config)?;
             let replay = self.replay.get(name);
             teach(&start, &examples, &labels, replay, &config, &mut progress)
         }
@@ -619,7 +620,8 @@ impl WebModel {
         #[wasm_bindgen(unchecked_param_type = "Partial<LessonConfig> | null | undefined")]
         config: JsValue,
     ) -> Result<JsValue, JsError> {
-        let (config, start, examples) = self.lesson_inputs(name, embeddings, &labels, config)?;
+        let config = parse_config(config)?;
+        let (start, examples) = self.lesson_inputs(name, embeddings, &labels, &config)?;
         let replay = self.replay.get(name);
         match cross_validate(&start, &examples, &labels, replay, &config).map_err(js_error)? {
             Some(cv) => to_js(&CrossValidationEdge::of(&cv)),
@@ -629,32 +631,21 @@ impl WebModel {
 }
 
 impl WebModel {
-    /// A lesson's settings: `config`'s fields, the defaults for the rest.
-    fn parse_config(&self, config: JsValue) -> Result<LessonConfig, JsError> {
-        if config.is_undefined() || config.is_null() {
-            return Ok(LessonConfig::default());
-        }
-        serde_wasm_bindgen::from_value(config)
-            .map_err(|e| JsError::new(&format!("training settings: {e}")))
-    }
-
-    /// What a lesson on head `name` starts from: its settings and the head
-    /// (a new task's when the model has none of that name, made by the library).
+    /// What a lesson on head `name` starts from: the head (a new task's
+    /// when the model has none of that name, made by the library).
     fn lesson_start(
         &self,
         name: &str,
         labels: &[String],
-        config: JsValue,
-    ) -> Result<(LessonConfig, Head), JsError> {
-        let config = self.parse_config(config)?;
-        let start = match self.model.head(name) {
-            Some(head) => head.deep_copy().map_err(js_error)?,
+        config: &LessonConfig,
+    ) -> Result<Head, JsError> {
+        match self.model.head(name) {
+            Some(head) => head.deep_copy().map_err(js_error),
             None => {
                 let encoder = self.model.encoder.encoder_ref();
-                new_task_head(name, labels, &config, encoder).map_err(js_error)?
+                new_task_head(name, labels, config, encoder).map_err(js_error)
             }
-        };
-        Ok((config, start))
+        }
     }
 
     /// As [`WebModel::lesson_start`], with the examples' head inputs as an
@@ -664,9 +655,9 @@ impl WebModel {
         name: &str,
         embeddings: Vec<f32>,
         labels: &[String],
-        config: JsValue,
-    ) -> Result<(LessonConfig, Head, Tensor), JsError> {
-        let (config, start) = self.lesson_start(name, labels, config)?;
+        config: &LessonConfig,
+    ) -> Result<(Head, Tensor), JsError> {
+        let start = self.lesson_start(name, labels, config)?;
         let dim = self.model.encoder.dim();
         if embeddings.len() != labels.len() * dim {
             return Err(JsError::new(&format!(
@@ -677,8 +668,17 @@ impl WebModel {
         }
         let examples = Tensor::from_vec(embeddings, (labels.len(), dim), &Device::Cpu)
             .map_err(|e| js_error(e.into()))?;
-        Ok((config, start, examples))
+        Ok((start, examples))
     }
+}
+
+/// A lesson's settings: `config`'s fields, the defaults for the rest.
+fn parse_config(config: JsValue) -> Result<LessonConfig, JsError> {
+    if config.is_undefined() || config.is_null() {
+        return Ok(LessonConfig::default());
+    }
+    serde_wasm_bindgen::from_value(config)
+        .map_err(|e| JsError::new(&format!("training settings: {e}")))
 }
 
 /// The page's callback and Stop flag, as the trainer's progress function.

@@ -27,13 +27,14 @@ export function drawHeldOut(cv, examples, classes, relabel) {
   const { metrics } = cv;
   const shown = metrics.labels.map((label, i) => ({ label, i })).filter(({ label }) => metrics.perClass[label]?.support > 0);
   $('held-out-meta').textContent = `${pct(metrics.accuracy)} of ${metrics.count}, each held out once (${cv.folds} folds)`;
-  /** @param {string} tag @param {string[]} cells */
-  const row = (tag, cells) => el('tr', {}, ...cells.map((text, k) => el(k === 0 || tag === 'th' ? 'th' : 'td', { text })));
+  /** @param {string} tag @param {string[]} cells @param {Record<string, string>} [attributes] */
+  const row = (tag, cells, attributes = {}) => el('tr', attributes, ...cells.map((text, k) => el(k === 0 || tag === 'th' ? 'th' : 'td', { text })));
   $('class-metrics').replaceChildren(
     row('th', ['class', 'precision', 'recall', 'examples']),
     ...shown.map(({ label }) => {
       const m = metrics.perClass[label];
-      return row('td', [label, pct(m.precision), pct(m.recall), String(m.support)]);
+      const attributes = { 'data-testid': 'class-metrics', 'data-class': label, 'data-precision': String(m.precision), 'data-recall': String(m.recall) };
+      return row('td', [label, pct(m.precision), pct(m.recall), String(m.support)], attributes);
     }),
   );
   const header = el('tr', {}, el('th', { text: 'yours \u2193 / predicted \u2192' }), ...shown.map(({ label }) => el('th', { text: label })));
@@ -58,7 +59,7 @@ export function drawHeldOut(cv, examples, classes, relabel) {
       for (const c of classes) select.append(el('option', { value: c, text: c }));
       select.value = example.label;
       select.addEventListener('change', () => relabel(example, select.value));
-      return el('li', { class: 'wrong', 'data-testid': 'wrong-example' }, el('span', { text: example.text }), el('span', { class: 'hint', text: `predicted ${predicted}` }), select);
+      return el('li', { class: 'wrong', 'data-testid': 'mistake' }, el('span', { text: example.text }), el('span', { class: 'hint', text: `predicted ${predicted}` }), select);
     }),
   );
 }

@@ -10,7 +10,7 @@ use sentence_multitask::model::heads::{read_heads, Architecture, Head, TrainingR
 use sentence_multitask::model::weights::{CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE};
 use sentence_multitask::rng::Rng;
 use sentence_multitask::training::adapted::teach_adapted;
-use sentence_multitask::training::contrast::ContrastConfig;
+use sentence_multitask::training::contrast::{ContrastConfig, PairLoss};
 use sentence_multitask::training::defaults::{self, Holdout};
 use sentence_multitask::training::fit::{fit, Embedded, Examples, TaskTexts, Texts};
 use sentence_multitask::training::lesson::LessonConfig;
@@ -118,6 +118,10 @@ pub struct Args {
     /// Learning rate of the contrastive steps (with --contrast).
     #[arg(long, default_value_t = ContrastConfig::default().learning_rate, requires = "contrast")]
     pair_lr: f64,
+    /// Contrastive loss: cosine (SetFit's) or batch:T (supervised batch
+    /// contrastive at temperature T) (with --contrast).
+    #[arg(long, default_value = "cosine", requires = "contrast")]
+    pair_loss: PairLoss,
     /// Examples per contrastive step, every pair among them scored (with --contrast).
     #[arg(long, default_value_t = ContrastConfig::default().batch_size, requires = "contrast")]
     pair_batch: usize,
@@ -572,6 +576,7 @@ fn few_shot(args: &Args, encoder: &Encoder, prepared: Vec<Prepared>) -> Result<(
         steps: args.pair_steps,
         batch_size: args.pair_batch,
         learning_rate: args.pair_lr,
+        loss: args.pair_loss,
         seed: args.seed,
         ..ContrastConfig::default()
     };

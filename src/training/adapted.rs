@@ -8,6 +8,7 @@
 use candle_core::Tensor;
 
 use crate::error::{Error, Result};
+use crate::model::adapter::TopLayers;
 use crate::model::encoder::Encoder;
 use crate::model::heads::Head;
 use crate::training::contrast::contrast;
@@ -73,7 +74,7 @@ pub fn teach_adapted(
 }
 
 /// The adapter's outputs for each example's states, in chunks of 32.
-fn adapted_inputs(adapter: &crate::model::adapter::TopLayers, states: &[Tensor]) -> Result<Tensor> {
+fn adapted_inputs(adapter: &TopLayers, states: &[Tensor]) -> Result<Tensor> {
     let parts = states
         .chunks(32)
         .map(|chunk| adapter.infer(&chunk.iter().collect::<Vec<_>>()))

@@ -35,6 +35,39 @@ pub struct ContrastConfig {
     pub weight_decay: f64,
     /// Seed of the batches.
     pub seed: u64,
+    /// What the pairs are scored by.
+    pub loss: PairLoss,
+}
+
+/// The contrastive loss.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum PairLoss {
+    /// SetFit's: squared error of each pair's cosine against 1 or 0.
+    Cosine,
+    /// Supervised batch contrastive (SupCon, as FastFit's batch loss): each
+    /// example's same-class partners against all others in a softmax over
+    /// cosines divided by `temperature`.
+    Batch {
+        /// Softmax temperature (FastFit and SupCon use 0.07 to 0.1).
+        temperature: f64,
+    },
+}
+
+impl std::str::FromStr for PairLoss {
+    type Err = String;
+
+    /// `cosine`, or `batch:T` with T > 0.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        if s == "cosine" {
+            return Ok(PairLoss::Cosine);
+        }
+        s.strip_prefix("batch:")
+            .and_then(|t| t.parse::<f64>().ok())
+            .filter(|t| t.is_finite() && *t > 0.0)
+            .map(|temperature| PairLoss::Batch { temperature })
+            .ok_or_else(|| format!("{s:?} is not cosine or batch:T (T > 0)"))
+    }
 }
 
 /// Chosen on validation data, 8 examples a class of AG News and SST-2, 3
@@ -50,6 +83,7 @@ impl Default for ContrastConfig {
             learning_rate: 1e-4,
             weight_decay: 0.01,
             seed: 0,
+            loss: PairLoss::Cosine,
         }
     }
 }
@@ -89,7 +123,11 @@ pub fn contrast(
         let rows = batch(labels, config.batch_size, &mut rng);
         let batch_states: Vec<&Tensor> = rows.iter().map(|&r| &states[r]).collect();
         let batch_labels: Vec<usize> = rows.iter().map(|&r| labels[r]).collect();
-        let loss = pair_loss(&adapter.forward(&batch_states)?, &batch_labels)?;
+        let embeddings = adapter.forward(&batch_states)?;
+        let loss = match config.loss {
+            PairLoss::Cosine => pair_loss(&embeddings, &batch_labels)?,
+            PairLoss::Batch { temperature } => batch_loss(&embeddings, &batch_labels, temperature)?,
+        };
         optimiser.backward_step(&loss)?;
         let loss = f64::from(loss.to_scalar::<f32>()?);
         if !loss.is_finite() {
@@ -200,6 +238,34 @@ pub fn pair_loss(embeddings: &Tensor, labels: &[usize]) -> Result<Tensor> {
     Ok((cosine - target)?.sqr()?.mul(&weight)?.sum_all()?)
 }
 
+/// Supervised contrastive loss over the rows of `embeddings` (L2-normalised):
+/// for each example with a same-class partner, the mean over its partners of
+/// minus the log-softmax (over every other example) of cosine / `temperature`.
+pub fn batch_loss(embeddings: &Tensor, labels: &[usize], temperature: f64) -> Result<Tensor> {
+    let n = labels.len();
+    let mut self_mask = vec![0f32; n * n];
+    let mut partners = vec![0f32; n * n];
+    let mut anchors = 0usize;
+    for i in 0..n {
+        self_mask[i * n + i] = -1e4;
+        let same: Vec<usize> = (0..n)
+            .filter(|&j| j != i && labels[j] == labels[i])
+            .collect();
+        if !same.is_empty() {
+            anchors += 1;
+        }
+        for &j in &same {
+            partners[i * n + j] = 1.0 / same.len() as f32;
+        }
+    }
+    let self_mask = Tensor::from_vec(self_mask, (n, n), &Device::Cpu)?;
+    let partners = Tensor::from_vec(partners, (n, n), &Device::Cpu)?;
+    let scores = ((embeddings.matmul(&embeddings.t()?)? / temperature)? + self_mask)?;
+    let log_p = candle_nn::ops::log_softmax(&scores, 1)?;
+    let total = log_p.mul(&partners)?.sum_all()?;
+    Ok((total.neg()? / anchors.max(1) as f64)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,6 +289,26 @@ mod tests {
             .to_scalar::<f32>()
             .unwrap();
         assert!((loss - 0.5).abs() < 1e-6, "{loss}");
+    }
+
+    #[test]
+    fn batch_loss_is_lower_when_classes_cluster() {
+        let apart = Tensor::new(&[[1f32, 0.], [1., 0.], [0., 1.], [0., 1.]], &Device::Cpu).unwrap();
+        let mixed = Tensor::new(&[[1f32, 0.], [0., 1.], [1., 0.], [0., 1.]], &Device::Cpu).unwrap();
+        let labels = [0, 0, 1, 1];
+        let loss = |e: &Tensor| {
+            batch_loss(e, &labels, 0.1)
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+        };
+        assert!(loss(&apart) < 1e-3, "{}", loss(&apart));
+        assert!(loss(&mixed) > 5.0, "{}", loss(&mixed));
+        assert_eq!(
+            "batch:0.1".parse::<PairLoss>(),
+            Ok(PairLoss::Batch { temperature: 0.1 })
+        );
+        assert!("batch:0".parse::<PairLoss>().is_err());
     }
 
     #[test]

@@ -37,11 +37,13 @@ test('a task of ones own: created, taught, predicted on every line, kept across 
   // What the person learns: each example held out once, per class and as a matrix.
   await page.locator('[data-testid="held-out"]').waitFor();
   await waitFor(page, () => /each held out once \(4 folds\)/.test(document.getElementById('held-out-meta').textContent), null);
-  assert.equal(await page.locator('[data-testid="class-metrics"] tr').count(), 3);
+  const perClass = await page.$$eval('[data-testid="class-metrics"]', (rows) => rows.map((r) => [r.dataset.class, Number(r.dataset.precision), Number(r.dataset.recall)]));
+  assert.deepEqual(perClass.map(([c]) => c).sort(), ['when', 'where']);
+  for (const [, precision, recall] of perClass) assert.ok(precision >= 0 && precision <= 1 && recall >= 0 && recall <= 1);
   const matrix = await page.$$eval('[data-testid="confusion"] tr', (rows) => rows.slice(1).map((r) => [...r.querySelectorAll('td')].map((c) => Number(c.textContent))));
   assert.equal(matrix.flat().reduce((a, b) => a + b, 0), 8);
   const misses = matrix[0][1] + matrix[1][0];
-  assert.equal(await page.locator('[data-testid="wrong-example"]').count(), misses);
+  assert.equal(await page.locator('[data-testid="mistake"]').count(), misses);
 
   const held = ['Where is the library?', 'When does the concert start?'];
   await typeSentences(page, held.join('\n'));
