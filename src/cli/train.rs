@@ -107,7 +107,7 @@ pub struct Args {
     /// from 16,000 phrases than from all 67,349 (weights/README.md).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     sample: Option<u64>,
-    /// Few-shot: give the head a fresh adapter (`--adapter`, default top-2),
+    /// Few-shot: give the head a fresh adapter (`--adapter`, default top-3),
     /// train it contrastively on pairs of the examples (SetFit-style), then
     /// train the head from scratch on its outputs: the page's few-shot lesson.
     #[arg(long, conflicts_with_all = ["trainable", "init"])]
