@@ -111,3 +111,39 @@ fn a_few_shot_lesson_adapts_its_task_only_and_scores_held_out() {
         10
     );
 }
+
+/// Stop during the pairs keeps the adapter so far and still fits the head:
+/// the person's Stop never throws away what the adapter learned.
+#[test]
+fn stop_during_the_pairs_still_fits_the_head() {
+    let enc = encoder();
+    let train = examples("train.jsonl");
+    let labels: Vec<String> = train.iter().map(|e| e.label.clone()).collect();
+    let config = LessonConfig {
+        adapt: Some(ContrastConfig {
+            layers: 1,
+            steps: 5,
+            ..ContrastConfig::default()
+        }),
+        ..LessonConfig::default()
+    };
+    let start = new_task_head("intents", &labels, &config, enc.encoder_ref()).unwrap();
+    let mut epochs = 0;
+    let lesson = teach_adapted(enc, &start, &texts(&train), &labels, &config, &mut |p| {
+        if matches!(p, Progress::Epoch { .. }) {
+            epochs += 1;
+        }
+        Control::Stop
+    })
+    .unwrap();
+    let head = lesson
+        .head
+        .expect("the head is fitted after a Stop in the pairs");
+    let record = head.meta().training.as_ref().unwrap();
+    assert_eq!(
+        record.extra["contrast"]["losses"].as_array().unwrap().len(),
+        1
+    );
+    assert_eq!(record.extra["contrast"]["stopped"], true);
+    assert!(epochs > 1, "the head trained {epochs} epochs");
+}
