@@ -31,6 +31,18 @@ fn bits(t: &Tensor) -> Vec<u32> {
     values.into_iter().map(f32::to_bits).collect()
 }
 
+/// A few-shot lesson adapting the top layer only for `steps` steps (quick).
+fn one_layer_lesson(steps: usize) -> LessonConfig {
+    LessonConfig {
+        adapt: Some(ContrastConfig {
+            layers: 1,
+            steps,
+            ..ContrastConfig::default()
+        }),
+        ..LessonConfig::default()
+    }
+}
+
 #[test]
 fn contrastive_steps_lower_the_pair_loss() {
     let enc = encoder();
@@ -81,14 +93,7 @@ fn a_few_shot_lesson_adapts_its_task_only_and_scores_held_out() {
     let labels: Vec<String> = train.iter().map(|e| e.label.clone()).collect();
     let probe = texts(&heldout[..4]);
     let before = bits(&enc.states_below(&probe, 6).unwrap()[0]);
-    let config = LessonConfig {
-        adapt: Some(ContrastConfig {
-            layers: 1,
-            steps: 10,
-            ..ContrastConfig::default()
-        }),
-        ..LessonConfig::default()
-    };
+    let config = one_layer_lesson(10);
     let start: Head = new_task_head("intents", &labels, &config, enc.encoder_ref()).unwrap();
     let lesson = teach_adapted(enc, &start, &texts(&train), &labels, &config, &mut |_| {
         Control::Continue
@@ -119,14 +124,7 @@ fn stop_during_the_pairs_still_fits_the_head() {
     let enc = encoder();
     let train = examples("train.jsonl");
     let labels: Vec<String> = train.iter().map(|e| e.label.clone()).collect();
-    let config = LessonConfig {
-        adapt: Some(ContrastConfig {
-            layers: 1,
-            steps: 5,
-            ..ContrastConfig::default()
-        }),
-        ..LessonConfig::default()
-    };
+    let config = one_layer_lesson(5);
     let start = new_task_head("intents", &labels, &config, enc.encoder_ref()).unwrap();
     let mut epochs = 0;
     let lesson = teach_adapted(enc, &start, &texts(&train), &labels, &config, &mut |p| {

@@ -154,6 +154,15 @@ impl TopLayers {
         self.infer_packed(Tensor::cat(states, 0)?, &lengths)
     }
 
+    /// As [`TopLayers::infer`], 32 texts at a time (bounded working memory).
+    pub fn infer_all(&self, states: &[Tensor]) -> Result<Tensor> {
+        let parts = states
+            .chunks(32)
+            .map(|chunk| self.infer(&chunk.iter().collect::<Vec<_>>()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Tensor::cat(&parts, 0)?)
+    }
+
     /// Rounds every value to what the file stores (int8 matrices, f16
     /// vectors), so the adapter in memory is the one a reload gives, and
     /// refreshes the inference layers from them (call it when training ends).

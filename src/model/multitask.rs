@@ -153,7 +153,7 @@ pub fn head_inputs<S: AsRef<str>>(encoder: &Encoder, head: &Head, texts: &[S]) -
     let mut parts = Vec::new();
     for chunk in texts.chunks(32) {
         let states = encoder.states_below(chunk, adapter.first())?;
-        parts.push(adapter.infer(&states.iter().collect::<Vec<_>>())?);
+        parts.push(adapter.infer_all(&states)?);
     }
     if parts.is_empty() {
         return Ok(Tensor::zeros(

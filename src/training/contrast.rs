@@ -218,13 +218,9 @@ pub fn pair_loss(embeddings: &Tensor, labels: &[usize]) -> Result<Tensor> {
     let n = labels.len();
     let (mut target, mut weight) = (vec![0f32; n * n], vec![0f32; n * n]);
     let positives = (0..n)
-        .flat_map(|i| (0..n).map(move |j| (i, j)))
-        .filter(|&(i, j)| i != j && labels[i] == labels[j])
-        .count();
-    let negatives = (0..n)
-        .flat_map(|i| (0..n).map(move |j| (i, j)))
-        .filter(|&(i, j)| labels[i] != labels[j])
-        .count();
+        .map(|i| (0..n).filter(|&j| j != i && labels[j] == labels[i]).count())
+        .sum::<usize>();
+    let negatives = n * n.saturating_sub(1) - positives;
     for i in 0..n {
         for j in (0..n).filter(|&j| j != i) {
             let same = labels[i] == labels[j];

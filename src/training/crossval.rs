@@ -10,7 +10,7 @@ use candle_core::Tensor;
 use crate::error::Result;
 use crate::model::heads::Head;
 use crate::training::features::select_rows;
-use crate::training::lesson::{taught_classes, teach, LessonConfig};
+use crate::training::lesson::{class_indices, taught_classes, teach, LessonConfig};
 use crate::training::metrics::Metrics;
 use crate::training::replay::ReplaySet;
 use crate::training::trainer::{predict_classes, Control};
@@ -75,9 +75,8 @@ pub fn cross_validate(
             predicted[i] = head.labels()[p].clone();
         }
     }
-    let index = |label: &String| classes.iter().position(|c| c == label).unwrap_or(0);
-    let gold: Vec<usize> = labels.iter().map(index).collect();
-    let guessed: Vec<usize> = predicted.iter().map(index).collect();
+    let gold = class_indices(&classes, labels);
+    let guessed = class_indices(&classes, &predicted);
     let wrong = (0..labels.len())
         .filter(|&i| predicted[i] != labels[i])
         .map(|i| (i, predicted[i].clone()))

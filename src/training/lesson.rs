@@ -136,10 +136,7 @@ pub fn teach(
     // head trains without it.
     let mut head = starting_head(current, &classes, config)?;
     let adapter = head.take_adapter();
-    let class_of: Vec<usize> = labels
-        .iter()
-        .map(|l| classes.iter().position(|c| c == l).unwrap_or(0))
-        .collect();
+    let class_of = class_indices(&classes, labels);
     let mut parts = own_examples(examples, &class_of, classes.len())?;
     let replay = replay.filter(|_| !config.from_scratch);
     if let Some(replay) = replay {
@@ -199,6 +196,13 @@ pub fn teach(
         report,
         examples_per_class,
     })
+}
+
+/// Each label's position in `classes` (labels the list lacks count as the first).
+pub fn class_indices(classes: &[String], labels: &[String]) -> Vec<usize> {
+    (labels.iter())
+        .map(|l| classes.iter().position(|c| c == l).unwrap_or(0))
+        .collect()
 }
 
 /// The classes `teach(current, _, labels, _, config)` trains: the person's
