@@ -581,19 +581,21 @@ impl WebModel {
         let mut events = Events::new(on_event, stop);
         let mut progress = |event: &Progress| events.report(event);
         let config = parse_config(config)?;
+        let mut fresh = None;
         let lesson = if config.adapt.is_some() {
-            let start = self.lesson_start(name, &labels, &config)?;
             if self.replay.contains_key(name) && !config.from_scratch {
                 return Err(JsError::new(&format!(
                     "{name} keeps its shipped classes through stored examples of its current outputs, which a new adapter would make stale: adapt a task of your own, or train {name} from scratch"
                 )));
             }
+            let start = self.lesson_start(name, &labels, &config, &mut fresh)?;
             let encoder = &self.model.encoder;
-            teach_adapted(encoder, &start, &texts, &labels, &config, &mut progress)
+            teach_adapted(encoder, start, &texts, &labels, &config, &mut progress)
         } else {
-            let (start, examples) = self.lesson_inputs(name, embeddings, &labels, &config)?;
+            let examples = self.examples(embeddings, &labels)?;
+            let start = self.lesson_start(name, &labels, &config, &mut fresh)?;
             let replay = self.replay.get(name);
-            teach(&start, &examples, &labels, replay, &config, &mut progress)
+            teach(start, &examples, &labels, replay, &config, &mut progress)
         }
         .map_err(js_error)?;
         events.finish()?;
@@ -621,9 +623,11 @@ impl WebModel {
         config: JsValue,
     ) -> Result<JsValue, JsError> {
         let config = parse_config(config)?;
-        let (start, examples) = self.lesson_inputs(name, embeddings, &labels, &config)?;
+        let examples = self.examples(embeddings, &labels)?;
+        let mut fresh = None;
+        let start = self.lesson_start(name, &labels, &config, &mut fresh)?;
         let replay = self.replay.get(name);
-        match cross_validate(&start, &examples, &labels, replay, &config).map_err(js_error)? {
+        match cross_validate(start, &examples, &labels, replay, &config).map_err(js_error)? {
             Some(cv) => to_js(&CrossValidationEdge::of(&cv)),
             None => Ok(JsValue::UNDEFINED),
         }
@@ -631,33 +635,26 @@ impl WebModel {
 }
 
 impl WebModel {
-    /// What a lesson on head `name` starts from: the head (a new task's
-    /// when the model has none of that name, made by the library).
-    fn lesson_start(
-        &self,
+    /// What a lesson on head `name` starts from: the model's head (lessons
+    /// copy what they train, so it is lent, not copied), or a new task's,
+    /// made by the library and kept in `fresh`, when the model has none.
+    fn lesson_start<'a>(
+        &'a self,
         name: &str,
         labels: &[String],
         config: &LessonConfig,
-    ) -> Result<Head, JsError> {
-        match self.model.head(name) {
-            Some(head) => head.deep_copy().map_err(js_error),
-            None => {
-                let encoder = self.model.encoder.encoder_ref();
-                new_task_head(name, labels, config, encoder).map_err(js_error)
-            }
+        fresh: &'a mut Option<Head>,
+    ) -> Result<&'a Head, JsError> {
+        if let Some(head) = self.model.head(name) {
+            return Ok(head);
         }
+        let encoder = self.model.encoder.encoder_ref();
+        let head = new_task_head(name, labels, config, encoder).map_err(js_error)?;
+        Ok(fresh.insert(head))
     }
 
-    /// As [`WebModel::lesson_start`], with the examples' head inputs as an
-    /// `(n, dim)` tensor, checked against `labels`.
-    fn lesson_inputs(
-        &self,
-        name: &str,
-        embeddings: Vec<f32>,
-        labels: &[String],
-        config: &LessonConfig,
-    ) -> Result<(Head, Tensor), JsError> {
-        let start = self.lesson_start(name, labels, config)?;
+    /// The examples' head inputs as an `(n, dim)` tensor, checked against `labels`.
+    fn examples(&self, embeddings: Vec<f32>, labels: &[String]) -> Result<Tensor, JsError> {
         let dim = self.model.encoder.dim();
         if embeddings.len() != labels.len() * dim {
             return Err(JsError::new(&format!(
@@ -666,9 +663,8 @@ impl WebModel {
                 labels.len()
             )));
         }
-        let examples = Tensor::from_vec(embeddings, (labels.len(), dim), &Device::Cpu)
-            .map_err(|e| js_error(e.into()))?;
-        Ok((start, examples))
+        Tensor::from_vec(embeddings, (labels.len(), dim), &Device::Cpu)
+            .map_err(|e| js_error(e.into()))
     }
 }
 
