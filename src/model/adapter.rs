@@ -18,7 +18,7 @@ use half::f16;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::layer::{layer_prefix, Layer, LayerShape};
+use crate::model::layer::{layer_prefix, Int8Weights, Layer, LayerShape};
 use crate::model::pooling::mean_pool_normalize;
 use crate::model::quantize::Int8Matrix;
 
@@ -83,7 +83,7 @@ impl TopLayers {
             }
         }
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-        let layers = load(&vb, first, count, &shape)?;
+        let layers = load(&vb, first, count, &shape, &Int8Weights::new())?;
         let inference = Arc::new(RwLock::new(plain_layers(tensors, first, count, &shape)?));
         Ok(Self {
             first,
@@ -189,11 +189,40 @@ impl TopLayers {
     }
 }
 
-/// Layers `first..first + count` of `vb`.
-fn load(vb: &VarBuilder, first: usize, count: usize, shape: &LayerShape) -> Result<Vec<Layer>> {
+/// Layers `first..first + count` of `vb` (integer products where `int8` has them).
+fn load(
+    vb: &VarBuilder,
+    first: usize,
+    count: usize,
+    shape: &LayerShape,
+    int8: &Int8Weights,
+) -> Result<Vec<Layer>> {
     (first..first + count)
-        .map(|i| Layer::load(vb.pp(layer_prefix(i)), shape))
+        .map(|i| Layer::load(vb.pp(layer_prefix(i)), shape, int8))
         .collect()
+}
+
+/// The matrices among `tensors` that int8 storage holds exactly (an adapter
+/// rounded to storage, or copied from compact weights): those run on the
+/// integer kernels with the same results as from a file. Others stay f32, so
+/// an untrained adapter over exact weights gives exactly the frozen output.
+fn exact_int8(tensors: &HashMap<String, Tensor>) -> Result<Int8Weights> {
+    let mut out = Int8Weights::new();
+    for (name, t) in tensors {
+        let [_, cols] = t.dims() else { continue };
+        let values = t.flatten_all()?.to_vec1::<f32>()?;
+        if let Some(m) = Int8Matrix::quantize(&values, *cols) {
+            let same = m
+                .dequantize()
+                .iter()
+                .zip(&values)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            if same {
+                out.insert(name.clone(), m);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The layers over plain (non-variable) copies of `tensors`.
@@ -212,6 +241,7 @@ fn plain_layers(
         first,
         count,
         shape,
+        &exact_int8(tensors)?,
     )
 }
 

@@ -12,10 +12,10 @@ use candle_transformers::models::bert::{BertModel, Config};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::model::layer::{layer_prefix, Layer};
+use crate::model::layer::{layer_prefix, Int8Weights, Layer};
 use crate::model::pooling::mean_pool_normalize;
 use crate::model::tokenize::{SentenceTokenizer, MAX_SEQ_LEN};
-use crate::model::weights::{load_tensors, parse_config, ModelFiles};
+use crate::model::weights::{int8_matrices, load_tensors, parse_config, ModelFiles};
 
 /// Identifier of the encoder, recorded in head files so a head made for
 /// another encoder is refused.
@@ -72,7 +72,8 @@ impl Encoder {
             ..config.clone()
         };
         let embeddings = BertModel::load(vb.clone(), &embedding_config)?;
-        let layers = load_layers(&vb, &config)?;
+        let int8 = int8_matrices(&files.weights, &files.weights_file, &config)?;
+        let layers = load_layers(&vb, &config, &int8)?;
         Ok(Self {
             tokenizer,
             embeddings,
@@ -292,9 +293,9 @@ pub fn set_threads(threads: u32) {
 }
 
 /// Every transformer layer of `config`.
-fn load_layers(vb: &VarBuilder, config: &Config) -> Result<Vec<Layer>> {
+fn load_layers(vb: &VarBuilder, config: &Config, int8: &Int8Weights) -> Result<Vec<Layer>> {
     (0..config.num_hidden_layers)
-        .map(|i| Layer::load(vb.pp(layer_prefix(i)), &config.into()))
+        .map(|i| Layer::load(vb.pp(layer_prefix(i)), &config.into(), int8))
         .collect()
 }
 
@@ -327,7 +328,8 @@ impl Encoder {
             }
         }
         let vb = VarBuilder::from_tensors(self.tensors.clone(), DType::F32, &self.device);
-        self.layers = load_layers(&vb, &self.config)?;
+        // New weights: f32 products from now on (the file's int8 no longer matches).
+        self.layers = load_layers(&vb, &self.config, &Int8Weights::new())?;
         Ok(())
     }
 

@@ -6,12 +6,17 @@
 //! GELU) and gradients (candle-nn's fused layer norm and softmax have no
 //! backward pass, so training switches to the composed ones).
 
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
 use candle_core::{CpuStorage, IndexOp, Layout, Module, Shape, Tensor, D};
 use candle_nn::{LayerNorm, VarBuilder};
 use candle_transformers::models::bert::Config;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+use crate::model::qmatmul::{self, QMatrix};
+use crate::model::quantize::Int8Matrix;
 
 /// What a layer's weights look like: an adapter records it, so a file made
 /// for another encoder shape is refused before any weight is read.
@@ -62,15 +67,20 @@ pub(crate) struct Layer {
 }
 
 impl Layer {
-    pub(crate) fn load(vb: VarBuilder, c: &LayerShape) -> Result<Self> {
+    /// The layer under `vb`'s prefix; its products run on the integer kernels
+    /// where `int8` holds their weights as stored (see [`crate::model::qmatmul`]).
+    pub(crate) fn load(vb: VarBuilder, c: &LayerShape, int8: &Int8Weights) -> Result<Self> {
         let (h, i) = (c.hidden, c.intermediate);
         let ln = |vb: VarBuilder| candle_nn::layer_norm(h, c.layer_norm_eps, vb);
+        let dense = |vb: &VarBuilder, names: &[&str], fan_in, fan_out| {
+            Dense::load(vb, names, fan_in, fan_out, int8)
+        };
         Ok(Self {
-            qkv: Dense::load(&vb.pp("attention.self"), &["query", "key", "value"], h, h)?,
-            attn_out: Dense::load(&vb, &["attention.output.dense"], h, h)?,
+            qkv: dense(&vb.pp("attention.self"), &["query", "key", "value"], h, h)?,
+            attn_out: dense(&vb, &["attention.output.dense"], h, h)?,
             attn_norm: ln(vb.pp("attention.output.LayerNorm"))?,
-            inter: Dense::load(&vb, &["intermediate.dense"], h, i)?,
-            out: Dense::load(&vb, &["output.dense"], i, h)?,
+            inter: dense(&vb, &["intermediate.dense"], h, i)?,
+            out: dense(&vb, &["output.dense"], i, h)?,
             out_norm: ln(vb.pp("output.LayerNorm"))?,
             heads: c.heads,
             eps: c.layer_norm_eps,
@@ -122,6 +132,9 @@ impl Layer {
     }
 }
 
+/// Int8 matrices as a weights file stores them, by tensor name.
+pub(crate) type Int8Weights = HashMap<String, Int8Matrix>;
+
 /// Linear layer(s) sharing an input, kept as one transposed `(in, out)` contiguous
 /// weight: gemm reads it in place, where candle-nn's `Linear` (a `(out, in)`
 /// weight seen through `.t()`) has gemm repack the whole weight on every call.
@@ -129,12 +142,21 @@ impl Layer {
 struct Dense {
     /// `(weight, bias)` of each part as loaded (trainable when they are variables).
     parts: Vec<(Tensor, Tensor)>,
-    weight_t: Tensor,
-    bias: Tensor,
+    /// The fused `(weight_t, bias)` for f32 products: made at load, or on first
+    /// use when the integer kernels serve inference (saving its bytes).
+    fused: OnceLock<(Tensor, Tensor)>,
+    /// The same product on the integer kernels, when stored in int8.
+    int8: Option<Arc<QMatrix>>,
 }
 
 impl Dense {
-    fn load(vb: &VarBuilder, names: &[&str], fan_in: usize, fan_out: usize) -> Result<Self> {
+    fn load(
+        vb: &VarBuilder,
+        names: &[&str],
+        fan_in: usize,
+        fan_out: usize,
+        int8: &Int8Weights,
+    ) -> Result<Self> {
         let parts = names
             .iter()
             .map(|n| {
@@ -144,12 +166,26 @@ impl Dense {
                 ))
             })
             .collect::<Result<Vec<_>>>()?;
-        let (weight_t, bias) = Self::fuse(&parts)?;
-        Ok(Self {
-            parts,
-            weight_t,
-            bias,
-        })
+        let stored: Option<Vec<_>> = names
+            .iter()
+            .map(|n| int8.get(&format!("{}.{n}.weight", vb.prefix())))
+            .map(|m| m.map(|m| (m, fan_out)))
+            .collect();
+        let int8 = match stored {
+            Some(stored) => {
+                let mut bias = Vec::with_capacity(fan_out * names.len());
+                for (_, b) in &parts {
+                    bias.extend(b.to_vec1::<f32>()?);
+                }
+                QMatrix::stack(&stored, bias).map(Arc::new)
+            }
+            None => None,
+        };
+        let fused = OnceLock::new();
+        if int8.is_none() {
+            let _ = fused.set(Self::fuse(&parts)?);
+        }
+        Ok(Self { parts, fused, int8 })
     }
 
     fn fuse(parts: &[(Tensor, Tensor)]) -> Result<(Tensor, Tensor)> {
@@ -162,7 +198,42 @@ impl Dense {
             let (w, b) = Self::fuse(&self.parts)?;
             return Ok(x.matmul(&w)?.broadcast_add(&b)?);
         }
-        Ok(x.matmul(&self.weight_t)?.broadcast_add(&self.bias)?)
+        if let (Some(q), false) = (&self.int8, x.track_op()) {
+            return Ok(x.apply_op1_no_bwd(&IntegerProduct(q.clone()))?);
+        }
+        let (weight_t, bias) = match self.fused.get() {
+            Some(fused) => fused,
+            None => {
+                let fused = Self::fuse(&self.parts)?;
+                self.fused.get_or_init(|| fused)
+            }
+        };
+        Ok(x.matmul(weight_t)?.broadcast_add(bias)?)
+    }
+}
+
+/// A [`Dense`] product on the integer kernels (inference only: no gradient).
+struct IntegerProduct(Arc<QMatrix>);
+
+impl candle_core::CustomOp1 for IntegerProduct {
+    fn name(&self) -> &'static str {
+        "int8-matmul"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (CpuStorage::F32(xs), Some((start, end)), (rows, cols)) =
+            (s, l.contiguous_offsets(), l.shape().dims2()?)
+        else {
+            candle_core::bail!("int8-matmul: expected a contiguous 2-d f32 tensor");
+        };
+        if cols != self.0.inputs() {
+            candle_core::bail!(
+                "int8-matmul: {cols} inputs for a {}-input weight",
+                self.0.inputs()
+            );
+        }
+        let out = qmatmul::matmul(&xs[start..end], &self.0);
+        Ok((CpuStorage::F32(out), Shape::from((rows, self.0.outputs()))))
     }
 }
 

@@ -8,6 +8,7 @@ pub mod heads;
 pub(crate) mod layer;
 mod multitask;
 pub mod pooling;
+pub mod qmatmul;
 pub mod quantize;
 pub mod tokenize;
 pub mod weights;

@@ -227,6 +227,20 @@ fn load_int8(
     view: &safetensors::tensor::TensorView,
     device: &Device,
 ) -> std::result::Result<Tensor, String> {
+    Tensor::from_vec(
+        read_int8(st, name, view)?.dequantize(),
+        view.shape(),
+        device,
+    )
+    .map_err(|e| format!("could not be read: {e}"))
+}
+
+/// An int8 matrix with its `NAME.scale` tensor, as stored.
+fn read_int8(
+    st: &SafeTensors,
+    name: &str,
+    view: &safetensors::tensor::TensorView,
+) -> std::result::Result<Int8Matrix, String> {
     let scale_name = format!("{name}{SCALE_SUFFIX}");
     let scales = st
         .tensor(&scale_name)
@@ -237,16 +251,40 @@ fn load_int8(
             scales.dtype()
         ));
     }
-    let group = group_of(view.shape(), scales.shape())?;
-    let matrix = Int8Matrix {
+    Ok(Int8Matrix {
         values: view.data().iter().map(|&b| b as i8).collect(),
         scales: (scales.data().chunks_exact(2))
             .map(|b| f16::from_le_bytes([b[0], b[1]]))
             .collect(),
-        group,
-    };
-    Tensor::from_vec(matrix.dequantize(), view.shape(), device)
-        .map_err(|e| format!("could not be read: {e}"))
+        group: group_of(view.shape(), scales.shape())?,
+    })
+}
+
+/// The encoder's matrices that `bytes` stores as int8, by name, as stored (for
+/// the integer kernels); empty for f32 or f16 files. Call after
+/// [`load_tensors`] accepted the same bytes.
+pub(crate) fn int8_matrices(
+    bytes: &[u8],
+    file: &str,
+    config: &Config,
+) -> Result<HashMap<String, Int8Matrix>> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| Error::BadModelFile {
+        file: file.into(),
+        reason: format!("not a readable safetensors file ({e})"),
+    })?;
+    let mut out = HashMap::new();
+    for (name, _) in expected_tensors(config) {
+        let Ok(view) = st.tensor(&name) else { continue };
+        if view.dtype() == safetensors::Dtype::I8 {
+            let matrix = read_int8(&st, &name, &view).map_err(|reason| Error::BadTensor {
+                file: file.into(),
+                tensor: name.clone(),
+                reason,
+            })?;
+            out.insert(name, matrix);
+        }
+    }
+    Ok(out)
 }
 
 /// True when every value of an f32 tensor is finite (no NaN, no infinity).

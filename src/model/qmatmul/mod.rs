@@ -1,0 +1,339 @@
+//! Integer matrix products on the compact int8 weights (see
+//! [`crate::model::quantize`]): the weights stay int8 in memory, each input
+//! row is quantised on the fly to i16 in the weights' groups of 64, products
+//! accumulate exactly in i32 per group, and each group's sum is scaled back to
+//! f32. i16 inputs cost the same instructions as i8 in `dot_i16x8` /
+//! `madd_epi16` (the weights are widened in registers either way) and keep
+//! the inputs' rounding error far below the weights'.
+//!
+//! Every kernel computes the same integers and then the same f32 operations in
+//! the same order (`sum += f32(group_sum) * (w_scale * x_scale)`, then `+ bias`),
+//! so each matches the scalar [`Kernel::Reference`] bit for bit.
+
+#[cfg(target_arch = "wasm32")]
+mod simd128;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+use crate::model::quantize::Int8Matrix;
+
+/// Outputs one kernel step computes side by side (one f32x4).
+const LANES: usize = 4;
+
+/// A linear layer's weight `(outputs, inputs)` in int8 groups, with its bias.
+#[derive(Clone, Debug)]
+pub struct QMatrix {
+    outputs: usize,
+    inputs: usize,
+    group: usize,
+    /// `outputs * inputs` values, row-major (one row per output).
+    values: Vec<i8>,
+    /// Scales transposed to `(inputs / group, outputs)`: a kernel reads the
+    /// scales of four neighbouring outputs with one load.
+    scales_t: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+impl QMatrix {
+    /// Stacks int8 matrices `(outputs_i, inputs)` sharing inputs and group into
+    /// one (as the fused query/key/value product), with the concatenated bias.
+    /// `None` when they disagree or the shape does not suit the kernels
+    /// (outputs a multiple of 4, inputs of the group, the group of 8).
+    pub fn stack(parts: &[(&Int8Matrix, usize)], bias: Vec<f32>) -> Option<Self> {
+        let (first, _) = parts.first()?;
+        let group = first.group;
+        let inputs = first.values.len() / parts[0].1;
+        let outputs: usize = parts.iter().map(|(_, rows)| rows).sum();
+        let fits = parts
+            .iter()
+            .all(|(m, rows)| m.group == group && m.values.len() == rows * inputs);
+        if !fits
+            || bias.len() != outputs
+            || !outputs.is_multiple_of(LANES)
+            || group == 0
+            || !group.is_multiple_of(16)
+            || !inputs.is_multiple_of(group)
+        {
+            return None;
+        }
+        let groups = inputs / group;
+        let values: Vec<i8> = parts
+            .iter()
+            .flat_map(|(m, _)| m.values.iter().copied())
+            .collect();
+        let scales: Vec<f32> = parts
+            .iter()
+            .flat_map(|(m, _)| m.scales.iter().map(|s| s.to_f32()))
+            .collect();
+        let mut scales_t = vec![0f32; scales.len()];
+        for (o, row) in scales.chunks(groups).enumerate() {
+            for (g, &s) in row.iter().enumerate() {
+                scales_t[g * outputs + o] = s;
+            }
+        }
+        Some(Self {
+            outputs,
+            inputs,
+            group,
+            values,
+            scales_t,
+            bias,
+        })
+    }
+
+    /// Number of outputs (columns of the product).
+    pub fn outputs(&self) -> usize {
+        self.outputs
+    }
+
+    /// Number of inputs (the width of `x`).
+    pub fn inputs(&self) -> usize {
+        self.inputs
+    }
+
+    /// Bytes held (values, scales, bias).
+    pub fn bytes(&self) -> usize {
+        self.values.len() + 4 * (self.scales_t.len() + self.bias.len())
+    }
+
+    fn groups(&self) -> usize {
+        self.inputs / self.group
+    }
+}
+
+/// Input rows quantised to i16 in groups: `values[r][k] * scales[r][k / group]`.
+pub struct QRows {
+    rows: usize,
+    values: Vec<i16>,
+    scales: Vec<f32>,
+}
+
+impl QRows {
+    /// Quantises row-major `(rows, inputs)` f32 `x` for `w`: per row and group,
+    /// the largest magnitude maps to 32767 (rounding half to even, as
+    /// `f32x4.nearest` does, so the simd128 form gives the same values).
+    pub fn quantize(x: &[f32], w: &QMatrix) -> Self {
+        let rows = x.len() / w.inputs;
+        let mut values = vec![0i16; x.len()];
+        let mut scales = Vec::with_capacity(rows * w.groups());
+        for (group, out) in x.chunks(w.group).zip(values.chunks_mut(w.group)) {
+            #[cfg(target_arch = "wasm32")]
+            let scale = simd128::quantize_group(group, out);
+            #[cfg(not(target_arch = "wasm32"))]
+            let scale = quantize_group(group, out);
+            scales.push(scale);
+        }
+        Self {
+            rows,
+            values,
+            scales,
+        }
+    }
+}
+
+/// Quantises one group into `out`, returning its scale.
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+fn quantize_group(group: &[f32], out: &mut [i16]) -> f32 {
+    let max = group.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let scale = max / 32767.0;
+    let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+    for (o, &v) in out.iter_mut().zip(group) {
+        *o = (v * inv).round_ties_even() as i16;
+    }
+    scale
+}
+
+/// A way to compute the product; every one gives the reference's bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// Scalar Rust: the definition the others are tested against, and the
+    /// fallback where no vector kernel applies.
+    Reference,
+    /// wasm simd128: `i32x4.dot_i16x8_s`, eight multiply-adds an instruction.
+    #[cfg(target_arch = "wasm32")]
+    Simd128,
+    /// x86_64 AVX2: `vpmaddwd` on 16 lanes.
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+}
+
+impl Kernel {
+    /// The kernels this machine can run, fastest last.
+    pub fn available() -> Vec<Kernel> {
+        #[allow(unused_mut)]
+        let mut kernels = vec![Kernel::Reference];
+        #[cfg(target_arch = "wasm32")]
+        kernels.push(Kernel::Simd128);
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            kernels.push(Kernel::Avx2);
+        }
+        kernels
+    }
+
+    /// The fastest kernel this machine can run.
+    pub fn best() -> Kernel {
+        *Self::available().last().unwrap_or(&Kernel::Reference)
+    }
+
+    /// `out[r][o] = x[r] . w[o] + bias[o]` for outputs `first..first + out_width`,
+    /// `out` row-major `(x.rows, out_width)`; `first` and `out_width` multiples of 4.
+    fn run(self, x: &QRows, w: &QMatrix, first: usize, out: &mut [f32]) {
+        match self {
+            Kernel::Reference => reference(x, w, first, out),
+            #[cfg(target_arch = "wasm32")]
+            Kernel::Simd128 => simd128::run(x, w, first, out),
+            // SAFETY: `available` lists Avx2 only when the CPU has it.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => unsafe { x86::run_avx2(x, w, first, out) },
+        }
+    }
+}
+
+/// `x @ w^T + bias` for row-major `(rows, w.inputs())` f32 `x`, with `kernel`.
+/// Natively, large products split their outputs across rayon's threads.
+pub fn matmul_with(kernel: Kernel, x: &[f32], w: &QMatrix) -> Vec<f32> {
+    let q = QRows::quantize(x, w);
+    let mut out = vec![0f32; q.rows * w.outputs];
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let threads = rayon::current_num_threads();
+        if threads > 1 && q.rows * w.outputs * w.inputs >= 1 << 20 {
+            return split_outputs(kernel, &q, w, threads);
+        }
+    }
+    kernel.run(&q, w, 0, &mut out);
+    out
+}
+
+/// `x @ w^T + bias` with the fastest kernel.
+pub fn matmul(x: &[f32], w: &QMatrix) -> Vec<f32> {
+    matmul_with(Kernel::best(), x, w)
+}
+
+/// Runs slices of the outputs on rayon's threads and interleaves their rows.
+#[cfg(not(target_arch = "wasm32"))]
+fn split_outputs(kernel: Kernel, q: &QRows, w: &QMatrix, threads: usize) -> Vec<f32> {
+    use rayon::prelude::*;
+    let width = (w.outputs / threads).next_multiple_of(LANES).max(LANES);
+    let parts: Vec<(usize, Vec<f32>)> = (0..w.outputs)
+        .step_by(width)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|first| {
+            let cols = width.min(w.outputs - first);
+            let mut part = vec![0f32; q.rows * cols];
+            kernel.run(q, w, first, &mut part);
+            (first, part)
+        })
+        .collect();
+    let mut out = vec![0f32; q.rows * w.outputs];
+    for (first, part) in parts {
+        let cols = part.len() / q.rows.max(1);
+        for (dst, src) in out.chunks_mut(w.outputs).zip(part.chunks(cols)) {
+            dst[first..first + cols].copy_from_slice(src);
+        }
+    }
+    out
+}
+
+/// The definition: exact i32 sums per group, then the f32 steps every kernel repeats.
+fn reference(x: &QRows, w: &QMatrix, first: usize, out: &mut [f32]) {
+    let width = out.len() / x.rows.max(1);
+    let groups = w.groups();
+    for r in 0..x.rows {
+        let xr = &x.values[r * w.inputs..(r + 1) * w.inputs];
+        for c in 0..width {
+            let o = first + c;
+            let wr = &w.values[o * w.inputs..(o + 1) * w.inputs];
+            let mut sum = 0f32;
+            for g in 0..groups {
+                let span = g * w.group..(g + 1) * w.group;
+                let dot: i32 = (xr[span.clone()].iter().zip(&wr[span]))
+                    .map(|(&a, &b)| i32::from(a) * i32::from(b))
+                    .sum();
+                let scale = w.scales_t[g * w.outputs + o] * x.scales[r * groups + g];
+                sum += dot as f32 * scale;
+            }
+            out[r * width + c] = sum + w.bias[o];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic pseudo-random f32 in -1..1 (no rand in the library).
+    fn noise(i: usize, salt: usize) -> f32 {
+        let h = (i.wrapping_mul(2654435761) ^ salt.wrapping_mul(40503)).wrapping_mul(2246822519);
+        ((h >> 8) % 20001) as f32 / 10000.0 - 1.0
+    }
+
+    fn matrix(outputs: usize, inputs: usize) -> QMatrix {
+        let data: Vec<f32> = (0..outputs * inputs).map(|i| noise(i, 1) * 0.2).collect();
+        let m = Int8Matrix::quantize(&data, inputs).unwrap();
+        let bias = (0..outputs).map(|i| noise(i, 2)).collect();
+        QMatrix::stack(&[(&m, outputs)], bias).unwrap()
+    }
+
+    #[test]
+    fn every_kernel_gives_the_reference_bits() {
+        for (rows, outputs, inputs) in [(1, 4, 64), (3, 12, 128), (17, 384, 384), (8, 96, 1536)] {
+            let w = matrix(outputs, inputs);
+            // Outliers like BERT's: a few large values per row.
+            let x: Vec<f32> = (0..rows * inputs)
+                .map(|i| noise(i, 3) * if i % 97 == 0 { 40.0 } else { 1.0 })
+                .collect();
+            let want = matmul_with(Kernel::Reference, &x, &w);
+            for kernel in Kernel::available() {
+                let got = matmul_with(kernel, &x, &w);
+                let same = got
+                    .iter()
+                    .zip(&want)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{kernel:?} differs at {rows}x{inputs} -> {outputs}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_product_is_close_to_f32() {
+        let (rows, outputs, inputs) = (5, 64, 384);
+        let w = matrix(outputs, inputs);
+        let x: Vec<f32> = (0..rows * inputs).map(|i| noise(i, 4)).collect();
+        let dense = Int8Matrix {
+            values: w.values.clone(),
+            scales: (0..outputs * inputs / 64)
+                .map(|i| half::f16::from_f32(w.scales_t[(i % 6) * outputs + i / 6]))
+                .collect(),
+            group: 64,
+        }
+        .dequantize();
+        let got = matmul(&x, &w);
+        for r in 0..rows {
+            for o in 0..outputs {
+                let exact: f32 = (0..inputs)
+                    .map(|k| x[r * inputs + k] * dense[o * inputs + k])
+                    .sum::<f32>()
+                    + w.bias[o];
+                let err = (got[r * outputs + o] - exact).abs();
+                assert!(
+                    err < 1e-3,
+                    "row {r} output {o}: {} vs {exact}",
+                    got[r * outputs + o]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn mismatched_parts_are_refused() {
+        let a = Int8Matrix::quantize(&[0.5; 4 * 64], 64).unwrap();
+        let b = Int8Matrix::quantize(&[0.5; 4 * 128], 128).unwrap();
+        assert!(QMatrix::stack(&[(&a, 4), (&b, 4)], vec![0.0; 8]).is_none());
+        assert!(QMatrix::stack(&[(&a, 4)], vec![0.0; 3]).is_none());
+        let odd = Int8Matrix::quantize(&[0.5; 3 * 64], 64).unwrap();
+        assert!(QMatrix::stack(&[(&odd, 3)], vec![0.0; 3]).is_none());
+    }
+}
