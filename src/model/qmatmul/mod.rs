@@ -17,8 +17,8 @@ mod x86;
 
 use crate::model::quantize::Int8Matrix;
 
-/// Outputs one kernel step computes side by side (one f32x4).
-const LANES: usize = 4;
+/// Outputs per packed block of weights (the unit of the kernels' loops).
+const BLOCK: usize = 16;
 
 /// A linear layer's weight `(outputs, inputs)` in int8 groups, with its bias.
 #[derive(Clone, Debug)]
@@ -26,8 +26,11 @@ pub struct QMatrix {
     outputs: usize,
     inputs: usize,
     group: usize,
-    /// `outputs * inputs` values, row-major (one row per output).
-    values: Vec<i8>,
+    /// The values packed for products with outputs in lanes: per block of
+    /// [`BLOCK`] outputs, per pair of inputs `(2p, 2p + 1)`, each output's two
+    /// weights side by side, so one i16 pair of an input row broadcast to
+    /// every lane meets its weights in `dot_i16x8` / `madd` / `dpwssd`.
+    packed: Vec<i8>,
     /// Scales transposed to `(inputs / group, outputs)`: a kernel reads the
     /// scales of four neighbouring outputs with one load.
     scales_t: Vec<f32>,
@@ -38,18 +41,21 @@ impl QMatrix {
     /// Stacks int8 matrices `(outputs_i, inputs)` sharing inputs and group into
     /// one (as the fused query/key/value product), with the concatenated bias.
     /// `None` when they disagree or the shape does not suit the kernels
-    /// (outputs a multiple of 4, inputs of the group, the group of 8).
+    /// (outputs a multiple of 16, inputs of the group, the group of 16).
     pub fn stack(parts: &[(&Int8Matrix, usize)], bias: Vec<f32>) -> Option<Self> {
-        let (first, _) = parts.first()?;
+        let (first, rows) = parts.first()?;
+        if *rows == 0 {
+            return None;
+        }
         let group = first.group;
-        let inputs = first.values.len() / parts[0].1;
+        let inputs = first.values.len() / rows;
         let outputs: usize = parts.iter().map(|(_, rows)| rows).sum();
         let fits = parts
             .iter()
             .all(|(m, rows)| m.group == group && m.values.len() == rows * inputs);
         if !fits
             || bias.len() != outputs
-            || !outputs.is_multiple_of(LANES)
+            || !outputs.is_multiple_of(BLOCK)
             || group == 0
             || !group.is_multiple_of(16)
             || !inputs.is_multiple_of(group)
@@ -61,6 +67,12 @@ impl QMatrix {
             .iter()
             .flat_map(|(m, _)| m.values.iter().copied())
             .collect();
+        let mut packed = vec![0i8; values.len()];
+        for (o, row) in values.chunks(inputs).enumerate() {
+            for (k, &v) in row.iter().enumerate() {
+                packed[packed_index(inputs, o, k)] = v;
+            }
+        }
         let scales: Vec<f32> = parts
             .iter()
             .flat_map(|(m, _)| m.scales.iter().map(|s| s.to_f32()))
@@ -75,7 +87,7 @@ impl QMatrix {
             outputs,
             inputs,
             group,
-            values,
+            packed,
             scales_t,
             bias,
         })
@@ -93,12 +105,23 @@ impl QMatrix {
 
     /// Bytes held (values, scales, bias).
     pub fn bytes(&self) -> usize {
-        self.values.len() + 4 * (self.scales_t.len() + self.bias.len())
+        self.packed.len() + 4 * (self.scales_t.len() + self.bias.len())
     }
 
     fn groups(&self) -> usize {
         self.inputs / self.group
     }
+
+    /// The packed values of the block holding output `o0`.
+    fn block(&self, o0: usize) -> &[i8] {
+        let start = packed_index(self.inputs, o0 - o0 % BLOCK, 0);
+        &self.packed[start..start + BLOCK * self.inputs]
+    }
+}
+
+/// Where the weight of output `o` for input `k` sits in [`QMatrix::packed`].
+fn packed_index(inputs: usize, o: usize, k: usize) -> usize {
+    (o / BLOCK) * BLOCK * inputs + (k / 2) * 2 * BLOCK + (o % BLOCK) * 2 + k % 2
 }
 
 /// Input rows quantised to i16 in groups: `values[r][k] * scales[r][k / group]`.
@@ -116,12 +139,9 @@ impl QRows {
         let rows = x.len() / w.inputs;
         let mut values = vec![0i16; x.len()];
         let mut scales = Vec::with_capacity(rows * w.groups());
+        let quantize = quantizer();
         for (group, out) in x.chunks(w.group).zip(values.chunks_mut(w.group)) {
-            #[cfg(target_arch = "wasm32")]
-            let scale = simd128::quantize_group(group, out);
-            #[cfg(not(target_arch = "wasm32"))]
-            let scale = quantize_group(group, out);
-            scales.push(scale);
+            scales.push(quantize(group, out));
         }
         Self {
             rows,
@@ -131,7 +151,23 @@ impl QRows {
     }
 }
 
-/// Quantises one group into `out`, returning its scale.
+/// Quantises one group (a multiple of 8 values) into `out`, returning its scale.
+type Quantizer = fn(&[f32], &mut [i16]) -> f32;
+
+/// The fastest way to quantise a group here; all give the same values (test).
+fn quantizer() -> Quantizer {
+    #[cfg(target_arch = "wasm32")]
+    return simd128::quantize_group;
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2.
+        return |group, out| unsafe { x86::quantize_group_avx2(group, out) };
+    }
+    #[allow(unreachable_code)]
+    quantize_group
+}
+
+/// The scalar [`Quantizer`], the definition of the others.
 #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 fn quantize_group(group: &[f32], out: &mut [i16]) -> f32 {
     let max = group.iter().fold(0f32, |m, v| m.max(v.abs()));
@@ -155,6 +191,9 @@ pub enum Kernel {
     /// x86_64 AVX2: `vpmaddwd` on 16 lanes.
     #[cfg(target_arch = "x86_64")]
     Avx2,
+    /// x86_64 AVX-512 VNNI: `vpdpwssd`, 32 multiply-adds and the sum in one.
+    #[cfg(target_arch = "x86_64")]
+    Avx512Vnni,
 }
 
 impl Kernel {
@@ -168,6 +207,11 @@ impl Kernel {
         if std::is_x86_feature_detected!("avx2") {
             kernels.push(Kernel::Avx2);
         }
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx512bw") && std::is_x86_feature_detected!("avx512vnni")
+        {
+            kernels.push(Kernel::Avx512Vnni);
+        }
         kernels
     }
 
@@ -177,7 +221,7 @@ impl Kernel {
     }
 
     /// `out[r][o] = x[r] . w[o] + bias[o]` for outputs `first..first + out_width`,
-    /// `out` row-major `(x.rows, out_width)`; `first` and `out_width` multiples of 4.
+    /// `out` row-major `(x.rows, out_width)`; `first` and `out_width` multiples of 16.
     fn run(self, x: &QRows, w: &QMatrix, first: usize, out: &mut [f32]) {
         match self {
             Kernel::Reference => reference(x, w, first, out),
@@ -186,6 +230,9 @@ impl Kernel {
             // SAFETY: `available` lists Avx2 only when the CPU has it.
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 => unsafe { x86::run_avx2(x, w, first, out) },
+            // SAFETY: listed only when the CPU has AVX-512 BW and VNNI.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512Vnni => unsafe { x86::run_avx512(x, w, first, out) },
         }
     }
 }
@@ -215,7 +262,7 @@ pub fn matmul(x: &[f32], w: &QMatrix) -> Vec<f32> {
 #[cfg(not(target_arch = "wasm32"))]
 fn split_outputs(kernel: Kernel, q: &QRows, w: &QMatrix, threads: usize) -> Vec<f32> {
     use rayon::prelude::*;
-    let width = (w.outputs / threads).next_multiple_of(LANES).max(LANES);
+    let width = (w.outputs / threads).next_multiple_of(BLOCK);
     let parts: Vec<(usize, Vec<f32>)> = (0..w.outputs)
         .step_by(width)
         .collect::<Vec<_>>()
@@ -245,12 +292,10 @@ fn reference(x: &QRows, w: &QMatrix, first: usize, out: &mut [f32]) {
         let xr = &x.values[r * w.inputs..(r + 1) * w.inputs];
         for c in 0..width {
             let o = first + c;
-            let wr = &w.values[o * w.inputs..(o + 1) * w.inputs];
             let mut sum = 0f32;
             for g in 0..groups {
-                let span = g * w.group..(g + 1) * w.group;
-                let dot: i32 = (xr[span.clone()].iter().zip(&wr[span]))
-                    .map(|(&a, &b)| i32::from(a) * i32::from(b))
+                let dot: i32 = (g * w.group..(g + 1) * w.group)
+                    .map(|k| i32::from(xr[k]) * i32::from(w.packed[packed_index(w.inputs, o, k)]))
                     .sum();
                 let scale = w.scales_t[g * w.outputs + o] * x.scales[r * groups + g];
                 sum += dot as f32 * scale;
@@ -279,7 +324,7 @@ mod tests {
 
     #[test]
     fn every_kernel_gives_the_reference_bits() {
-        for (rows, outputs, inputs) in [(1, 4, 64), (3, 12, 128), (17, 384, 384), (8, 96, 1536)] {
+        for (rows, outputs, inputs) in [(1, 16, 64), (3, 48, 128), (17, 384, 384), (9, 96, 1536)] {
             let w = matrix(outputs, inputs);
             // Outliers like BERT's: a few large values per row.
             let x: Vec<f32> = (0..rows * inputs)
@@ -298,18 +343,34 @@ mod tests {
     }
 
     #[test]
+    fn every_quantizer_gives_the_scalar_values() {
+        for salt in 0..20 {
+            let group: Vec<f32> = (0..64)
+                .map(|i| noise(i, salt) * if i % 13 == salt { 50.0 } else { 3.0 })
+                .chain((0..64).map(|i| (i as f32 - 31.5) / 32767.0 * 2.0))
+                .collect();
+            let (mut want, mut got) = (vec![0i16; 128], vec![0i16; 128]);
+            let scales = (
+                quantize_group(&group, &mut want),
+                quantizer()(&group, &mut got),
+            );
+            assert_eq!(scales.0.to_bits(), scales.1.to_bits());
+            assert_eq!(want, got, "salt {salt}");
+        }
+    }
+
+    #[test]
     fn the_product_is_close_to_f32() {
         let (rows, outputs, inputs) = (5, 64, 384);
-        let w = matrix(outputs, inputs);
+        let data: Vec<f32> = (0..outputs * inputs).map(|i| noise(i, 5) * 0.2).collect();
+        let m = Int8Matrix::quantize(&data, inputs).unwrap();
+        let dense = m.dequantize();
+        let w = QMatrix::stack(
+            &[(&m, outputs)],
+            (0..outputs).map(|i| noise(i, 2)).collect(),
+        )
+        .unwrap();
         let x: Vec<f32> = (0..rows * inputs).map(|i| noise(i, 4)).collect();
-        let dense = Int8Matrix {
-            values: w.values.clone(),
-            scales: (0..outputs * inputs / 64)
-                .map(|i| half::f16::from_f32(w.scales_t[(i % 6) * outputs + i / 6]))
-                .collect(),
-            group: 64,
-        }
-        .dequantize();
         let got = matmul(&x, &w);
         for r in 0..rows {
             for o in 0..outputs {
@@ -329,11 +390,11 @@ mod tests {
 
     #[test]
     fn mismatched_parts_are_refused() {
-        let a = Int8Matrix::quantize(&[0.5; 4 * 64], 64).unwrap();
-        let b = Int8Matrix::quantize(&[0.5; 4 * 128], 128).unwrap();
-        assert!(QMatrix::stack(&[(&a, 4), (&b, 4)], vec![0.0; 8]).is_none());
-        assert!(QMatrix::stack(&[(&a, 4)], vec![0.0; 3]).is_none());
-        let odd = Int8Matrix::quantize(&[0.5; 3 * 64], 64).unwrap();
-        assert!(QMatrix::stack(&[(&odd, 3)], vec![0.0; 3]).is_none());
+        let a = Int8Matrix::quantize(&[0.5; 16 * 64], 64).unwrap();
+        let b = Int8Matrix::quantize(&[0.5; 16 * 128], 128).unwrap();
+        assert!(QMatrix::stack(&[(&a, 16), (&b, 16)], vec![0.0; 32]).is_none());
+        assert!(QMatrix::stack(&[(&a, 16)], vec![0.0; 15]).is_none());
+        let odd = Int8Matrix::quantize(&[0.5; 12 * 64], 64).unwrap();
+        assert!(QMatrix::stack(&[(&odd, 12)], vec![0.0; 12]).is_none());
     }
 }
