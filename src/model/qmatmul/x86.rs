@@ -60,12 +60,12 @@ fn avx2_block<const R: usize>(
                 let at = unsafe { packed.as_ptr().add(p * 2 * BLOCK + v * 16) };
                 *lanes = _mm256_cvtepi8_epi16(unsafe { _mm_loadu_si128(at as *const __m128i) });
             }
-            for r in 0..R {
+            for (r, row) in acc.iter_mut().enumerate() {
                 // SAFETY: the pair's two i16 lie inside row `r0 + r`.
                 let pair = unsafe { (xs.add(r * k + 2 * p) as *const i32).read_unaligned() };
                 let xv = _mm256_set1_epi32(pair);
-                for v in 0..V {
-                    acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(xv, wv[v]));
+                for (sum, wv) in row.iter_mut().zip(wv) {
+                    *sum = _mm256_add_epi32(*sum, _mm256_madd_epi16(xv, wv));
                 }
             }
         }
@@ -125,10 +125,10 @@ fn avx512_block<const R: usize>(
             // SAFETY: pair `p < k / 2`: its 32 bytes lie inside the block.
             let at = unsafe { packed.as_ptr().add(p * 2 * BLOCK) };
             let wv = _mm512_cvtepi8_epi16(unsafe { _mm256_loadu_si256(at as *const __m256i) });
-            for r in 0..R {
+            for (r, sum) in acc.iter_mut().enumerate() {
                 // SAFETY: the pair's two i16 lie inside row `r0 + r`.
                 let pair = unsafe { (xs.add(r * k + 2 * p) as *const i32).read_unaligned() };
-                acc[r] = _mm512_dpwssd_epi32(acc[r], _mm512_set1_epi32(pair), wv);
+                *sum = _mm512_dpwssd_epi32(*sum, _mm512_set1_epi32(pair), wv);
             }
         }
         // SAFETY: `o0 + 16 <= outputs`: sixteen scales follow.
