@@ -2,7 +2,7 @@
 SHELL := bash
 CARGO ?= cargo
 
-.PHONY: test check-format lint unit typecheck weights bench heads heads-topic heads-sentiment replay sums web web-tools wasm-test browser-test bench-web profile-web compare-web browser-tools demo dist
+.PHONY: test check-format lint unit typecheck weights bench heads heads-topic heads-sentiment replay sums web web-tools wasm-test browser-test bench-web profile-web compare-web compare-native browser-tools demo dist
 
 ## Everything CI checks: formatting, lints for both targets, native tests,
 ## the page's JS types, the wasm API in headless Chromium, and the page end to end.
@@ -100,6 +100,12 @@ weights:
 ## Native throughput (sentences/s) at batch 1 and 32 on 1 and 2 threads; JSON, summary last.
 bench:
 	$(CARGO) run --quiet --release -- bench
+
+## Python sentence-transformers (PyTorch) and `bench` (exact and compact) back to
+## back on the same sentences, 1 and 2 threads; the last line holds the ratios.
+## Optional, not in `make test` (makes a torch venv once; ANCHOR_DIR=... to choose where).
+compare-native:
+	bash tests/native/compare.sh
 
 ## Retrain the default heads into weights/heads/ (needs ../shared/data; see weights/README.md).
 DATA ?= ../shared/data

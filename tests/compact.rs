@@ -1,5 +1,6 @@
 //! The compact int8 weights (`model-int8.safetensors`): their accuracy against
-//! the reference, the quantiser's error bound, and broken int8 files.
+//! the reference (on the integer kernels), the kernels against their scalar
+//! reference, the quantiser's error bound, and broken int8 files.
 
 mod common;
 
@@ -35,6 +36,11 @@ fn shipped_compact_weights_match_the_reference() {
     assert!(min >= MIN_COSINE, "minimum cosine {min}");
     // Lossy, but not by more than measured when it was built (0.99927).
     assert!(min < 0.99999, "int8 storage reproduced f32 exactly? {min}");
+}
+
+#[test]
+fn every_integer_kernel_gives_the_reference_bits() {
+    common::kernels::assert_every_kernel_matches_reference();
 }
 
 #[test]

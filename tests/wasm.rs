@@ -1,8 +1,11 @@
 //! The wasm build, in headless Chromium through wasm-bindgen-test (`make
 //! wasm-test`): the browser encoder reproduces the golden fixture at the same
-//! bar as natively, and its predictions equal the native `predict` output.
+//! bar as natively, its integer kernels give their scalar reference's bits,
+//! and its predictions equal the native `predict` output.
 #![cfg(target_arch = "wasm32")]
 
+#[path = "common/kernels.rs"]
+mod kernels;
 #[path = "common/predictions.rs"]
 mod predictions;
 #[path = "common/vectors.rs"]
@@ -111,6 +114,11 @@ fn embed_all(model: &WebModel, texts: Vec<String>) -> (usize, Vec<f32>, Vec<u32>
         embeddings,
         Uint32Array::from(get(&out, "tokens")).to_vec(),
     )
+}
+
+#[wasm_bindgen_test]
+fn wasm_integer_kernels_give_the_reference_bits() {
+    kernels::assert_every_kernel_matches_reference();
 }
 
 #[wasm_bindgen_test]

@@ -7,15 +7,16 @@ use std::ops::Range;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
+use candle_transformers::models::bert::Config;
 #[cfg(not(target_arch = "wasm32"))]
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::model::embeddings::{EmbeddingBlock, WORDS};
 use crate::model::layer::{layer_prefix, Int8Weights, Layer};
 use crate::model::pooling::mean_pool_normalize;
 use crate::model::tokenize::{SentenceTokenizer, MAX_SEQ_LEN};
-use crate::model::weights::{int8_matrices, load_tensors, parse_config, ModelFiles};
+use crate::model::weights::{expected_tensors, load_weights, parse_config, ModelFiles};
 
 /// Identifier of the encoder, recorded in head files so a head made for
 /// another encoder is refused.
@@ -41,11 +42,13 @@ pub struct TokenBatch {
 /// all-MiniLM-L6-v2 on candle: tokenizer, BERT, mean pooling and normalisation.
 pub struct Encoder {
     tokenizer: SentenceTokenizer,
-    /// BERT with zero layers: its forward pass is the embedding block alone.
-    embeddings: BertModel,
+    embeddings: EmbeddingBlock,
     layers: Vec<Layer>,
     /// The loaded f32 weights by name (shared with the layers, not copied).
     tensors: HashMap<String, Tensor>,
+    /// The compact weights' word table, kept int8 (never f32 in memory); the
+    /// layers hold their int8 products (see [`crate::model::qmatmul`]).
+    int8: Int8Weights,
     config: Config,
     device: Device,
 }
@@ -65,20 +68,20 @@ impl Encoder {
             });
         }
         let device = Device::Cpu;
-        let tensors = load_tensors(&files.weights, &files.weights_file, &config, &device)?;
+        // Every int8 matrix but the small position and token type tables.
+        let keep = |name: &str| !name.starts_with("embeddings.") || name == WORDS;
+        let (tensors, int8) =
+            load_weights(&files.weights, &files.weights_file, &config, &device, keep)?;
+        let embeddings = EmbeddingBlock::load(&tensors, &int8, &config)?;
         let vb = VarBuilder::from_tensors(tensors.clone(), DType::F32, &device);
-        let embedding_config = Config {
-            num_hidden_layers: 0,
-            ..config.clone()
-        };
-        let embeddings = BertModel::load(vb.clone(), &embedding_config)?;
-        let int8 = int8_matrices(&files.weights, &files.weights_file, &config)?;
         let layers = load_layers(&vb, &config, &int8)?;
+        let int8 = int8.into_iter().filter(|(name, _)| name == WORDS).collect();
         Ok(Self {
             tokenizer,
             embeddings,
             layers,
             tensors,
+            int8,
             config,
             device,
         })
@@ -129,14 +132,13 @@ impl Encoder {
     /// one sentence after another: `(sum(lengths), hidden)`. Padding goes no
     /// further than this (pooling and attention never read it in the reference).
     fn embed_packed(&self, batch: &TokenBatch) -> Result<Tensor> {
-        let token_types = batch.ids.zeros_like()?;
-        let hidden = self.embeddings.forward(&batch.ids, &token_types, None)?;
-        let (rows, len, dim) = hidden.dims3()?;
-        let real: Vec<u32> = (batch.lengths.iter().enumerate())
-            .flat_map(|(b, &n)| (b * len..b * len + n).map(|r| r as u32))
+        let ids = batch.ids.to_vec2::<u32>()?;
+        let real: Vec<&[u32]> = ids
+            .iter()
+            .zip(&batch.lengths)
+            .map(|(row, &n)| &row[..n])
             .collect();
-        let real = Tensor::new(real, hidden.device())?;
-        Ok(hidden.reshape((rows * len, dim))?.index_select(&real, 0)?)
+        self.embeddings.forward(&real, &self.device)
     }
 
     /// Runs transformer layers `range` over packed pieces.
@@ -300,36 +302,58 @@ fn load_layers(vb: &VarBuilder, config: &Config, int8: &Int8Weights) -> Result<V
 }
 
 impl Encoder {
-    /// The weights of layers `range`, by name.
-    pub(crate) fn layer_tensors(&self, range: Range<usize>) -> Vec<(&String, &Tensor)> {
+    /// The weights of layers `range`, by name (int8 ones made f32).
+    pub(crate) fn layer_tensors(&self, range: Range<usize>) -> Result<HashMap<String, Tensor>> {
         let prefixes: Vec<String> = range.map(|i| format!("{}.", layer_prefix(i))).collect();
-        self.tensors
-            .iter()
-            .filter(|(name, _)| prefixes.iter().any(|p| name.starts_with(p)))
-            .collect()
+        let wanted = |name: &String| prefixes.iter().any(|p| name.starts_with(p));
+        self.all_tensors(wanted)
     }
 
-    /// Replaces some weights (by name) and rebuilds the layers from them.
+    /// Every weight `wanted` accepts, by name, f32 (int8 ones made f32).
+    fn all_tensors(&self, wanted: impl Fn(&String) -> bool) -> Result<HashMap<String, Tensor>> {
+        let mut out: HashMap<String, Tensor> = (self.tensors.iter())
+            .filter(|(name, _)| wanted(name))
+            .map(|(name, t)| (name.clone(), t.clone()))
+            .collect();
+        let shapes: HashMap<String, Vec<usize>> =
+            expected_tensors(&self.config).into_iter().collect();
+        let int8 = (self.int8.iter()).map(|(name, m)| (name.clone(), m.dequantize()));
+        let layers = self.layers.iter().flat_map(|l| l.int8_parts());
+        for (name, values) in int8.chain(layers).filter(|(name, _)| wanted(name)) {
+            let shape = shapes
+                .get(&name)
+                .cloned()
+                .unwrap_or_else(|| vec![values.len()]);
+            out.insert(name, Tensor::from_vec(values, shape, &self.device)?);
+        }
+        Ok(out)
+    }
+
+    /// Replaces some weights (by name) and rebuilds the layers from them. The
+    /// layers' products become f32 (new weights have no integers to match).
     pub(crate) fn replace_tensors(&mut self, new: HashMap<String, Tensor>) -> Result<()> {
+        let layer_int8 = self.all_tensors(|name| name.starts_with("encoder."))?;
+        let shapes: HashMap<String, Vec<usize>> =
+            expected_tensors(&self.config).into_iter().collect();
         for (name, tensor) in new {
-            match self.tensors.get(&name) {
-                Some(old) if old.dims() == tensor.dims() => {
-                    self.tensors.insert(name, tensor);
-                }
-                _ => {
-                    return Err(Error::InvalidArgument {
-                        what: "encoder weights".into(),
-                        reason: format!(
-                            "`{name}` is not an encoder weight of shape {:?}",
-                            tensor.dims()
-                        ),
-                    })
-                }
+            if shapes.get(&name).map(Vec::as_slice) != Some(tensor.dims()) {
+                return Err(Error::InvalidArgument {
+                    what: "encoder weights".into(),
+                    reason: format!(
+                        "`{name}` is not an encoder weight of shape {:?}",
+                        tensor.dims()
+                    ),
+                });
             }
+            self.int8.remove(&name);
+            self.tensors.insert(name, tensor);
+        }
+        for (name, tensor) in layer_int8 {
+            self.tensors.entry(name).or_insert(tensor);
         }
         let vb = VarBuilder::from_tensors(self.tensors.clone(), DType::F32, &self.device);
-        // New weights: f32 products from now on (the file's int8 no longer matches).
-        self.layers = load_layers(&vb, &self.config, &Int8Weights::new())?;
+        self.embeddings = EmbeddingBlock::load(&self.tensors, &self.int8, &self.config)?;
+        self.layers = load_layers(&vb, &self.config, &self.int8)?;
         Ok(())
     }
 
@@ -343,6 +367,10 @@ impl Encoder {
 
     /// The encoder's weights as f32 safetensors bytes (e.g. after fine-tuning).
     pub fn weights_bytes(&self) -> Result<Vec<u8>> {
-        crate::model::weights::serialize_tensors(&self.tensors, DType::F32, HashMap::new())
+        crate::model::weights::serialize_tensors(
+            &self.all_tensors(|_| true)?,
+            DType::F32,
+            HashMap::new(),
+        )
     }
 }

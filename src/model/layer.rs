@@ -14,7 +14,7 @@ use candle_nn::{LayerNorm, VarBuilder};
 use candle_transformers::models::bert::Config;
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::qmatmul::{self, QMatrix};
 use crate::model::quantize::Int8Matrix;
 
@@ -118,6 +118,14 @@ impl Layer {
         self.norm(&self.out_norm, &(self.out.forward(&inter)? + x)?)
     }
 
+    /// The f32 values of the weights this layer holds only in int8, by name.
+    pub(crate) fn int8_parts(&self) -> Vec<(String, Vec<f32>)> {
+        [&self.qkv, &self.attn_out, &self.inter, &self.out]
+            .iter()
+            .flat_map(|d| d.int8_parts())
+            .collect()
+    }
+
     /// candle-nn's fused layer norm has no backward pass: the composed one when training.
     fn norm(&self, norm: &LayerNorm, x: &Tensor) -> Result<Tensor> {
         match (x.track_op(), norm.bias()) {
@@ -144,12 +152,17 @@ struct Dense {
     parts: Vec<(Tensor, Tensor)>,
     /// The fused `(weight_t, bias)` for f32 products: made at load, or on first
     /// use when the integer kernels serve inference (saving its bytes).
+    /// Empty when the weights are int8 only.
     fused: OnceLock<(Tensor, Tensor)>,
     /// The same product on the integer kernels, when stored in int8.
     int8: Option<Arc<QMatrix>>,
+    /// Each part's full weight name, for [`Dense::int8_parts`].
+    names: Vec<String>,
 }
 
 impl Dense {
+    /// The product of parts `names` under `vb`: on the integer kernels when
+    /// `int8` holds every part's weight (then no f32 copy is made), else f32.
     fn load(
         vb: &VarBuilder,
         names: &[&str],
@@ -157,35 +170,57 @@ impl Dense {
         fan_out: usize,
         int8: &Int8Weights,
     ) -> Result<Self> {
-        let parts = names
+        let bias = |n: &str| vb.get(fan_out, &format!("{n}.bias"));
+        let full: Vec<String> = (names.iter())
+            .map(|n| format!("{}.{n}.weight", vb.prefix()))
+            .collect();
+        let stored: Option<Vec<_>> = full
             .iter()
-            .map(|n| {
-                Ok((
-                    vb.get((fan_out, fan_in), &format!("{n}.weight"))?,
-                    vb.get(fan_out, &format!("{n}.bias"))?,
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let stored: Option<Vec<_>> = names
-            .iter()
-            .map(|n| int8.get(&format!("{}.{n}.weight", vb.prefix())))
+            .map(|n| int8.get(n))
             .map(|m| m.map(|m| (m, fan_out)))
             .collect();
-        let int8 = match stored {
-            Some(stored) => {
-                let mut bias = Vec::with_capacity(fan_out * names.len());
-                for (_, b) in &parts {
-                    bias.extend(b.to_vec1::<f32>()?);
-                }
-                QMatrix::stack(&stored, bias).map(Arc::new)
+        if let Some(stored) = stored {
+            let mut biases = Vec::with_capacity(fan_out * names.len());
+            for n in names {
+                biases.extend(bias(n)?.to_vec1::<f32>()?);
             }
-            None => None,
-        };
-        let fused = OnceLock::new();
-        if int8.is_none() {
-            let _ = fused.set(Self::fuse(&parts)?);
+            if let Some(q) = QMatrix::stack(&stored, biases) {
+                return Ok(Self {
+                    parts: Vec::new(),
+                    fused: OnceLock::new(),
+                    int8: Some(Arc::new(q)),
+                    names: full,
+                });
+            }
         }
-        Ok(Self { parts, fused, int8 })
+        let parts = (names.iter().zip(&full))
+            .map(|(n, name)| {
+                let weight = match int8.get(name) {
+                    Some(m) => Tensor::from_vec(m.dequantize(), (fan_out, fan_in), vb.device())?,
+                    None => vb.get((fan_out, fan_in), &format!("{n}.weight"))?,
+                };
+                Ok((weight, bias(n)?))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let fused = OnceLock::from(Self::fuse(&parts)?);
+        Ok(Self {
+            parts,
+            fused,
+            int8: None,
+            names: full,
+        })
+    }
+
+    /// The f32 values of each part's weight when held only in int8, by name.
+    fn int8_parts(&self) -> Vec<(String, Vec<f32>)> {
+        let Some(q) = &self.int8 else {
+            return Vec::new();
+        };
+        let values = q.dequantize();
+        let size = values.len() / self.names.len();
+        (self.names.iter().cloned())
+            .zip(values.chunks(size).map(<[f32]>::to_vec))
+            .collect()
     }
 
     fn fuse(parts: &[(Tensor, Tensor)]) -> Result<(Tensor, Tensor)> {
@@ -194,7 +229,7 @@ impl Dense {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if self.parts[0].0.is_variable() {
+        if self.parts.first().is_some_and(|(w, _)| w.is_variable()) {
             let (w, b) = Self::fuse(&self.parts)?;
             return Ok(x.matmul(&w)?.broadcast_add(&b)?);
         }
@@ -204,8 +239,17 @@ impl Dense {
         let (weight_t, bias) = match self.fused.get() {
             Some(fused) => fused,
             None => {
-                let fused = Self::fuse(&self.parts)?;
-                self.fused.get_or_init(|| fused)
+                // Only integer weights: an f32 product (a gradient through
+                // these layers) uses their f32 values, made once.
+                let q = self.int8.as_ref().ok_or_else(|| Error::InvalidArgument {
+                    what: "dense layer".into(),
+                    reason: "has neither f32 nor int8 weights".into(),
+                })?;
+                let weight =
+                    Tensor::from_vec(q.dequantize(), (q.outputs(), q.inputs()), x.device())?;
+                let weight_t = weight.t()?.contiguous()?;
+                let bias = Tensor::new(q.bias(), x.device())?;
+                self.fused.get_or_init(|| (weight_t, bias))
             }
         };
         Ok(x.matmul(weight_t)?.broadcast_add(bias)?)

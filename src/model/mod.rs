@@ -3,6 +3,7 @@
 //! encoder with every head on one shared pass.
 
 pub mod adapter;
+mod embeddings;
 pub mod encoder;
 pub mod heads;
 pub(crate) mod layer;

@@ -171,6 +171,19 @@ pub fn load_tensors(
     config: &Config,
     device: &Device,
 ) -> Result<HashMap<String, Tensor>> {
+    Ok(load_weights(bytes, file, config, device, |_| false)?.0)
+}
+
+/// As [`load_tensors`], except that int8 matrices whose name `keep` accepts
+/// stay int8 (the second map) and are never made f32: the compact encoder's
+/// large matrices, which the integer kernels read as they are.
+pub(crate) fn load_weights(
+    bytes: &[u8],
+    file: &str,
+    config: &Config,
+    device: &Device,
+    keep: impl Fn(&str) -> bool,
+) -> Result<(HashMap<String, Tensor>, HashMap<String, Int8Matrix>)> {
     let st = SafeTensors::deserialize(bytes).map_err(|e| Error::BadModelFile {
         file: file.into(),
         reason: format!("not a readable safetensors file ({e})"),
@@ -180,7 +193,7 @@ pub fn load_tensors(
         tensor: tensor.into(),
         reason,
     };
-    let mut out = HashMap::new();
+    let (mut out, mut int8) = (HashMap::new(), HashMap::new());
     for (name, shape) in expected_tensors(config) {
         let view = st
             .tensor(&name)
@@ -191,13 +204,21 @@ pub fn load_tensors(
                 format!("has shape {:?}, expected {:?}", view.shape(), shape),
             ));
         }
+        if view.dtype() == safetensors::Dtype::I8 && keep(&name) {
+            let matrix = read_int8(&st, &name, &view).map_err(|reason| bad(&name, reason))?;
+            if !matrix.scales.iter().all(|s| s.is_finite()) {
+                return Err(bad(&name, "contains NaN or infinite values".into()));
+            }
+            int8.insert(name, matrix);
+            continue;
+        }
         let tensor = read_tensor(&st, &name, &view, device).map_err(|reason| bad(&name, reason))?;
         if !all_finite(&tensor)? {
             return Err(bad(&name, "contains NaN or infinite values".into()));
         }
         out.insert(name, tensor);
     }
-    Ok(out)
+    Ok((out, int8))
 }
 
 /// Reads one stored tensor as f32: f32, f16 and bf16 as they are (upcast),
@@ -258,33 +279,6 @@ fn read_int8(
             .collect(),
         group: group_of(view.shape(), scales.shape())?,
     })
-}
-
-/// The encoder's matrices that `bytes` stores as int8, by name, as stored (for
-/// the integer kernels); empty for f32 or f16 files. Call after
-/// [`load_tensors`] accepted the same bytes.
-pub(crate) fn int8_matrices(
-    bytes: &[u8],
-    file: &str,
-    config: &Config,
-) -> Result<HashMap<String, Int8Matrix>> {
-    let st = SafeTensors::deserialize(bytes).map_err(|e| Error::BadModelFile {
-        file: file.into(),
-        reason: format!("not a readable safetensors file ({e})"),
-    })?;
-    let mut out = HashMap::new();
-    for (name, _) in expected_tensors(config) {
-        let Ok(view) = st.tensor(&name) else { continue };
-        if view.dtype() == safetensors::Dtype::I8 {
-            let matrix = read_int8(&st, &name, &view).map_err(|reason| Error::BadTensor {
-                file: file.into(),
-                tensor: name.clone(),
-                reason,
-            })?;
-            out.insert(name, matrix);
-        }
-    }
-    Ok(out)
 }
 
 /// True when every value of an f32 tensor is finite (no NaN, no infinity).

@@ -2,8 +2,6 @@
 //! trainable copies of the top `k` layers (shared, or one task's adapter)
 //! fed by the cached output of the layers below them.
 
-use std::collections::HashMap;
-
 use candle_core::{Device, Tensor, Var};
 
 use crate::error::{Error, Result};
@@ -52,11 +50,7 @@ impl Encoder {
                 reason: format!("{k} is not between 1 and the encoder's {n} layers"),
             });
         }
-        let tensors: HashMap<String, Tensor> = self
-            .layer_tensors(n - k..n)
-            .into_iter()
-            .map(|(name, t)| (name.clone(), t.clone()))
-            .collect();
+        let tensors = self.layer_tensors(n - k..n)?;
         TopLayers::from_tensors(&tensors, n - k, k, self.config().into())
     }
 

@@ -2,6 +2,7 @@
 //! fixture, and synthetic embeddings.
 #![allow(dead_code)]
 
+pub mod kernels;
 pub mod predictions;
 pub mod synthetic;
 pub mod vectors;
