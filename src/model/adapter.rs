@@ -83,7 +83,7 @@ impl TopLayers {
             }
         }
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-        let layers = load(&vb, first, count, &shape, &Int8Weights::new())?;
+        let layers = load(&vb, first, count, &shape, &mut Int8Weights::new())?;
         let inference = Arc::new(RwLock::new(plain_layers(tensors, first, count, &shape)?));
         Ok(Self {
             first,
@@ -195,7 +195,7 @@ fn load(
     first: usize,
     count: usize,
     shape: &LayerShape,
-    int8: &Int8Weights,
+    int8: &mut Int8Weights,
 ) -> Result<Vec<Layer>> {
     (first..first + count)
         .map(|i| Layer::load(vb.pp(layer_prefix(i)), shape, int8))
@@ -241,7 +241,7 @@ fn plain_layers(
         first,
         count,
         shape,
-        &exact_int8(tensors)?,
+        &mut exact_int8(tensors)?,
     )
 }
 

@@ -33,10 +33,10 @@ pub(crate) struct EmbeddingBlock {
 }
 
 impl EmbeddingBlock {
-    /// The block from the loaded weights (the word table from `int8` when kept there).
+    /// The block from the loaded weights (the word table taken from `int8` when kept there).
     pub(crate) fn load(
         tensors: &HashMap<String, Tensor>,
-        int8: &Int8Weights,
+        int8: &mut Int8Weights,
         config: &Config,
     ) -> Result<Self> {
         let get = |name: &str| {
@@ -48,8 +48,8 @@ impl EmbeddingBlock {
                     reason: format!("`{name}` is missing"),
                 })
         };
-        let words = match int8.get(WORDS) {
-            Some(m) => Words::Int8(m.clone()),
+        let words = match int8.remove(WORDS) {
+            Some(m) => Words::Int8(m),
             None => Words::F32(get(WORDS)?),
         };
         Ok(Self {
@@ -63,6 +63,14 @@ impl EmbeddingBlock {
             ),
             hidden: config.hidden_size,
         })
+    }
+
+    /// The word table's name and f32 values when it is held only in int8.
+    pub(crate) fn int8_words(&self) -> Option<(String, Vec<f32>)> {
+        match &self.words {
+            Words::Int8(m) => Some((WORDS.to_string(), m.dequantize())),
+            Words::F32(_) => None,
+        }
     }
 
     /// `(sum of lengths, hidden)`: each text's pieces `ids`, one text after another.

@@ -46,9 +46,6 @@ pub struct Encoder {
     layers: Vec<Layer>,
     /// The loaded f32 weights by name (shared with the layers, not copied).
     tensors: HashMap<String, Tensor>,
-    /// The compact weights' word table, kept int8 (never f32 in memory); the
-    /// layers hold their int8 products (see [`crate::model::qmatmul`]).
-    int8: Int8Weights,
     config: Config,
     device: Device,
 }
@@ -70,18 +67,16 @@ impl Encoder {
         let device = Device::Cpu;
         // Every int8 matrix but the small position and token type tables.
         let keep = |name: &str| !name.starts_with("embeddings.") || name == WORDS;
-        let (tensors, int8) =
+        let (tensors, mut int8) =
             load_weights(&files.weights, &files.weights_file, &config, &device, keep)?;
-        let embeddings = EmbeddingBlock::load(&tensors, &int8, &config)?;
+        let embeddings = EmbeddingBlock::load(&tensors, &mut int8, &config)?;
         let vb = VarBuilder::from_tensors(tensors.clone(), DType::F32, &device);
-        let layers = load_layers(&vb, &config, &int8)?;
-        let int8 = int8.into_iter().filter(|(name, _)| name == WORDS).collect();
+        let layers = load_layers(&vb, &config, &mut int8)?;
         Ok(Self {
             tokenizer,
             embeddings,
             layers,
             tensors,
-            int8,
             config,
             device,
         })
@@ -295,7 +290,7 @@ pub fn set_threads(threads: u32) {
 }
 
 /// Every transformer layer of `config`.
-fn load_layers(vb: &VarBuilder, config: &Config, int8: &Int8Weights) -> Result<Vec<Layer>> {
+fn load_layers(vb: &VarBuilder, config: &Config, int8: &mut Int8Weights) -> Result<Vec<Layer>> {
     (0..config.num_hidden_layers)
         .map(|i| Layer::load(vb.pp(layer_prefix(i)), &config.into(), int8))
         .collect()
@@ -317,9 +312,13 @@ impl Encoder {
             .collect();
         let shapes: HashMap<String, Vec<usize>> =
             expected_tensors(&self.config).into_iter().collect();
-        let int8 = (self.int8.iter()).map(|(name, m)| (name.clone(), m.dequantize()));
+        let words = self.embeddings.int8_words();
         let layers = self.layers.iter().flat_map(|l| l.int8_parts());
-        for (name, values) in int8.chain(layers).filter(|(name, _)| wanted(name)) {
+        for (name, values) in words
+            .into_iter()
+            .chain(layers)
+            .filter(|(name, _)| wanted(name))
+        {
             let shape = shapes
                 .get(&name)
                 .cloned()
@@ -329,31 +328,29 @@ impl Encoder {
         Ok(out)
     }
 
-    /// Replaces some weights (by name) and rebuilds the layers from them. The
-    /// layers' products become f32 (new weights have no integers to match).
+    /// Replaces some weights (by name) and rebuilds the encoder from them,
+    /// every weight f32 from then on (new weights have no integers to match).
     pub(crate) fn replace_tensors(&mut self, new: HashMap<String, Tensor>) -> Result<()> {
-        let layer_int8 = self.all_tensors(|name| name.starts_with("encoder."))?;
         let shapes: HashMap<String, Vec<usize>> =
             expected_tensors(&self.config).into_iter().collect();
-        for (name, tensor) in new {
-            if shapes.get(&name).map(Vec::as_slice) != Some(tensor.dims()) {
-                return Err(Error::InvalidArgument {
-                    what: "encoder weights".into(),
-                    reason: format!(
-                        "`{name}` is not an encoder weight of shape {:?}",
-                        tensor.dims()
-                    ),
-                });
-            }
-            self.int8.remove(&name);
-            self.tensors.insert(name, tensor);
+        if let Some((name, tensor)) =
+            (new.iter()).find(|(n, t)| shapes.get(*n).map(Vec::as_slice) != Some(t.dims()))
+        {
+            return Err(Error::InvalidArgument {
+                what: "encoder weights".into(),
+                reason: format!(
+                    "`{name}` is not an encoder weight of shape {:?}",
+                    tensor.dims()
+                ),
+            });
         }
-        for (name, tensor) in layer_int8 {
-            self.tensors.entry(name).or_insert(tensor);
-        }
-        let vb = VarBuilder::from_tensors(self.tensors.clone(), DType::F32, &self.device);
-        self.embeddings = EmbeddingBlock::load(&self.tensors, &self.int8, &self.config)?;
-        self.layers = load_layers(&vb, &self.config, &self.int8)?;
+        let mut tensors = self.all_tensors(|_| true)?;
+        tensors.extend(new);
+        let vb = VarBuilder::from_tensors(tensors.clone(), DType::F32, &self.device);
+        let mut none = Int8Weights::new();
+        self.embeddings = EmbeddingBlock::load(&tensors, &mut none, &self.config)?;
+        self.layers = load_layers(&vb, &self.config, &mut none)?;
+        self.tensors = tensors;
         Ok(())
     }
 

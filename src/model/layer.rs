@@ -68,11 +68,12 @@ pub(crate) struct Layer {
 
 impl Layer {
     /// The layer under `vb`'s prefix; its products run on the integer kernels
-    /// where `int8` holds their weights as stored (see [`crate::model::qmatmul`]).
-    pub(crate) fn load(vb: VarBuilder, c: &LayerShape, int8: &Int8Weights) -> Result<Self> {
+    /// where `int8` holds their weights as stored (see [`crate::model::qmatmul`]);
+    /// the matrices it packs leave `int8`, so each is held once.
+    pub(crate) fn load(vb: VarBuilder, c: &LayerShape, int8: &mut Int8Weights) -> Result<Self> {
         let (h, i) = (c.hidden, c.intermediate);
         let ln = |vb: VarBuilder| candle_nn::layer_norm(h, c.layer_norm_eps, vb);
-        let dense = |vb: &VarBuilder, names: &[&str], fan_in, fan_out| {
+        let mut dense = |vb: &VarBuilder, names: &[&str], fan_in, fan_out| {
             Dense::load(vb, names, fan_in, fan_out, int8)
         };
         Ok(Self {
@@ -162,13 +163,13 @@ struct Dense {
 
 impl Dense {
     /// The product of parts `names` under `vb`: on the integer kernels when
-    /// `int8` holds every part's weight (then no f32 copy is made), else f32.
+    /// `int8` holds every part's weight (taken from it; no f32 copy is made), else f32.
     fn load(
         vb: &VarBuilder,
         names: &[&str],
         fan_in: usize,
         fan_out: usize,
-        int8: &Int8Weights,
+        int8: &mut Int8Weights,
     ) -> Result<Self> {
         let bias = |n: &str| vb.get(fan_out, &format!("{n}.bias"));
         let full: Vec<String> = (names.iter())
@@ -185,6 +186,9 @@ impl Dense {
                 biases.extend(bias(n)?.to_vec1::<f32>()?);
             }
             if let Some(q) = QMatrix::stack(&stored, biases) {
+                for name in &full {
+                    int8.remove(name);
+                }
                 return Ok(Self {
                     parts: Vec::new(),
                     fused: OnceLock::new(),
