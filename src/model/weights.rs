@@ -31,7 +31,8 @@ pub struct ModelFiles {
     pub config: Vec<u8>,
     /// `tokenizer.json`.
     pub tokenizer: Vec<u8>,
-    /// `model.safetensors` (f32, f16 or int8 with scales; upcast to f32 at load).
+    /// `model.safetensors` (f32 or f16, upcast to f32 at load; or int8 with
+    /// scales, kept int8 for the integer kernels).
     pub weights: Vec<u8>,
     /// The weights' file name, for messages ([`WEIGHTS_FILE`] or [`COMPACT_WEIGHTS_FILE`]).
     pub weights_file: String,
