@@ -255,6 +255,45 @@ impl Kernel {
 
 /// `x @ w^T + bias` for row-major `(rows, w.inputs())` f32 `x`, with `kernel`.
 /// Natively, large products split their outputs across rayon's threads.
+/// Where a kernel's block writes: input rows from `row`, outputs from
+/// `output`, at column `column` of an output `width` wide.
+#[derive(Clone, Copy)]
+struct Tile {
+    row: usize,
+    output: usize,
+    column: usize,
+    width: usize,
+}
+
+/// Runs `$block::<$wide>(x, w, out, tile)` over the blocks of 16 outputs of
+/// `out` (outputs from `first`) and its rows, `$wide` rows at a time while
+/// they last, then `$block::<1>` row by row. A macro, so the blocks are
+/// called from the kernel's own body and compile with its target features.
+macro_rules! for_each_tile {
+    ($x:expr, $w:expr, $first:expr, $out:expr, $wide:literal, $block:ident) => {{
+        let (x, w, out) = ($x, $w, $out);
+        let width = out.len() / x.rows.max(1);
+        for column in (0..width).step_by(BLOCK) {
+            let output = $first + column;
+            let tile = |row| Tile {
+                row,
+                output,
+                column,
+                width,
+            };
+            let mut row = 0;
+            while row + $wide <= x.rows {
+                $block::<$wide>(x, w, out, tile(row));
+                row += $wide;
+            }
+            for row in row..x.rows {
+                $block::<1>(x, w, out, tile(row));
+            }
+        }
+    }};
+}
+use for_each_tile;
+
 /// The reference kernel quantises with the scalar code, the others with the
 /// fastest, so comparing them checks both.
 pub fn matmul_with(kernel: Kernel, x: &[f32], w: &QMatrix) -> Vec<f32> {

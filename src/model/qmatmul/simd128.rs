@@ -5,36 +5,19 @@
 
 use core::arch::wasm32::*;
 
-use super::{QMatrix, QRows, BLOCK};
+use super::{for_each_tile, QMatrix, QRows, Tile, BLOCK};
 
 /// Vectors of four outputs per block.
 const V: usize = BLOCK / 4;
 
 pub(super) fn run(x: &QRows, w: &QMatrix, first: usize, out: &mut [f32]) {
-    let width = out.len() / x.rows.max(1);
-    for c in (0..width).step_by(BLOCK) {
-        let mut r = 0;
-        while r + 2 <= x.rows {
-            block::<2>(x, w, r, first + c, out, width, c);
-            r += 2;
-        }
-        if r < x.rows {
-            block::<1>(x, w, r, first + c, out, width, c);
-        }
-    }
+    for_each_tile!(x, w, first, out, 2, block);
 }
 
-/// Rows `r0..r0 + R`, outputs `o0..o0 + 16`, written at column `c` of `out`.
+/// `R` rows by 16 outputs.
 #[inline(always)]
-fn block<const R: usize>(
-    x: &QRows,
-    w: &QMatrix,
-    r0: usize,
-    o0: usize,
-    out: &mut [f32],
-    width: usize,
-    c: usize,
-) {
+fn block<const R: usize>(x: &QRows, w: &QMatrix, out: &mut [f32], t: Tile) {
+    let (r0, o0, c, width) = (t.row, t.output, t.column, t.width);
     let (k, groups) = (w.inputs, w.groups());
     let packed = w.block(o0);
     let xs: [&[i16]; R] = std::array::from_fn(|r| &x.values[(r0 + r) * k..(r0 + r + 1) * k]);

@@ -5,47 +5,21 @@
 
 use std::arch::x86_64::*;
 
-use super::{QMatrix, QRows, BLOCK};
-
-/// Rows a block computes at once, then one at a time for the rest.
-fn row_blocks<F: FnMut(usize, usize)>(rows: usize, wide: usize, mut f: F) {
-    let mut r = 0;
-    while r + wide <= rows {
-        f(r, wide);
-        r += wide;
-    }
-    while r < rows {
-        f(r, 1);
-        r += 1;
-    }
-}
+use super::{for_each_tile, QMatrix, QRows, Tile, BLOCK};
 
 /// # Safety
 /// The CPU must have AVX2.
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn run_avx2(x: &QRows, w: &QMatrix, first: usize, out: &mut [f32]) {
-    let width = out.len() / x.rows.max(1);
-    for c in (0..width).step_by(BLOCK) {
-        row_blocks(x.rows, 4, |r, n| match n {
-            4 => avx2_block::<4>(x, w, r, first + c, out, width, c),
-            _ => avx2_block::<1>(x, w, r, first + c, out, width, c),
-        });
-    }
+    for_each_tile!(x, w, first, out, 4, avx2_block);
 }
 
-/// Rows `r0..r0 + R`, outputs `o0..o0 + 16`, written at column `c` of `out`.
+/// `R` rows by 16 outputs (two vectors of eight).
 #[inline]
 #[target_feature(enable = "avx2")]
-fn avx2_block<const R: usize>(
-    x: &QRows,
-    w: &QMatrix,
-    r0: usize,
-    o0: usize,
-    out: &mut [f32],
-    width: usize,
-    c: usize,
-) {
+fn avx2_block<const R: usize>(x: &QRows, w: &QMatrix, out: &mut [f32], t: Tile) {
     const V: usize = BLOCK / 8;
+    let (r0, o0, c, width) = (t.row, t.output, t.column, t.width);
     let (k, groups) = (w.inputs, w.groups());
     let packed = w.block(o0);
     let xs = x.values[r0 * k..(r0 + R) * k].as_ptr();
@@ -94,27 +68,14 @@ fn avx2_block<const R: usize>(
 /// The CPU must have AVX-512 F, BW and VNNI.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 pub(super) unsafe fn run_avx512(x: &QRows, w: &QMatrix, first: usize, out: &mut [f32]) {
-    let width = out.len() / x.rows.max(1);
-    for c in (0..width).step_by(BLOCK) {
-        row_blocks(x.rows, 8, |r, n| match n {
-            8 => avx512_block::<8>(x, w, r, first + c, out, width, c),
-            _ => avx512_block::<1>(x, w, r, first + c, out, width, c),
-        });
-    }
+    for_each_tile!(x, w, first, out, 8, avx512_block);
 }
 
-/// Rows `r0..r0 + R`, outputs `o0..o0 + 16` (one vector), at column `c` of `out`.
+/// `R` rows by 16 outputs (one vector).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-fn avx512_block<const R: usize>(
-    x: &QRows,
-    w: &QMatrix,
-    r0: usize,
-    o0: usize,
-    out: &mut [f32],
-    width: usize,
-    c: usize,
-) {
+fn avx512_block<const R: usize>(x: &QRows, w: &QMatrix, out: &mut [f32], t: Tile) {
+    let (r0, o0, c, width) = (t.row, t.output, t.column, t.width);
     let (k, groups) = (w.inputs, w.groups());
     let packed = w.block(o0);
     let xs = x.values[r0 * k..(r0 + R) * k].as_ptr();
