@@ -32,6 +32,15 @@
 import init, { WebModel, checkTaskName, contrastDefaults, defaultArchitecture, lessonDefaults, readExamples, writeExamples } from './pkg/sentence_multitask.js';
 import { loadModelFiles, clearModelCache } from './model-files.js';
 
+/** A module of one function returning `i8x16.popcnt(i8x16.splat(0))` (as
+ * wasm-feature-detect's probe): valid only where WebAssembly SIMD is, which the
+ * model's build needs (it would otherwise fail to compile with a bare error). */
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+]);
+const NO_SIMD =
+  'this browser cannot run WebAssembly SIMD, which the model needs: use a current Chrome, Edge, Firefox or Safari (16.4 or later)';
+
 /**
  * @import { InitOutput, Outputs } from './pkg/sentence_multitask.js'
  * @import { Calls, FromEncoder, FromWorker, ToEncoder, ToWorker } from './protocol.js'
@@ -88,6 +97,7 @@ async function load(weightsFile) {
   // Downloads still running when another file has failed must not report.
   let live = true;
   try {
+    if (!WebAssembly.validate(SIMD_PROBE)) throw new Error(NO_SIMD);
     const [{ files, downloadedBytes, fromCache }, exports] = await Promise.all([
       loadModelFiles(weightsFile, (p) => live && post({ type: 'progress', ...p })),
       init(),
