@@ -32,7 +32,7 @@ pub struct QMatrix {
     /// every lane meets its weights in `dot_i16x8` / `madd` / `dpwssd`.
     packed: Vec<i8>,
     /// Scales transposed to `(inputs / group, outputs)`: a kernel reads the
-    /// scales of four neighbouring outputs with one load.
+    /// scales of neighbouring outputs (4, 8 or 16) with one load.
     scales_t: Vec<f32>,
     bias: Vec<f32>,
 }
@@ -224,7 +224,9 @@ impl Kernel {
             kernels.push(Kernel::Avx2);
         }
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx512bw") && std::is_x86_feature_detected!("avx512vnni")
+        if std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vnni")
         {
             kernels.push(Kernel::Avx512Vnni);
         }
@@ -246,15 +248,13 @@ impl Kernel {
             // SAFETY: `available` lists Avx2 only when the CPU has it.
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 => unsafe { x86::run_avx2(x, w, first, out) },
-            // SAFETY: listed only when the CPU has AVX-512 BW and VNNI.
+            // SAFETY: listed only when the CPU has AVX-512 F, BW and VNNI.
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx512Vnni => unsafe { x86::run_avx512(x, w, first, out) },
         }
     }
 }
 
-/// `x @ w^T + bias` for row-major `(rows, w.inputs())` f32 `x`, with `kernel`.
-/// Natively, large products split their outputs across rayon's threads.
 /// Where a kernel's block writes: input rows from `row`, outputs from
 /// `output`, at column `column` of an output `width` wide.
 #[derive(Clone, Copy)]
@@ -294,7 +294,9 @@ macro_rules! for_each_tile {
 }
 use for_each_tile;
 
-/// The reference kernel quantises with the scalar code, the others with the
+/// `x @ w^T + bias` for row-major `(rows, w.inputs())` f32 `x`, with `kernel`.
+/// Natively, large products split their outputs across rayon's threads. The
+/// reference kernel quantises with the scalar code, the others with the
 /// fastest, so comparing them checks both.
 pub fn matmul_with(kernel: Kernel, x: &[f32], w: &QMatrix) -> Vec<f32> {
     let quantize = match kernel {
