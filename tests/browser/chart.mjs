@@ -8,7 +8,7 @@ const text = readFileSync(process.argv[2], 'utf8').trim().split('\n').at(-1);
 const data = JSON.parse(text);
 const oneWorker = { b1_sps: data.ours.b1_one_worker_sps, b8_sps: data.ours.b8_one_worker_sps, b32_sps: data.ours.b32_one_worker_sps, min_cosine: data.ours.min_cosine };
 const series = [
-  ['this page: candle, f32 compute, 2 encoder workers', data.ours],
+  ['this page: int8 weights on integer kernels, 2 encoder workers', data.ours],
   ['this page: 1 worker', oneWorker],
   ...Object.entries(data.anchor).map(([id, v]) => [`transformers.js ${id}`, v]),
 ];
