@@ -84,7 +84,10 @@ impl TopLayers {
         }
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
         let layers = load(&vb, first, count, &shape, &mut Int8Weights::new())?;
-        let inference = Arc::new(RwLock::new(plain_layers(tensors, first, count, &shape)?));
+        let int8 = exact_int8(tensors)?;
+        let inference = Arc::new(RwLock::new(plain_layers(
+            tensors, first, count, &shape, int8,
+        )?));
         Ok(Self {
             first,
             shape,
@@ -167,25 +170,40 @@ impl TopLayers {
     /// vectors), so the adapter in memory is the one a reload gives, and
     /// refreshes the inference layers from them (call it when training ends).
     pub fn round_to_storage(&self) -> Result<()> {
-        self.round_vars()?;
-        let fresh = plain_layers(&self.tensors()?, self.first, self.layers.len(), &self.shape)?;
+        let int8 = self.round_vars()?;
+        let fresh = plain_layers(
+            &self.tensors()?,
+            self.first,
+            self.layers.len(),
+            &self.shape,
+            int8,
+        )?;
         *self.inference.write().map_err(|_| poisoned())? = fresh;
         Ok(())
     }
 
-    fn round_vars(&self) -> Result<()> {
+    /// Rounds the variables; returns the int8 matrices it made (the values
+    /// the inference layers' integer products then use as they are).
+    fn round_vars(&self) -> Result<Int8Weights> {
         let data = self.varmap.data().lock().map_err(|_| poisoned())?;
-        for var in data.values() {
+        let mut int8 = Int8Weights::new();
+        for (name, var) in data.iter() {
             let t = var.as_tensor();
             let values = t.flatten_all()?.to_vec1::<f32>()?;
-            let rounded = match t.dims() {
-                [_, cols] => Int8Matrix::quantize(&values, *cols).map(|m| m.dequantize()),
+            let matrix = match t.dims() {
+                [_, cols] => Int8Matrix::quantize(&values, *cols),
                 _ => None,
-            }
-            .unwrap_or_else(|| values.iter().map(|&v| f16::from_f32(v).to_f32()).collect());
+            };
+            let rounded = match &matrix {
+                Some(m) => m.dequantize(),
+                None => values.iter().map(|&v| f16::from_f32(v).to_f32()).collect(),
+            };
             var.set(&Tensor::from_vec(rounded, t.shape(), t.device())?)?;
+            if let Some(m) = matrix {
+                int8.insert(name.clone(), m);
+            }
         }
-        Ok(())
+        Ok(int8)
     }
 }
 
@@ -225,12 +243,14 @@ fn exact_int8(tensors: &HashMap<String, Tensor>) -> Result<Int8Weights> {
     Ok(out)
 }
 
-/// The layers over plain (non-variable) copies of `tensors`.
+/// The layers over plain (non-variable) copies of `tensors`, with integer
+/// products for the matrices `int8` holds exactly.
 fn plain_layers(
     tensors: &HashMap<String, Tensor>,
     first: usize,
     count: usize,
     shape: &LayerShape,
+    mut int8: Int8Weights,
 ) -> Result<Vec<Layer>> {
     let plain = tensors
         .iter()
@@ -241,7 +261,7 @@ fn plain_layers(
         first,
         count,
         shape,
-        &mut exact_int8(tensors)?,
+        &mut int8,
     )
 }
 

@@ -81,21 +81,13 @@ impl EmbeddingBlock {
             Words::F32(table) => table.index_select(&Tensor::new(pieces, device)?, 0)?,
             Words::Int8(table) => {
                 let h = self.hidden;
-                let groups = h / table.group;
                 let mut rows = Vec::with_capacity(pieces.len() * h);
                 for &id in &pieces {
-                    let id = id as usize;
-                    let values = table.values.get(id * h..(id + 1) * h);
-                    let scales = table.scales.get(id * groups..(id + 1) * groups);
-                    let (Some(values), Some(scales)) = (values, scales) else {
+                    if !table.extend_row(id as usize, h, &mut rows) {
                         return Err(Error::InvalidArgument {
                             what: "token id".into(),
                             reason: format!("{id} is outside the word table"),
                         });
-                    };
-                    for (q, s) in values.chunks(table.group).zip(scales) {
-                        let s = s.to_f32();
-                        rows.extend(q.iter().map(|&v| f32::from(v) * s));
                     }
                 }
                 Tensor::from_vec(rows, (pieces.len(), h), device)?

@@ -56,11 +56,29 @@ impl Int8Matrix {
     /// The f32 values, row-major (a file's group comes from [`group_of`]).
     pub fn dequantize(&self) -> Vec<f32> {
         let mut out = Vec::with_capacity(self.values.len());
-        for (q, s) in self.values.chunks(self.group).zip(&self.scales) {
-            let s = s.to_f32();
-            out.extend(q.iter().map(|&v| f32::from(v) * s));
-        }
+        extend_groups(&self.values, &self.scales, self.group, &mut out);
         out
+    }
+
+    /// Appends the f32 values of row `row` of this `cols`-wide matrix to
+    /// `out`; false (and nothing appended) when there is no such row.
+    pub fn extend_row(&self, row: usize, cols: usize, out: &mut Vec<f32>) -> bool {
+        let groups = cols / self.group;
+        let values = self.values.get(row * cols..(row + 1) * cols);
+        let scales = self.scales.get(row * groups..(row + 1) * groups);
+        let (Some(values), Some(scales)) = (values, scales) else {
+            return false;
+        };
+        extend_groups(values, scales, self.group, out);
+        true
+    }
+}
+
+/// Appends `values`, in groups of `group` sharing one of `scales`, as f32.
+fn extend_groups(values: &[i8], scales: &[f16], group: usize, out: &mut Vec<f32>) {
+    for (q, s) in values.chunks(group).zip(scales) {
+        let s = s.to_f32();
+        out.extend(q.iter().map(|&v| f32::from(v) * s));
     }
 }
 

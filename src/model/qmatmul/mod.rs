@@ -15,6 +15,8 @@ mod simd128;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
+use std::sync::OnceLock;
+
 use crate::model::quantize::Int8Matrix;
 
 /// Outputs per packed block of weights (the unit of the kernels' loops).
@@ -63,24 +65,18 @@ impl QMatrix {
             return None;
         }
         let groups = inputs / group;
-        let values: Vec<i8> = parts
-            .iter()
-            .flat_map(|(m, _)| m.values.iter().copied())
-            .collect();
-        let mut packed = vec![0i8; values.len()];
-        for (o, row) in values.chunks(inputs).enumerate() {
+        let rows = || parts.iter().flat_map(|(m, _)| m.values.chunks(inputs));
+        let mut packed = vec![0i8; outputs * inputs];
+        for (o, row) in rows().enumerate() {
             for (k, &v) in row.iter().enumerate() {
                 packed[packed_index(inputs, o, k)] = v;
             }
         }
-        let scales: Vec<f32> = parts
-            .iter()
-            .flat_map(|(m, _)| m.scales.iter().map(|s| s.to_f32()))
-            .collect();
-        let mut scales_t = vec![0f32; scales.len()];
-        for (o, row) in scales.chunks(groups).enumerate() {
-            for (g, &s) in row.iter().enumerate() {
-                scales_t[g * outputs + o] = s;
+        let scale_rows = parts.iter().flat_map(|(m, _)| m.scales.chunks(groups));
+        let mut scales_t = vec![0f32; outputs * groups];
+        for (o, row) in scale_rows.enumerate() {
+            for (g, s) in row.iter().enumerate() {
+                scales_t[g * outputs + o] = s.to_f32();
             }
         }
         Some(Self {
@@ -119,11 +115,6 @@ impl QMatrix {
             }));
         }
         out
-    }
-
-    /// Bytes held (values, scales, bias).
-    pub fn bytes(&self) -> usize {
-        self.packed.len() + 4 * (self.scales_t.len() + self.bias.len())
     }
 
     fn groups(&self) -> usize {
@@ -172,7 +163,13 @@ impl QRows {
 pub type Quantizer = fn(&[f32], &mut [i16]) -> f32;
 
 /// The fastest way to quantise a group here; all give the same values (test).
+/// Chosen once: every product asks.
 fn quantizer() -> Quantizer {
+    static CHOSEN: OnceLock<Quantizer> = OnceLock::new();
+    *CHOSEN.get_or_init(fastest_quantizer)
+}
+
+fn fastest_quantizer() -> Quantizer {
     #[cfg(target_arch = "wasm32")]
     return simd128::quantize_group;
     #[cfg(target_arch = "x86_64")]
@@ -233,9 +230,10 @@ impl Kernel {
         kernels
     }
 
-    /// The fastest kernel this machine can run.
+    /// The fastest kernel this machine can run (detected once: every product asks).
     pub fn best() -> Kernel {
-        *Self::available().last().unwrap_or(&Kernel::Reference)
+        static BEST: OnceLock<Kernel> = OnceLock::new();
+        *BEST.get_or_init(|| *Self::available().last().unwrap_or(&Kernel::Reference))
     }
 
     /// `out[r][o] = x[r] . w[o] + bias[o]` for outputs `first..first + out_width`,
@@ -304,7 +302,6 @@ pub fn matmul_with(kernel: Kernel, x: &[f32], w: &QMatrix) -> Vec<f32> {
         _ => quantizer(),
     };
     let q = QRows::quantize(x, w, quantize);
-    let mut out = vec![0f32; q.rows * w.outputs];
     #[cfg(not(target_arch = "wasm32"))]
     {
         let threads = rayon::current_num_threads();
@@ -312,6 +309,7 @@ pub fn matmul_with(kernel: Kernel, x: &[f32], w: &QMatrix) -> Vec<f32> {
             return split_outputs(kernel, &q, w, threads);
         }
     }
+    let mut out = vec![0f32; q.rows * w.outputs];
     kernel.run(&q, w, 0, &mut out);
     out
 }
