@@ -14,6 +14,7 @@ check-format:
 lint: web-tools
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --lib --test wasm --target wasm32-unknown-unknown -- -D warnings
+	$(RELAXED_ENV) $(CARGO) clippy --lib --test wasm --target wasm32-unknown-unknown -- -D warnings
 
 unit:
 	$(CARGO) test --workspace --all-targets
@@ -25,8 +26,13 @@ browser-test: browser-tools dist
 
 ## The page: wasm build into www/pkg/ (installs the wasm target and the exact
 ## wasm-bindgen CLI of Cargo.lock when missing; no wasm-opt: Debian's breaks the output).
+## Two builds of one API: baseline simd128, and relaxed SIMD (its own target dir,
+## since its flags differ) for browsers that have it; the workers pick one.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, "", $$3); print $$3 }' Cargo.lock)
 WASM := target/wasm32-unknown-unknown/release/sentence_multitask.wasm
+RELAXED_DIR := target/relaxed
+RELAXED_ENV := CARGO_TARGET_DIR=$(RELAXED_DIR) \
+  RUSTFLAGS='-C target-feature=+simd128,+relaxed-simd --cfg getrandom_backend="wasm_js"'
 
 web-tools:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
@@ -36,7 +42,12 @@ web-tools:
 web: web-tools
 	$(CARGO) build --lib --release --target wasm32-unknown-unknown
 	wasm-bindgen --target web --out-dir www/pkg $(WASM)
-	gzip -9 --keep --force www/pkg/sentence_multitask_bg.wasm
+	$(RELAXED_ENV) $(CARGO) build --lib --release --target wasm32-unknown-unknown
+	wasm-bindgen --target web --out-dir $(RELAXED_DIR)/pkg $(RELAXED_DIR)/$(WASM:target/%=%)
+	cmp www/pkg/sentence_multitask.d.ts $(RELAXED_DIR)/pkg/sentence_multitask.d.ts
+	mkdir -p www/pkg/relaxed
+	cp $(RELAXED_DIR)/pkg/sentence_multitask.js $(RELAXED_DIR)/pkg/sentence_multitask.d.ts $(RELAXED_DIR)/pkg/sentence_multitask_bg.wasm www/pkg/relaxed/
+	gzip -9 --keep --force www/pkg/sentence_multitask_bg.wasm www/pkg/relaxed/sentence_multitask_bg.wasm
 
 ## The page's JS (JSDoc types, strict) against the wasm API's declarations that
 ## `make web` writes (www/pkg/sentence_multitask.d.ts): the main thread with the
@@ -49,6 +60,8 @@ typecheck: web
 ## The wasm API in headless Chromium (wasm-bindgen-test, Debian's chromium-driver).
 wasm-test: web-tools
 	WASM_BINDGEN_TEST_TIMEOUT=900 WASM_BINDGEN_TEST_WEBDRIVER_JSON=tests/webdriver.json \
+	  $(CARGO) test --target wasm32-unknown-unknown --test wasm
+	WASM_BINDGEN_TEST_TIMEOUT=900 WASM_BINDGEN_TEST_WEBDRIVER_JSON=tests/webdriver.json $(RELAXED_ENV) \
 	  $(CARGO) test --target wasm32-unknown-unknown --test wasm
 
 ## In-browser throughput, load times, download size, parity and memory of the real worker;

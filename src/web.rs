@@ -59,7 +59,7 @@ export interface EncoderInfo {
   dim: number;
   layers: number;
   maxTokens: number;
-  simd: boolean;
+  kernel: string;
 }
 
 export type Activation = "relu" | "gelu" | "tanh";
@@ -206,7 +206,9 @@ struct EncoderInfo {
     dim: usize,
     layers: usize,
     max_tokens: usize,
-    simd: bool,
+    /// What the compact weights' products run on (the build and, in the
+    /// relaxed-SIMD one, the kernel timed fastest).
+    kernel: &'static str,
 }
 
 /// `HeadInfo`: what the page shows about one head (the head's JSON file
@@ -444,7 +446,7 @@ impl WebModel {
         )
     }
 
-    /// The encoder: `{id, dim, layers, maxTokens, simd}`.
+    /// The encoder: `{id, dim, layers, maxTokens, kernel}`.
     #[wasm_bindgen(unchecked_return_type = "EncoderInfo")]
     pub fn info(&self) -> Result<JsValue, JsError> {
         let encoder = &self.model.encoder;
@@ -453,7 +455,7 @@ impl WebModel {
             dim: encoder.dim(),
             layers: encoder.num_layers(),
             max_tokens: crate::model::tokenize::MAX_SEQ_LEN,
-            simd: cfg!(target_feature = "simd128"),
+            kernel: crate::model::qmatmul::Kernel::best().name(),
         })
     }
 

@@ -61,7 +61,11 @@ const state = {
   timings: undefined,
 };
 
-const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+const workerUrl = new URL('./worker.js', import.meta.url);
+// `?simd=baseline` runs the simd128 build where relaxed SIMD would be chosen (benchmarks, tests).
+const simd = new URLSearchParams(location.search).get('simd');
+if (simd) workerUrl.searchParams.set('simd', simd);
+const worker = new Worker(workerUrl, { type: 'module' });
 /** @param {ToWorker} message */
 const send = (message) => worker.postMessage(message);
 /** For tests and the benchmark (make bench-web). */
@@ -231,7 +235,7 @@ worker.onmessage = ({ data }) => {
       $('runs-text').textContent =
         `Model: all-MiniLM-L6-v2, ${data.info.layers} layers, ${data.info.dim} dimensions, ` +
         `${megabytes(weights)} of ${PRECISIONS[precision].label} weights, Rust + candle in WebAssembly` +
-        `${data.info.simd ? ' with SIMD' : ' (no SIMD)'}, in a worker thread.`;
+        ` with ${data.info.kernel}, in a worker thread.`;
       const source = data.timings.fromCache ? 'from this browser\u2019s cache' : `downloaded ${megabytes(data.timings.downloadedBytes)}`;
       setStatus('ready', `Ready in ${Math.round(data.timings.readyMs)} ms (${source}).`);
       requestMissing();

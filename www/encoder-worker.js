@@ -12,9 +12,12 @@
 //   {type: 'embedded', id, version, dim, embeddings, tokens, predictions}   version: of the heads that predicted
 //   {type: 'error', id, message}                 id is undefined for a failed load or heads message
 
-import init, { WebModel } from './pkg/sentence_multitask.js';
+import { startWasm } from './wasm-build.js';
 
-/** @import { FromEncoder, ToEncoder } from './protocol.js' */
+/**
+ * @import { WebModel } from './pkg/sentence_multitask.js'
+ * @import { FromEncoder, ToEncoder } from './protocol.js'
+ */
 
 /** @type {WebModel | null} */
 let model = null;
@@ -42,8 +45,8 @@ function setHeads(model, { heads }) {
 self.onmessage = async ({ data }) => {
   try {
     if (data.type === 'load') {
-      await init();
-      const built = new WebModel(data.config, data.tokenizer, data.weights, data.weightsFile);
+      const { api } = await startWasm();
+      const built = new api.WebModel(data.config, data.tokenizer, data.weights, data.weightsFile);
       for (let i = 0; i < 12; i++) built.predict(WARM_UP);
       model = built;
       post({ type: 'ready' });

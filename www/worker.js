@@ -29,20 +29,12 @@
 //   {type: 'reply', id, ok, value | message}   answer to train, set-head, reset-head, remove-head, head-files, *-examples
 //   {type: 'error', stage, message}
 
-import init, { WebModel, checkTaskName, contrastDefaults, defaultArchitecture, lessonDefaults, readExamples, writeExamples } from './pkg/sentence_multitask.js';
 import { loadModelFiles, clearModelCache } from './model-files.js';
-
-/** A module of one function returning `i8x16.popcnt(i8x16.splat(0))` (as
- * wasm-feature-detect's probe): valid only where WebAssembly SIMD is, which the
- * model's build needs (it would otherwise fail to compile with a bare error). */
-const SIMD_PROBE = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
-]);
-const NO_SIMD =
-  'this browser cannot run WebAssembly SIMD, which the model needs: use a current Chrome, Edge, Firefox or Safari (16.4 or later)';
+import { startWasm } from './wasm-build.js';
 
 /**
- * @import { InitOutput, Outputs } from './pkg/sentence_multitask.js'
+ * @import { InitOutput, Outputs, WebModel } from './pkg/sentence_multitask.js'
+ * @import { Api } from './wasm-build.js'
  * @import { Calls, FromEncoder, FromWorker, ToEncoder, ToWorker } from './protocol.js'
  */
 
@@ -55,6 +47,8 @@ const CHUNK = 16;
  */
 const HELPER_TIMEOUT_MS = 8_000;
 
+/** The wasm build's functions and classes, once started. @type {Api | null} */
+let api = null;
 /** @type {WebModel | null} */
 let model = null;
 /** The wasm instance's exports (for its memory size). @type {InitOutput | null} */
@@ -84,6 +78,12 @@ let queue = [];
 let queueId = 0;
 let pumping = false;
 
+/** The started wasm build; messages needing it before then get this error. */
+function wasmApi() {
+  if (!api) throw new Error('the model is still loading');
+  return api;
+}
+
 /** @param {FromWorker} message @param {Transferable[]} [transfer] */
 const post = (message, transfer = []) => self.postMessage(message, transfer);
 /** @param {unknown} e */
@@ -97,12 +97,12 @@ async function load(weightsFile) {
   // Downloads still running when another file has failed must not report.
   let live = true;
   try {
-    if (!WebAssembly.validate(SIMD_PROBE)) throw new Error(NO_SIMD);
-    const [{ files, downloadedBytes, fromCache }, exports] = await Promise.all([
+    const [{ files, downloadedBytes, fromCache }, started] = await Promise.all([
       loadModelFiles(weightsFile, (p) => live && post({ type: 'progress', ...p })),
-      init(),
+      startWasm(),
     ]);
-    wasm = exports;
+    ({ api, exports: wasm } = started);
+    const { lessonDefaults, defaultArchitecture, contrastDefaults } = api;
     const t1 = performance.now();
     let built;
     try {
@@ -143,7 +143,7 @@ function buildModel(files, weightsFile) {
     if (!bytes) throw new Error(`weights/SHA256SUMS does not list ${name}`);
     return bytes;
   };
-  const built = new WebModel(need('config.json'), need('tokenizer.json'), need(weightsFile), weightsFile);
+  const built = new (wasmApi().WebModel)(need('config.json'), need('tokenizer.json'), need(weightsFile), weightsFile);
   for (const name of files.keys()) {
     const head = /^heads\/([^/]+)\.json$/.exec(name);
     if (head) {
@@ -163,7 +163,10 @@ function buildModel(files, weightsFile) {
  */
 function startHelper(files, weightsFile) {
   if ((navigator.hardwareConcurrency || 1) < 2) return;
-  const worker = new Worker(new URL('./encoder-worker.js', import.meta.url), { type: 'module' });
+  const url = new URL('./encoder-worker.js', import.meta.url);
+  // The same build as this worker (the page's `?simd=` reaches both).
+  url.search = self.location.search;
+  const worker = new Worker(url, { type: 'module' });
   helperReady = new Promise((resolve) => {
     /** @param {string} message */
     const fail = (message) => {
@@ -502,15 +505,15 @@ self.onmessage = ({ data }) => {
       break;
     case 'check-task-name':
       reply(data, () => {
-        checkTaskName(data.name);
+        wasmApi().checkTaskName(data.name);
         return null;
       });
       break;
     case 'read-examples':
-      reply(data, () => readExamples(data.bytes, data.name));
+      reply(data, () => wasmApi().readExamples(data.bytes, data.name));
       break;
     case 'write-examples':
-      reply(data, () => writeExamples(data.examples, data.format));
+      reply(data, () => wasmApi().writeExamples(data.examples, data.format));
       break;
     case 'load':
       load(data.weights);

@@ -15,6 +15,8 @@ import { join } from 'node:path';
 import { REPO, browser, serve } from './harness.mjs';
 
 const REPS = Number(process.env.REPS || 3);
+/** `SIMD=baseline` measures the simd128 build where the page would pick relaxed SIMD. */
+const query = process.env.SIMD ? `?simd=${process.env.SIMD}` : '';
 const sentences = JSON.parse(readFileSync(join(REPO, 'tests/fixtures/sentences-64.json'), 'utf8'));
 const texts = Array.isArray(sentences) ? sentences : sentences.sentences;
 const golden = JSON.parse(readFileSync(join(REPO, 'tests/fixtures/all-MiniLM-L6-v2.public.json'), 'utf8')).items;
@@ -34,8 +36,10 @@ try {
     await page.waitForSelector('[data-testid="status"][data-state="ready"]', { timeout: 120_000 });
     return { wall: Date.now() - t0, page: await page.evaluate(() => window.sentenceMultitask.state.timings) };
   };
-  await page.goto(server.url);
+  await page.goto(server.url + query);
   const cold = await ready();
+  // The page says what its products run on ("... with relaxed-SIMD integer kernels, in a worker thread.").
+  summary.kernel = (await page.locator('#runs-text').textContent())?.match(/with ([^,]*kernels)/)?.[1];
   summary.cold_ready_ms = Math.round(cold.page.readyMs);
   summary.download_bytes = (await Promise.all(sizes)).reduce((a, b) => a + b, 0);
   sizes = [];

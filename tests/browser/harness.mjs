@@ -68,6 +68,8 @@ export async function browser() {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      // `JS_FLAGS=--no-enable-avx-vnni`: V8 as on a CPU without AVX-VNNI (the relaxed-SIMD build then times simd128 faster).
+      ...(process.env.JS_FLAGS ? [`--js-flags=${process.env.JS_FLAGS}`] : []),
     ],
     viewport: { width: 1100, height: 900 },
   });

@@ -1,15 +1,20 @@
 //! Integer matrix products on the compact int8 weights (see
 //! [`crate::model::quantize`]): the weights stay int8 in memory, each input
-//! row is quantised on the fly to i16 in the weights' groups of 64, products
-//! accumulate exactly in i32 per group, and each group's sum is scaled back to
-//! f32. i16 inputs cost the same instructions as i8 in `dot_i16x8` /
-//! `madd_epi16` (the weights are widened in registers either way) and keep
-//! the inputs' rounding error far below the weights'.
+//! row is quantised on the fly to 14-bit integers (held in i16) in the
+//! weights' groups of 64, products accumulate exactly in i32 per group, and
+//! each group's sum is scaled back to f32. Inputs of 8 bits or fewer cost the
+//! golden cosine (0.9967 at 8 bits, 0.992 at 7, against 0.99927 at 14); 14
+//! bits keep the inputs' rounding error far below the weights' and split into
+//! two 7-bit digits for relaxed SIMD's `i32x4.relaxed_dot_i8x16_i7x16_add_s`.
 //!
 //! Every kernel computes the same integers and then the same f32 operations in
 //! the same order (`sum += f32(group_sum) * (w_scale * x_scale)`, then `+ bias`),
 //! so each matches the scalar [`Kernel::Reference`] bit for bit.
 
+#[cfg(target_arch = "wasm32")]
+mod lanes;
+#[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+mod relaxed;
 #[cfg(target_arch = "wasm32")]
 mod simd128;
 #[cfg(target_arch = "x86_64")]
@@ -22,29 +27,51 @@ use crate::model::quantize::Int8Matrix;
 /// Outputs per packed block of weights (the unit of the kernels' loops).
 const BLOCK: usize = 16;
 
+/// The largest magnitude of a quantised input: 14 bits.
+const INPUT_LEVELS: f32 = 8191.0;
+
 /// A linear layer's weight `(outputs, inputs)` in int8 groups, with its bias.
 #[derive(Clone, Debug)]
 pub struct QMatrix {
     outputs: usize,
     inputs: usize,
     group: usize,
+    /// The kernel the values are packed for.
+    kernel: Kernel,
+    /// Its [`Kernel::lane_inputs`]: inputs whose weights sit side by side.
+    lanes: usize,
     /// The values packed for products with outputs in lanes: per block of
-    /// [`BLOCK`] outputs, per pair of inputs `(2p, 2p + 1)`, each output's two
-    /// weights side by side, so one i16 pair of an input row broadcast to
-    /// every lane meets its weights in `dot_i16x8` / `madd` / `dpwssd`.
+    /// [`BLOCK`] outputs, per `lanes` neighbouring inputs, each output's
+    /// weights for them side by side, so those inputs of a row broadcast to
+    /// every lane meet their weights in one dot instruction.
     packed: Vec<i8>,
     /// Scales transposed to `(inputs / group, outputs)`: a kernel reads the
     /// scales of neighbouring outputs (4, 8 or 16) with one load.
     scales_t: Vec<f32>,
     bias: Vec<f32>,
+    /// For the relaxed kernel only, per group and output (laid out as
+    /// `scales_t`), the sum of the group's weights times [`relaxed::OFFSET`]:
+    /// its inputs are offset to be non-negative, and this takes it back out.
+    #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+    offsets_t: Vec<i32>,
 }
 
 impl QMatrix {
     /// Stacks int8 matrices `(outputs_i, inputs)` sharing inputs and group into
-    /// one (as the fused query/key/value product), with the concatenated bias.
-    /// `None` when they disagree or the shape does not suit the kernels
-    /// (outputs a multiple of 16, inputs of the group, the group of 16).
+    /// one (as the fused query/key/value product), with the concatenated bias,
+    /// packed for [`Kernel::best`]. `None` when they disagree or the shape does
+    /// not suit the kernels (outputs a multiple of 16, inputs of the group, the
+    /// group of 16).
     pub fn stack(parts: &[(&Int8Matrix, usize)], bias: Vec<f32>) -> Option<Self> {
+        Self::stack_for(Kernel::best(), parts, bias)
+    }
+
+    /// [`QMatrix::stack`] packed for `kernel` (and for the reference, which reads any packing).
+    pub fn stack_for(
+        kernel: Kernel,
+        parts: &[(&Int8Matrix, usize)],
+        bias: Vec<f32>,
+    ) -> Option<Self> {
         let (first, rows) = parts.first()?;
         if *rows == 0 {
             return None;
@@ -65,11 +92,12 @@ impl QMatrix {
             return None;
         }
         let groups = inputs / group;
+        let lanes = kernel.lane_inputs();
         let rows = || parts.iter().flat_map(|(m, _)| m.values.chunks(inputs));
         let mut packed = vec![0i8; outputs * inputs];
         for (o, row) in rows().enumerate() {
             for (k, &v) in row.iter().enumerate() {
-                packed[packed_index(inputs, o, k)] = v;
+                packed[packed_index(inputs, lanes, o, k)] = v;
             }
         }
         let scale_rows = parts.iter().flat_map(|(m, _)| m.scales.chunks(groups));
@@ -83,6 +111,13 @@ impl QMatrix {
             outputs,
             inputs,
             group,
+            #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+            offsets_t: match kernel {
+                Kernel::Relaxed => relaxed::offsets(&packed, inputs, group),
+                _ => Vec::new(),
+            },
+            kernel,
+            lanes,
             packed,
             scales_t,
             bias,
@@ -111,7 +146,7 @@ impl QMatrix {
         for o in 0..self.outputs {
             out.extend((0..self.inputs).map(|k| {
                 let scale = self.scales_t[(k / self.group) * self.outputs + o];
-                f32::from(self.packed[packed_index(self.inputs, o, k)]) * scale
+                f32::from(self.packed[packed_index(self.inputs, self.lanes, o, k)]) * scale
             }));
         }
         out
@@ -123,27 +158,32 @@ impl QMatrix {
 
     /// The packed values of the block holding output `o0`.
     fn block(&self, o0: usize) -> &[i8] {
-        let start = packed_index(self.inputs, o0 - o0 % BLOCK, 0);
+        let start = packed_index(self.inputs, self.lanes, o0 - o0 % BLOCK, 0);
         &self.packed[start..start + BLOCK * self.inputs]
     }
 }
 
-/// Where the weight of output `o` for input `k` sits in [`QMatrix::packed`].
-fn packed_index(inputs: usize, o: usize, k: usize) -> usize {
-    (o / BLOCK) * BLOCK * inputs + (k / 2) * 2 * BLOCK + (o % BLOCK) * 2 + k % 2
+/// Where the weight of output `o` for input `k` sits in [`QMatrix::packed`]
+/// with `lanes` inputs side by side.
+fn packed_index(inputs: usize, lanes: usize, o: usize, k: usize) -> usize {
+    let l = lanes;
+    (o / BLOCK) * BLOCK * inputs + (k / l) * l * BLOCK + (o % BLOCK) * l + k % l
 }
 
-/// Input rows quantised to i16 in groups: `values[r][k] * scales[r][k / group]`.
+/// Input rows quantised to 14 bits in groups: `values[r][k] * scales[r][k / group]`.
 pub struct QRows {
     rows: usize,
     values: Vec<i16>,
     scales: Vec<f32>,
+    /// For the relaxed kernel only, the values as it reads them ([`relaxed::digits`]).
+    #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+    digits: Vec<u8>,
 }
 
 impl QRows {
     /// Quantises row-major `(rows, inputs)` f32 `x` for `w`: per row and group,
-    /// the largest magnitude maps to 32767 (rounding half to even, as
-    /// `f32x4.nearest` does, so the simd128 form gives the same values).
+    /// the largest magnitude maps to [`INPUT_LEVELS`] (rounding half to even,
+    /// as `f32x4.nearest` does, so the simd128 form gives the same values).
     pub fn quantize(x: &[f32], w: &QMatrix, quantize: Quantizer) -> Self {
         let rows = x.len() / w.inputs;
         let mut values = vec![0i16; x.len()];
@@ -153,6 +193,8 @@ impl QRows {
         }
         Self {
             rows,
+            #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+            digits: Vec::new(),
             values,
             scales,
         }
@@ -171,7 +213,7 @@ fn quantizer() -> Quantizer {
 
 fn fastest_quantizer() -> Quantizer {
     #[cfg(target_arch = "wasm32")]
-    return simd128::quantize_group;
+    return lanes::quantize_group;
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2.
@@ -184,7 +226,7 @@ fn fastest_quantizer() -> Quantizer {
 /// The scalar [`Quantizer`], the definition of the others.
 fn quantize_group(group: &[f32], out: &mut [i16]) -> f32 {
     let max = group.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let scale = max / 32767.0;
+    let scale = max / INPUT_LEVELS;
     let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
     for (o, &v) in out.iter_mut().zip(group) {
         *o = (v * inv).round_ties_even() as i16;
@@ -201,6 +243,12 @@ pub enum Kernel {
     /// wasm simd128: `i32x4.dot_i16x8_s`, eight multiply-adds an instruction.
     #[cfg(target_arch = "wasm32")]
     Simd128,
+    /// wasm relaxed SIMD: `i32x4.relaxed_dot_i8x16_i7x16_add_s`, sixteen
+    /// multiply-adds and the sum in one where the engine has a native dot
+    /// (x86 AVX-VNNI, Arm dotprod), else several instructions: the build
+    /// times it against simd128 before choosing ([`relaxed::fastest`]).
+    #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+    Relaxed,
     /// x86_64 AVX2: `vpmaddwd` on 16 lanes.
     #[cfg(target_arch = "x86_64")]
     Avx2,
@@ -216,6 +264,8 @@ impl Kernel {
         let mut kernels = vec![Kernel::Reference];
         #[cfg(target_arch = "wasm32")]
         kernels.push(Kernel::Simd128);
+        #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+        kernels.push(Kernel::Relaxed);
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
             kernels.push(Kernel::Avx2);
@@ -231,9 +281,38 @@ impl Kernel {
     }
 
     /// The fastest kernel this machine can run (detected once: every product asks).
+    /// In the relaxed-SIMD build, the faster of simd128 and relaxed as timed here.
     pub fn best() -> Kernel {
         static BEST: OnceLock<Kernel> = OnceLock::new();
+        #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+        return *BEST.get_or_init(relaxed::fastest);
+        #[allow(unreachable_code)]
         *BEST.get_or_init(|| *Self::available().last().unwrap_or(&Kernel::Reference))
+    }
+
+    /// What the page says it computes with.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Reference => "scalar integer kernels",
+            #[cfg(target_arch = "wasm32")]
+            Kernel::Simd128 => "SIMD integer kernels",
+            #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+            Kernel::Relaxed => "relaxed-SIMD integer kernels",
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => "AVX2 integer kernels",
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512Vnni => "AVX-512 VNNI integer kernels",
+        }
+    }
+
+    /// Neighbouring inputs whose weights the kernel reads side by side: pairs
+    /// for `dot_i16x8` / `madd` / `dpwssd`, quads for relaxed SIMD's i8 dot.
+    pub fn lane_inputs(self) -> usize {
+        match self {
+            #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+            Kernel::Relaxed => 4,
+            _ => 2,
+        }
     }
 
     /// `out[r][o] = x[r] . w[o] + bias[o]` for outputs `first..first + out_width`,
@@ -243,6 +322,8 @@ impl Kernel {
             Kernel::Reference => reference(x, w, first, out),
             #[cfg(target_arch = "wasm32")]
             Kernel::Simd128 => simd128::run(x, w, first, out),
+            #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+            Kernel::Relaxed => relaxed::run(x, w, first, out),
             // SAFETY: `available` lists Avx2 only when the CPU has it.
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 => unsafe { x86::run_avx2(x, w, first, out) },
@@ -292,16 +373,27 @@ macro_rules! for_each_tile {
 }
 use for_each_tile;
 
-/// `x @ w^T + bias` for row-major `(rows, w.inputs())` f32 `x`, with `kernel`.
+/// `x @ w^T + bias` for row-major `(rows, w.inputs())` f32 `x`, with `kernel`
+/// if `w` is packed for it, else with the reference (which reads any packing).
 /// Natively, large products split their outputs across rayon's threads. The
 /// reference kernel quantises with the scalar code, the others with the
 /// fastest, so comparing them checks both.
 pub fn matmul_with(kernel: Kernel, x: &[f32], w: &QMatrix) -> Vec<f32> {
+    let kernel = if kernel.lane_inputs() == w.lanes {
+        kernel
+    } else {
+        Kernel::Reference
+    };
     let quantize = match kernel {
         Kernel::Reference => quantize_group,
         _ => quantizer(),
     };
-    let q = QRows::quantize(x, w, quantize);
+    #[allow(unused_mut)]
+    let mut q = QRows::quantize(x, w, quantize);
+    #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+    if kernel == Kernel::Relaxed {
+        q.digits = relaxed::digits(&q.values);
+    }
     #[cfg(not(target_arch = "wasm32"))]
     {
         let threads = rayon::current_num_threads();
@@ -314,9 +406,9 @@ pub fn matmul_with(kernel: Kernel, x: &[f32], w: &QMatrix) -> Vec<f32> {
     out
 }
 
-/// `x @ w^T + bias` with the fastest kernel.
+/// `x @ w^T + bias` with the kernel `w` is packed for (the fastest here).
 pub fn matmul(x: &[f32], w: &QMatrix) -> Vec<f32> {
-    matmul_with(Kernel::best(), x, w)
+    matmul_with(w.kernel, x, w)
 }
 
 /// Runs slices of the outputs on rayon's threads and interleaves their rows.
@@ -356,7 +448,10 @@ fn reference(x: &QRows, w: &QMatrix, first: usize, out: &mut [f32]) {
             let mut sum = 0f32;
             for g in 0..groups {
                 let dot: i32 = (g * w.group..(g + 1) * w.group)
-                    .map(|k| i32::from(xr[k]) * i32::from(w.packed[packed_index(w.inputs, o, k)]))
+                    .map(|k| {
+                        i32::from(xr[k])
+                            * i32::from(w.packed[packed_index(w.inputs, w.lanes, o, k)])
+                    })
                     .sum();
                 let scale = w.scales_t[g * w.outputs + o] * x.scales[r * groups + g];
                 sum += dot as f32 * scale;

@@ -5,7 +5,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{for_each_tile, QMatrix, QRows, Tile, BLOCK};
+use super::{for_each_tile, QMatrix, QRows, Tile, BLOCK, INPUT_LEVELS};
 
 /// # Safety
 /// The CPU must have AVX2.
@@ -125,7 +125,7 @@ pub(super) unsafe fn quantize_group_avx2(group: &[f32], out: &mut [i16]) -> f32 
     let half = _mm_max_ps(_mm256_castps256_ps128(max), _mm256_extractf128_ps::<1>(max));
     let half = _mm_max_ps(half, _mm_movehl_ps(half, half));
     let half = _mm_max_ss(half, _mm_shuffle_ps::<1>(half, half));
-    let scale = _mm_cvtss_f32(half) / 32767.0;
+    let scale = _mm_cvtss_f32(half) / INPUT_LEVELS;
     let inv = _mm256_set1_ps(if scale > 0.0 { 1.0 / scale } else { 0.0 });
     for i in (0..group.len()).step_by(8) {
         // SAFETY: `i + 8 <= group.len() == out.len()`.
