@@ -67,6 +67,33 @@ test('a person types sentences and sees both predictions, the strip and the heat
   await page.close();
 });
 
+test('the baseline simd128 build (?simd=baseline) gives the relaxed-SIMD build\u2019s embeddings and answers bit for bit', async () => {
+  const texts = ['Shares of the bank fell sharply after its quarterly loss.', 'A quiet, lovely film.'];
+  const run = async (query) => {
+    const { page, errors } = await openPage(chrome.context, server.url + query);
+    await typeSentences(page, texts.join('\n'));
+    await labels(page);
+    const kernel = await page.locator('#runs-text').textContent();
+    const results = await page.evaluate(
+      (texts) =>
+        texts.map((t) => {
+          const r = window.sentenceMultitask.state.cache.get(t);
+          return { vector: [...r.vector], predictions: r.predictions };
+        }),
+      texts,
+    );
+    assert.deepEqual(errors, []);
+    await page.close();
+    return { kernel, results };
+  };
+  const relaxed = await run('');
+  const baseline = await run('?simd=baseline');
+  // Relaxed where the CPU runs its dot natively (timed at start), else simd128 in the relaxed build.
+  assert.match(relaxed.kernel, /with (relaxed-)?SIMD integer kernels/);
+  assert.match(baseline.kernel, /with SIMD integer kernels/);
+  assert.deepEqual(baseline.results, relaxed.results);
+});
+
 test('hostile text is shown as text and runs nothing', async () => {
   const { page, errors } = await openPage(chrome.context, server.url);
   const hostile = '<img src=x onerror=alert(1)><script>alert(2)</script>';

@@ -20,10 +20,10 @@ const chrome = await browser();
 try {
   const { page } = await openPage(chrome.context, server.url);
   await page.evaluate(async (weights) => {
-    const pkg = await import('./pkg/sentence_multitask.js');
-    await pkg.default();
+    // The build the page's workers would start (relaxed SIMD where the browser has it).
+    const { api } = await (await import('./wasm-build.js')).startWasm();
     const bytes = async (f) => new Uint8Array(await (await fetch(`./weights/${f}`)).arrayBuffer());
-    window.profiled = new pkg.WebModel(await bytes('config.json'), await bytes('tokenizer.json'), await bytes(weights));
+    window.profiled = new api.WebModel(await bytes('config.json'), await bytes('tokenizer.json'), await bytes(weights));
   }, WEIGHTS);
   const run = (reps) =>
     page.evaluate(
@@ -57,7 +57,8 @@ try {
     .map(([name, ms]) => ({ name: name.slice(0, 120), ms: Math.round(ms), share: Number((ms / total).toFixed(3)) }));
   for (const f of functions) console.log(`${(100 * f.share).toFixed(1).padStart(5)}%  ${f.name}`);
   const sps = (texts.length * REPS) / (wall / 1000);
-  console.log(JSON.stringify({ weights: WEIGHTS, batch: BATCH, sps: Number(sps.toFixed(1)), total_ms: Math.round(total), functions }));
+  const kernel = await page.evaluate(() => window.profiled.info().kernel);
+  console.log(JSON.stringify({ weights: WEIGHTS, kernel, batch: BATCH, sps: Number(sps.toFixed(1)), total_ms: Math.round(total), functions }));
 } finally {
   await chrome.close();
   server.stop();

@@ -185,7 +185,7 @@ WebModel.prototype.predict = function (texts) {
 test('an encode error lands on its line, is not retried in a loop, and Retry reloads the model', async () => {
   await withBrowser(async (context) => {
     let faulty = true;
-    await context.route('**/pkg/sentence_multitask.js', async (route) => {
+    await context.route('**/sentence_multitask.js', async (route) => {
       if (!faulty) return route.continue();
       const response = await route.fetch();
       await route.fulfill({ response, body: (await response.text()) + FAULT });
