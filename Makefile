@@ -27,7 +27,8 @@ browser-test: browser-tools dist
 ## The page: wasm build into www/pkg/ (installs the wasm target and the exact
 ## wasm-bindgen CLI of Cargo.lock when missing; no wasm-opt: Debian's breaks the output).
 ## Two builds of one API: baseline simd128, and relaxed SIMD (its own target dir,
-## since its flags differ) for browsers that have it; the workers pick one.
+## since its flags differ) for browsers that have it; the workers pick one. Then gzip
+## copies of the wasm and the weights, which `serve` sends to browsers that take gzip.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, "", $$3); print $$3 }' Cargo.lock)
 WASM := target/wasm32-unknown-unknown/release/sentence_multitask.wasm
 RELAXED_DIR := target/relaxed
@@ -48,6 +49,7 @@ web: web-tools
 	mkdir -p www/pkg/relaxed
 	cp $(RELAXED_DIR)/pkg/sentence_multitask.js $(RELAXED_DIR)/pkg/sentence_multitask.d.ts $(RELAXED_DIR)/pkg/sentence_multitask_bg.wasm www/pkg/relaxed/
 	gzip -9 --keep --force www/pkg/sentence_multitask_bg.wasm www/pkg/relaxed/sentence_multitask_bg.wasm
+	cd weights && gzip -6 --keep --force $$(awk '{ print $$2 }' SHA256SUMS)
 
 ## The page's JS (JSDoc types, strict) against the wasm API's declarations that
 ## `make web` writes (www/pkg/sentence_multitask.d.ts): the main thread with the

@@ -49,6 +49,17 @@ async function fetchChecked(url, what) {
 }
 
 /**
+ * The size of the body as read (decoded): a gzip'd answer's `Content-Length`
+ * is the compressed size, so `serve` adds the file's own as
+ * `X-Decoded-Length`; 0 when unknown (another host compressing on the fly).
+ * @param {Response} response
+ */
+function decodedLength(response) {
+  const h = response.headers;
+  return Number(h.get('X-Decoded-Length') || (h.get('Content-Encoding') ? 0 : h.get('Content-Length')) || 0);
+}
+
+/**
  * Reads a response body, calling `onBytes(n)` as chunks arrive.
  * @param {Response} response
  * @param {(n: number) => void} onBytes
@@ -120,7 +131,7 @@ export async function loadModelFiles(weightsFile, onProgress) {
         return;
       }
       const response = await fetchChecked(new URL(file, BASE), `weights/${file}`);
-      progress.total += Number(response.headers.get('Content-Length') || 0);
+      progress.total += decodedLength(response);
       onProgress({ ...progress });
       const bytes = await readBody(response, (n) => {
         progress.loaded += n;

@@ -21,6 +21,10 @@ const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
      style-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
      form-action 'none'; frame-ancestors 'none'";
 
+/// Beside a gzip'd answer's `Content-Length` (the compressed size), the
+/// file's own: the page counts its download progress in the bytes it reads.
+const DECODED_LENGTH: header::HeaderName = header::HeaderName::from_static("x-decoded-length");
+
 /// The headers every answer to the page carries. COOP and COEP make the page
 /// cross-origin isolated (the Stop button of training needs a
 /// SharedArrayBuffer); `no-cache` makes the browser revalidate each file
@@ -133,6 +137,12 @@ impl Files {
                 let value = HeaderValue::from_static(mime);
                 response.headers_mut().insert(header::CONTENT_TYPE, value);
             }
+            if response.headers().contains_key(header::CONTENT_ENCODING) {
+                if let Ok(meta) = tokio::fs::metadata(&file).await {
+                    let length = HeaderValue::from(meta.len());
+                    response.headers_mut().insert(DECODED_LENGTH, length);
+                }
+            }
         }
         response
     }
@@ -191,10 +201,10 @@ fn with_index(rel: &str) -> String {
     }
 }
 
-/// Whether `FILE.gz` exists and is older than `FILE`. `make web` writes the
-/// wasm's gzip copy; `ServeDir` would send it even after a rebuild without
-/// `make web` replaced the wasm, so an old copy is not offered (the request's
-/// `Accept-Encoding` is dropped and the file goes as it is).
+/// Whether `FILE.gz` exists and is older than `FILE`. `make web` writes gzip
+/// copies of the wasm and the weights; `ServeDir` would send one even after a
+/// rebuild (or new weights) without `make web`, so an old copy is not offered
+/// (the request's `Accept-Encoding` is dropped and the file goes as it is).
 async fn gzip_copy_is_stale(file: &Path) -> bool {
     let mut gz = file.as_os_str().to_owned();
     gz.push(".gz");

@@ -132,11 +132,13 @@ fn a_fresh_gzip_copy_is_sent_to_clients_that_take_gzip() {
     assert_eq!(answer.header("content-type"), Some("application/wasm"));
     assert_eq!(answer.header("content-encoding"), Some("gzip"));
     assert_eq!(answer.header("vary"), Some("accept-encoding"));
+    assert_eq!(answer.header("x-decoded-length"), Some("4"));
     assert_eq!(answer.body, b"gzipped");
     // Not to a client that does not take gzip, or refuses it.
     for accept in ["", "Accept-Encoding: gzip;q=0, br\r\n"] {
         let answer = wasm(accept);
         assert_eq!(answer.header("content-encoding"), None, "{accept}");
+        assert_eq!(answer.header("x-decoded-length"), None, "{accept}");
         assert_eq!(answer.body, b"\0asm", "{accept}");
     }
     // Nor when the copy is older than the file (a rebuild without `make web`).
