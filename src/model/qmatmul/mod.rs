@@ -38,10 +38,8 @@ pub struct QMatrix {
     group: usize,
     /// The kernel the values are packed for.
     kernel: Kernel,
-    /// Its [`Kernel::lane_inputs`]: inputs whose weights sit side by side.
-    lanes: usize,
     /// The values packed for products with outputs in lanes: per block of
-    /// [`BLOCK`] outputs, per `lanes` neighbouring inputs, each output's
+    /// [`BLOCK`] outputs, per [`Kernel::lane_inputs`] neighbouring inputs, each output's
     /// weights for them side by side, so those inputs of a row broadcast to
     /// every lane meet their weights in one dot instruction.
     packed: Vec<i8>,
@@ -113,11 +111,10 @@ impl QMatrix {
             group,
             #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
             offsets_t: match kernel {
-                Kernel::Relaxed => relaxed::offsets(&packed, inputs, group),
+                Kernel::Relaxed => relaxed::offsets(rows(), (outputs, inputs), group),
                 _ => Vec::new(),
             },
             kernel,
-            lanes,
             packed,
             scales_t,
             bias,
@@ -146,7 +143,7 @@ impl QMatrix {
         for o in 0..self.outputs {
             out.extend((0..self.inputs).map(|k| {
                 let scale = self.scales_t[(k / self.group) * self.outputs + o];
-                f32::from(self.packed[packed_index(self.inputs, self.lanes, o, k)]) * scale
+                f32::from(self.packed[self.index(o, k)]) * scale
             }));
         }
         out
@@ -156,9 +153,14 @@ impl QMatrix {
         self.inputs / self.group
     }
 
+    /// Where the weight of output `o` for input `k` sits in `packed`.
+    fn index(&self, o: usize, k: usize) -> usize {
+        packed_index(self.inputs, self.kernel.lane_inputs(), o, k)
+    }
+
     /// The packed values of the block holding output `o0`.
     fn block(&self, o0: usize) -> &[i8] {
-        let start = packed_index(self.inputs, self.lanes, o0 - o0 % BLOCK, 0);
+        let start = self.index(o0 - o0 % BLOCK, 0);
         &self.packed[start..start + BLOCK * self.inputs]
     }
 }
@@ -379,7 +381,7 @@ use for_each_tile;
 /// reference kernel quantises with the scalar code, the others with the
 /// fastest, so comparing them checks both.
 pub fn matmul_with(kernel: Kernel, x: &[f32], w: &QMatrix) -> Vec<f32> {
-    let kernel = if kernel.lane_inputs() == w.lanes {
+    let kernel = if kernel.lane_inputs() == w.kernel.lane_inputs() {
         kernel
     } else {
         Kernel::Reference
@@ -448,10 +450,7 @@ fn reference(x: &QRows, w: &QMatrix, first: usize, out: &mut [f32]) {
             let mut sum = 0f32;
             for g in 0..groups {
                 let dot: i32 = (g * w.group..(g + 1) * w.group)
-                    .map(|k| {
-                        i32::from(xr[k])
-                            * i32::from(w.packed[packed_index(w.inputs, w.lanes, o, k)])
-                    })
+                    .map(|k| i32::from(xr[k]) * i32::from(w.packed[w.index(o, k)]))
                     .sum();
                 let scale = w.scales_t[g * w.outputs + o] * x.scales[r * groups + g];
                 sum += dot as f32 * scale;

@@ -10,7 +10,7 @@ use core::arch::wasm32::*;
 use web_time::Instant;
 
 use super::lanes::{add_group, store, V};
-use super::{matmul_with, packed_index, Kernel, QMatrix, QRows, Tile, BLOCK};
+use super::{matmul_with, Kernel, QMatrix, QRows, Tile, BLOCK};
 use crate::model::quantize::Int8Matrix;
 
 /// Added to every quantised input (|x| <= 8191) to make it 0..=16383.
@@ -85,15 +85,17 @@ pub(super) fn fastest() -> Kernel {
     }
 }
 
-/// `OFFSET * sum(w)` per group of each output, laid out as `scales_t`.
-pub(super) fn offsets(packed: &[i8], inputs: usize, group: usize) -> Vec<i32> {
-    let outputs = packed.len() / inputs;
-    let mut offsets = vec![0i32; packed.len() / group];
-    for o in 0..outputs {
-        for g in 0..inputs / group {
-            let sum: i32 = (g * group..(g + 1) * group)
-                .map(|k| i32::from(packed[packed_index(inputs, 4, o, k)]))
-                .sum();
+/// `OFFSET * sum(w)` per group of each output (`rows`: the `outputs` weight
+/// rows, `inputs` wide), laid out as `scales_t`.
+pub(super) fn offsets<'a>(
+    rows: impl Iterator<Item = &'a [i8]>,
+    (outputs, inputs): (usize, usize),
+    group: usize,
+) -> Vec<i32> {
+    let mut offsets = vec![0i32; outputs * inputs / group];
+    for (o, row) in rows.enumerate() {
+        for (g, weights) in row.chunks(group).enumerate() {
+            let sum: i32 = weights.iter().map(|&v| i32::from(v)).sum();
             offsets[g * outputs + o] = OFFSET * sum;
         }
     }
