@@ -28,12 +28,16 @@ browser-test: browser-tools dist
 ## wasm-bindgen CLI of Cargo.lock when missing; no wasm-opt: Debian's breaks the output).
 ## Two builds of one API: baseline simd128, and relaxed SIMD (its own target dir,
 ## since its flags differ) for browsers that have it; the workers pick one. Then gzip
-## copies of the wasm and the weights, which `serve` sends to browsers that take gzip.
+## copies of the page's files and the weights, which `serve` sends to browsers that take gzip.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, "", $$3); print $$3 }' Cargo.lock)
 WASM := target/wasm32-unknown-unknown/release/sentence_multitask.wasm
 RELAXED_DIR := target/relaxed
 RELAXED_ENV := CARGO_TARGET_DIR=$(RELAXED_DIR) \
   RUSTFLAGS='-C target-feature=+simd128,+relaxed-simd --cfg getrandom_backend="wasm_js"'
+
+## Function names (wasm's name section, 0.11 MB gzip'd) only where a profile reads them.
+NAME_SECTION := --remove-name-section
+profile-web: NAME_SECTION :=
 
 web-tools:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
@@ -42,13 +46,14 @@ web-tools:
 
 web: web-tools
 	$(CARGO) build --lib --release --target wasm32-unknown-unknown
-	wasm-bindgen --target web --out-dir www/pkg $(WASM)
+	wasm-bindgen --target web $(NAME_SECTION) --out-dir www/pkg $(WASM)
 	$(RELAXED_ENV) $(CARGO) build --lib --release --target wasm32-unknown-unknown
-	wasm-bindgen --target web --out-dir $(RELAXED_DIR)/pkg $(RELAXED_DIR)/$(WASM:target/%=%)
+	wasm-bindgen --target web $(NAME_SECTION) --out-dir $(RELAXED_DIR)/pkg $(RELAXED_DIR)/$(WASM:target/%=%)
 	cmp www/pkg/sentence_multitask.d.ts $(RELAXED_DIR)/pkg/sentence_multitask.d.ts
 	mkdir -p www/pkg/relaxed
 	cp $(RELAXED_DIR)/pkg/sentence_multitask.js $(RELAXED_DIR)/pkg/sentence_multitask.d.ts $(RELAXED_DIR)/pkg/sentence_multitask_bg.wasm www/pkg/relaxed/
-	gzip -9 --keep --force www/pkg/sentence_multitask_bg.wasm www/pkg/relaxed/sentence_multitask_bg.wasm
+	gzip -9 --keep --force www/pkg/sentence_multitask_bg.wasm www/pkg/relaxed/sentence_multitask_bg.wasm \
+	  www/pkg/sentence_multitask.js www/pkg/relaxed/sentence_multitask.js www/*.js www/*.css www/*.html www/*.svg
 	cd weights && gzip -6 --keep --force $$(awk '{ print $$2 }' SHA256SUMS)
 
 ## The page's JS (JSDoc types, strict) against the wasm API's declarations that

@@ -206,8 +206,9 @@ struct EncoderInfo {
     dim: usize,
     layers: usize,
     max_tokens: usize,
-    /// What the compact weights' products run on (the build and, in the
-    /// relaxed-SIMD one, the kernel timed fastest).
+    /// What the encoder's products run on: with the compact weights, the
+    /// integer kernel of the build (in the relaxed-SIMD one, the kernel timed
+    /// fastest); with the exact ones, candle's f32 kernels.
     kernel: &'static str,
 }
 
@@ -455,7 +456,10 @@ impl WebModel {
             dim: encoder.dim(),
             layers: encoder.num_layers(),
             max_tokens: crate::model::tokenize::MAX_SEQ_LEN,
-            kernel: crate::model::qmatmul::Kernel::best().name(),
+            kernel: match encoder.on_integer_kernels() {
+                true => crate::model::qmatmul::Kernel::best().name(),
+                false => "f32 SIMD kernels",
+            },
         })
     }
 

@@ -6,6 +6,9 @@
 const CACHE_NAME = 'sentence-multitask-weights';
 const BASE = new URL('./weights/', self.location.href);
 
+/** The model files' cache, or null where the page cannot have one. */
+const openCache = () => caches.open(CACHE_NAME).catch(() => null);
+
 /** Thrown for anything the person should read: what failed and where. */
 export class LoadError extends Error {}
 
@@ -87,18 +90,57 @@ async function readBody(response, onBytes) {
 
 /** Encoder weight files: SHA256SUMS lists each stored form (exact and compact). */
 const WEIGHTS_FILE = /^model(-[a-z0-9]+)?\.safetensors$/;
+/**
+ * Files fetched only when first needed (`loadModelFile`): a shipped head's
+ * replay set serves only lessons of that head, and most visits teach none.
+ */
+const LAZY_FILE = /^replay\//;
 
-/** @param {{file: string, sha256: string}} entry */
+/** @typedef {{file: string, sha256: string}} Listed */
+
+/** @param {Listed} entry */
 const cacheKey = ({ file, sha256 }) => new URL(`${file}?sha256=${sha256}`, BASE).href;
 
 /**
+ * `entry`'s bytes from the cache when it holds the same sum, else downloaded,
+ * checked and cached; `onBytes(n, total)` hears of downloaded bytes.
+ * @param {Cache | null} cache
+ * @param {Listed} entry
+ * @param {(n: number, total: number) => void} onBytes
+ * @returns {Promise<{bytes: Uint8Array, cached: boolean}>}
+ */
+async function readFile(cache, entry, onBytes) {
+  const { file, sha256 } = entry;
+  const hit = cache && (await cache.match(cacheKey(entry)));
+  if (hit) return { bytes: new Uint8Array(await hit.arrayBuffer()), cached: true };
+  const response = await fetchChecked(new URL(file, BASE), `weights/${file}`);
+  onBytes(0, decodedLength(response));
+  const bytes = await readBody(response, (n) => onBytes(n, 0));
+  const actual = await sha256Hex(bytes);
+  if (actual !== sha256) {
+    throw new LoadError(
+      `weights/${file} arrived corrupted (${bytes.length} bytes, sha256 ${actual.slice(0, 12)}…, ` +
+        `expected ${sha256.slice(0, 12)}…)`,
+    );
+  }
+  if (cache) {
+    await cache.put(cacheKey(entry), new Response(bytes)).catch(() => {
+      // A full or unavailable cache only costs the next visit a download.
+    });
+  }
+  return { bytes, cached: false };
+}
+
+/**
  * Every file in SHA256SUMS but the encoder weights not chosen (`weightsFile`
- * is the one to load) as `Map(file -> Uint8Array)`, from the cache when it
- * holds the same sum, else downloaded and checked. `onProgress({loaded,
- * total, cached})` reports bytes. Returns `{files, downloadedBytes, fromCache}`.
+ * is the one to load) and the lazy ones, as `Map(file -> Uint8Array)`, from
+ * the cache when it holds the same sum, else downloaded and checked.
+ * `onProgress({loaded, total, cached})` reports bytes. Returns `{files,
+ * lazy, downloadedBytes, fromCache}`; `lazy` lists what `loadModelFile`
+ * fetches when it is needed.
  * @param {string} weightsFile
  * @param {(progress: DownloadProgress) => void} onProgress
- * @returns {Promise<{files: Map<string, Uint8Array>, downloadedBytes: number, fromCache: boolean}>}
+ * @returns {Promise<{files: Map<string, Uint8Array>, lazy: Listed[], downloadedBytes: number, fromCache: boolean}>}
  */
 export async function loadModelFiles(weightsFile, onProgress) {
   const sumsText = await (await fetchChecked(new URL('SHA256SUMS', BASE), 'weights/SHA256SUMS')).text();
@@ -106,9 +148,9 @@ export async function loadModelFiles(weightsFile, onProgress) {
   if (!listed.some(({ file }) => file === weightsFile)) {
     throw new LoadError(`weights/SHA256SUMS does not list ${weightsFile}`);
   }
-  const listing = listed.filter(({ file }) => file === weightsFile || !WEIGHTS_FILE.test(file));
-  const cache = await caches.open(CACHE_NAME).catch(() => null);
-  const keys = listing.map(cacheKey);
+  const lazy = listed.filter(({ file }) => LAZY_FILE.test(file));
+  const listing = listed.filter(({ file }) => file === weightsFile || !(WEIGHTS_FILE.test(file) || LAZY_FILE.test(file)));
+  const cache = await openCache();
   if (cache) {
     // Forget files no longer listed (an older model or head); keep the other
     // stored form of the weights, so switching back reads the cache.
@@ -122,38 +164,28 @@ export async function loadModelFiles(weightsFile, onProgress) {
   const files = new Map();
   let downloadedBytes = 0;
   await Promise.all(
-    listing.map(async ({ file, sha256 }, i) => {
-      const hit = cache && (await cache.match(keys[i]));
-      if (hit) {
-        const bytes = new Uint8Array(await hit.arrayBuffer());
-        progress.cached += bytes.length;
-        files.set(file, bytes);
-        return;
-      }
-      const response = await fetchChecked(new URL(file, BASE), `weights/${file}`);
-      progress.total += decodedLength(response);
-      onProgress({ ...progress });
-      const bytes = await readBody(response, (n) => {
+    listing.map(async (entry) => {
+      const { bytes, cached } = await readFile(cache, entry, (n, total) => {
         progress.loaded += n;
+        progress.total += total;
         onProgress({ ...progress });
       });
-      downloadedBytes += bytes.length;
-      const actual = await sha256Hex(bytes);
-      if (actual !== sha256) {
-        throw new LoadError(
-          `weights/${file} arrived corrupted (${bytes.length} bytes, sha256 ${actual.slice(0, 12)}…, ` +
-            `expected ${sha256.slice(0, 12)}…)`,
-        );
-      }
-      files.set(file, bytes);
-      if (cache) {
-        await cache.put(keys[i], new Response(bytes)).catch(() => {
-          // A full or unavailable cache only costs the next visit a download.
-        });
-      }
+      if (cached) progress.cached += bytes.length;
+      else downloadedBytes += bytes.length;
+      files.set(entry.file, bytes);
     }),
   );
-  return { files, downloadedBytes, fromCache: downloadedBytes === 0 };
+  return { files, lazy, downloadedBytes, fromCache: downloadedBytes === 0 };
+}
+
+/**
+ * One lazy file (from `loadModelFiles`'s `lazy`), from the cache or downloaded
+ * and checked like the others.
+ * @param {Listed} entry
+ */
+export async function loadModelFile(entry) {
+  const { bytes } = await readFile(await openCache(), entry, () => {});
+  return bytes;
 }
 
 /** Drops every cached model file (after a cached file turned out unusable). */

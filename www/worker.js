@@ -29,7 +29,7 @@
 //   {type: 'reply', id, ok, value | message}   answer to train, set-head, reset-head, remove-head, head-files, *-examples
 //   {type: 'error', stage, message}
 
-import { loadModelFiles, clearModelCache } from './model-files.js';
+import { loadModelFiles, loadModelFile, clearModelCache } from './model-files.js';
 import { startWasm } from './wasm-build.js';
 
 /**
@@ -55,6 +55,8 @@ let model = null;
 let wasm = null;
 /** The shipped head files, for "reset head to default". @type {Map<string, {json: Uint8Array, safetensors: Uint8Array}>} */
 const shipped = new Map();
+/** Replay sets not fetched yet, by head name (fetched at that head's first lesson). @type {Map<string, {file: string, sha256: string}>} */
+const lazyReplay = new Map();
 /** Embeddings already computed (training reuses them). @type {Map<string, Float32Array>} */
 const embeddings = new Map();
 const MAX_CACHED_EMBEDDINGS = 50_000;
@@ -97,7 +99,7 @@ async function load(weightsFile) {
   // Downloads still running when another file has failed must not report.
   let live = true;
   try {
-    const [{ files, downloadedBytes, fromCache }, started] = await Promise.all([
+    const [{ files, lazy, downloadedBytes, fromCache }, started] = await Promise.all([
       loadModelFiles(weightsFile, (p) => live && post({ type: 'progress', ...p })),
       startWasm(),
     ]);
@@ -113,6 +115,10 @@ async function load(weightsFile) {
       throw e;
     }
     model = built;
+    for (const entry of lazy) {
+      const head = /^replay\/([^/]+)\.safetensors$/.exec(entry.file);
+      if (head) lazyReplay.set(head[1], entry);
+    }
     const t2 = performance.now();
     post({
       type: 'ready',
@@ -151,7 +157,6 @@ function buildModel(files, weightsFile) {
       built.setHead(pair.json, pair.safetensors, name);
       shipped.set(head[1], pair);
     }
-    if (/^replay\/[^/]+\.safetensors$/.test(name)) built.setReplay(need(name), name);
   }
   return built;
 }
@@ -387,6 +392,26 @@ function headInputs(model, name, texts) {
 }
 
 /**
+ * Loads shipped head `head`'s replay set (the stored examples that keep its
+ * classes while it learns) if it has one not fetched yet: lessons and their
+ * held-out view need it, nothing else does.
+ * @param {WebModel} model
+ * @param {string} head
+ */
+async function ensureReplay(model, head) {
+  const entry = lazyReplay.get(head);
+  if (!entry) return;
+  let bytes;
+  try {
+    bytes = await loadModelFile(entry);
+  } catch (e) {
+    throw new Error(`${errorText(e)} (the stored examples that keep the ${head} head's classes while it learns)`);
+  }
+  model.setReplay(bytes, entry.file);
+  lazyReplay.delete(head);
+}
+
+/**
  * @param {WebModel} model
  * @param {import('./protocol.js').CallMessage<'train'>} request
  * @returns {Calls['train']['reply']}
@@ -453,7 +478,10 @@ const whenModel = (work) => () => {
 self.onmessage = ({ data }) => {
   switch (data.type) {
     case 'train':
-      reply(data, whenModel((model) => train(model, data)));
+      reply(data, whenModel(async (model) => {
+        await ensureReplay(model, data.head);
+        return train(model, data);
+      }));
       break;
     case 'set-head':
       reply(data, whenModel((model) => {
@@ -498,7 +526,8 @@ self.onmessage = ({ data }) => {
       reply(data, whenModel((model) => model.headFiles(data.head)));
       break;
     case 'cross-validate':
-      reply(data, whenModel((model) => {
+      reply(data, whenModel(async (model) => {
+        await ensureReplay(model, data.head);
         const flat = headInputs(model, data.head, data.examples.map((e) => e.text));
         return model.crossValidate(data.head, flat, data.examples.map((e) => e.label), data.config);
       }));

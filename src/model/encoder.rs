@@ -82,6 +82,12 @@ impl Encoder {
         })
     }
 
+    /// Whether its layers compute on the integer kernels (the compact weights)
+    /// rather than in f32.
+    pub fn on_integer_kernels(&self) -> bool {
+        self.layers.iter().any(Layer::on_integer_kernels)
+    }
+
     /// Dimension of the embeddings (384 for all-MiniLM-L6-v2).
     pub fn dim(&self) -> usize {
         self.config.hidden_size

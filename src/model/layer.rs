@@ -119,6 +119,11 @@ impl Layer {
         self.norm(&self.out_norm, &(self.out.forward(&inter)? + x)?)
     }
 
+    /// Whether its products run on the integer kernels (weights stored in int8).
+    pub(crate) fn on_integer_kernels(&self) -> bool {
+        self.qkv.int8.is_some()
+    }
+
     /// The f32 values of the weights this layer holds only in int8, by name.
     pub(crate) fn int8_parts(&self) -> Vec<(String, Vec<f32>)> {
         [&self.qkv, &self.attn_out, &self.inter, &self.out]

@@ -28,6 +28,8 @@ const sameOrigin = (url) => url.startsWith(server.url) || url.startsWith('data:'
 test('a person types sentences and sees both predictions, the strip and the heat map; a reload starts from the cache', async () => {
   const { page, requests, errors } = await openPage(chrome.context, server.url);
   assert.match(await page.textContent('[data-testid="status"]'), /downloaded/);
+  // Replay sets serve only lessons of the shipped heads: none is fetched to start.
+  assert.deepEqual(requests.filter((url) => url.includes('/weights/replay/')), []);
   await typeSentences(
     page,
     [

@@ -45,6 +45,9 @@ test('teach a brand-new three-class task, keep it across a reload, export and im
   assert.equal(await page.locator('[data-testid="example"]').count(), 15);
   const status = await trainAndWait(page, 'topic');
   assert.match(status, /^Trained topic in \d+ ms/);
+  // The shipped head's replay set is fetched at its first lesson, and used.
+  assert.match(status, /on its stored examples of the shipped classes it scores \d+% \(was \d+%\)/);
+  assert.equal(requests.filter((url) => url.endsWith('/weights/replay/topic.safetensors')).length, 1);
   await typeSentences(page, HELD_OUT.map(([t]) => t).join('\n'));
   assert.deepEqual(
     (await labels(page)).map((l) => l.topic),
