@@ -30,7 +30,7 @@ browser-test: browser-tools dist
 ## since its flags differ) for browsers that have it; the workers pick one. Then gzip
 ## copies of the page's files and the weights, which `serve` sends to browsers that take gzip.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, "", $$3); print $$3 }' Cargo.lock)
-WASM := target/wasm32-unknown-unknown/release/sentence_multitask.wasm
+WASM := target/wasm32-unknown-unknown/wasm-release/sentence_multitask.wasm
 RELAXED_DIR := target/relaxed
 RELAXED_ENV := CARGO_TARGET_DIR=$(RELAXED_DIR) \
   RUSTFLAGS='-C target-feature=+simd128,+relaxed-simd --cfg getrandom_backend="wasm_js"'
@@ -45,9 +45,9 @@ web-tools:
 	  $(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
 
 web: web-tools
-	$(CARGO) build --lib --release --target wasm32-unknown-unknown
+	$(CARGO) build --lib --profile wasm-release --target wasm32-unknown-unknown
 	wasm-bindgen --target web $(NAME_SECTION) --out-dir www/pkg $(WASM)
-	$(RELAXED_ENV) $(CARGO) build --lib --release --target wasm32-unknown-unknown
+	$(RELAXED_ENV) $(CARGO) build --lib --profile wasm-release --target wasm32-unknown-unknown
 	wasm-bindgen --target web $(NAME_SECTION) --out-dir $(RELAXED_DIR)/pkg $(RELAXED_DIR)/$(WASM:target/%=%)
 	cmp www/pkg/sentence_multitask.d.ts $(RELAXED_DIR)/pkg/sentence_multitask.d.ts
 	mkdir -p www/pkg/relaxed
