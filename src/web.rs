@@ -141,6 +141,8 @@ export interface ContrastConfig {
   weightDecay: number;
   seed: number;
   loss: { kind: "cosine" } | { kind: "batch"; temperature: number };
+  /** Rank of LoRA factors the adapter trains through; null: all its values. */
+  lora: number | null;
 }
 
 export interface ClassMetrics {

@@ -148,6 +148,11 @@ fn mismatched_adapters_are_refused_with_the_reason() {
 
 /// Trains adapted head `t` (and plain frozen head `other`) on TEXTS.
 fn train_adapter(enc: &Encoder) -> (Vec<Task>, Vec<f64>) {
+    train_head(enc, adapted("t", 1))
+}
+
+/// Trains `head` (and plain frozen head `other`) on TEXTS.
+fn train_head(enc: &Encoder, head: Head) -> (Vec<Task>, Vec<f64>) {
     let y = vec![0, 0, 0, 0, 1, 1, 1, 1];
     let task = |head: Head, frozen: bool| Task {
         head,
@@ -156,7 +161,7 @@ fn train_adapter(enc: &Encoder) -> (Vec<Task>, Vec<f64>) {
         loss_weight: 1.0,
         frozen,
     };
-    let mut tasks = vec![task(adapted("t", 1), false), task(plain("other", 3), true)];
+    let mut tasks = vec![task(head, false), task(plain("other", 3), true)];
     let texts = || TaskTexts {
         train: TEXTS.iter().map(|t| t.to_string()).collect(),
         val: Vec::new(),
@@ -292,4 +297,50 @@ fn a_lesson_keeps_the_adapter_and_reads_its_outputs() {
     for (name, t) in &before {
         assert_eq!(bits(t), bits(&after[name]), "{name} changed in a lesson");
     }
+}
+
+#[test]
+fn a_low_rank_adapter_trains_its_factors_then_folds_into_the_copy() {
+    let enc = encoder();
+    let fresh = enc.trainable_top_layers(1).unwrap();
+    let low = fresh.deep_copy().unwrap().low_rank(4, 7).unwrap();
+    // Six matrices a layer (query, key, value, attention output, FFN in and
+    // out), an A and a B each; B starts at zero, so the output is the copy's.
+    assert_eq!(low.vars().len(), 12);
+    let states = enc.states_below(&TEXTS, 5).unwrap();
+    let states: Vec<&Tensor> = states.iter().collect();
+    let gap = (low.forward(&states).unwrap() - fresh.forward(&states).unwrap())
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert!(gap < 1e-6, "an untrained low-rank adapter moves the output by {gap}");
+    assert!(fresh.low_rank(0, 0).is_err(), "rank 0 is refused");
+
+    let (tasks, losses) = train_head(enc, plain("t", 1).with_adapter(low));
+    assert!(losses.last().unwrap() < &(losses[0] * 0.5), "loss {losses:?}");
+    // Folded: the matrices moved, layer norms and biases are the copy's.
+    let head = &tasks[0].head;
+    let trained = head.adapter().unwrap().tensors().unwrap();
+    let start = enc.trainable_top_layers(1).unwrap().tensors().unwrap();
+    for (name, t) in &trained {
+        let moved = bits(t) != bits(&start[name]);
+        assert_eq!(moved, t.rank() == 2, "{name}: moved {moved}");
+    }
+    let back = Head::from_bytes(
+        &head.to_json().unwrap(),
+        &head.to_safetensors().unwrap(),
+        &encoder_ref(),
+        "t.json",
+    )
+    .unwrap();
+    assert_eq!(
+        bits(&head_inputs(enc, head, &TEXTS).unwrap()),
+        bits(&head_inputs(enc, &back, &TEXTS).unwrap())
+    );
 }

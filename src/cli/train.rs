@@ -11,11 +11,12 @@ use sentence_multitask::model::weights::{CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FI
 use sentence_multitask::rng::Rng;
 use sentence_multitask::training::adapted::teach_adapted;
 use sentence_multitask::training::contrast::{ContrastConfig, PairLoss};
+use sentence_multitask::training::features::TopLayers;
 use sentence_multitask::training::defaults::{self, Holdout};
 use sentence_multitask::training::fit::{fit, Embedded, Examples, TaskTexts, Texts};
 use sentence_multitask::training::lesson::LessonConfig;
 use sentence_multitask::training::trainer::{
-    Control, Progress, Sampling, Split, Task, TrainConfig, TrainReport, Trainable,
+    Control, Progress, Sampling, Schedule, Split, Task, TrainConfig, TrainReport, Trainable,
 };
 use sentence_multitask::{Encoder, Error, ModelFiles, Result};
 use serde_json::json;
@@ -83,6 +84,10 @@ pub struct Args {
     /// Learning rate of trainable encoder layers.
     #[arg(long, default_value_t = TrainConfig::default().encoder_learning_rate)]
     encoder_lr: f64,
+    /// How the encoder's learning rate moves: constant, or linear (a 6%
+    /// warm-up, then a linear decay to 0 at the last step, as BERT's fine-tuning).
+    #[arg(long, default_value = "constant")]
+    encoder_schedule: Schedule,
     /// AdamW weight decay.
     #[arg(long, default_value_t = TrainConfig::default().weight_decay)]
     weight_decay: f64,
@@ -125,8 +130,21 @@ pub struct Args {
     /// Examples per contrastive step, every pair among them scored (with --contrast).
     #[arg(long, default_value_t = ContrastConfig::default().batch_size, requires = "contrast")]
     pair_batch: usize,
+    /// Train the new layers (--trainable, --adapter or --contrast) through
+    /// rank-R factors of each matrix (LoRA) instead of all their values;
+    /// the result is stored and runs as the full copy.
+    #[arg(long, value_name = "R", value_parser = clap::value_parser!(u64).range(1..))]
+    lora: Option<u64>,
     #[command(flatten)]
     cache: CacheArgs,
+}
+
+/// `layers` trained as --lora asks (all their values without it).
+fn with_lora(args: &Args, layers: TopLayers) -> Result<TopLayers> {
+    match args.lora {
+        Some(rank) => layers.low_rank(rank as usize, args.seed),
+        None => Ok(layers),
+    }
 }
 
 /// The i-th of a repeated option given once per head, once for all, or not at all.
@@ -191,7 +209,9 @@ pub fn run(args: Args) -> Result<()> {
     if args.contrast {
         return few_shot(&args, &encoder, prepared);
     }
-    let top = encoder.trainable_layers(args.trainable)?;
+    let top = (encoder.trainable_layers(args.trainable)?)
+        .map(|top| with_lora(&args, top))
+        .transpose()?;
     let mut tasks = Vec::new();
     let (mut texts, mut records) = (Vec::new(), Vec::new());
     for p in prepared {
@@ -273,6 +293,7 @@ fn settings(args: &Args, data: &[HeadData]) -> TrainConfig {
     c.learning_rate = args.lr.unwrap_or(c.learning_rate);
     c.patience = args.patience.unwrap_or(c.patience);
     c.encoder_learning_rate = args.encoder_lr;
+    c.encoder_schedule = args.encoder_schedule;
     c.weight_decay = args.weight_decay;
     c.seed = args.seed;
     c.class_weighted = args.class_weighted;
@@ -352,7 +373,7 @@ fn prepare(
     let frozen = args.frozen.contains(name);
     if let Some(adapter) = args.adapter.filter(|_| !frozen && head.adapter().is_none()) {
         let k = adapter.layers(encoder.num_layers());
-        head = head.with_adapter(encoder.trainable_top_layers(k)?);
+        head = head.with_adapter(with_lora(args, encoder.trainable_top_layers(k)?)?);
     }
     let mut per_class = BTreeMap::new();
     for &l in &train {
@@ -578,6 +599,7 @@ fn few_shot(args: &Args, encoder: &Encoder, prepared: Vec<Prepared>) -> Result<(
         learning_rate: args.pair_lr,
         loss: args.pair_loss,
         seed: args.seed,
+        lora: args.lora.map(|r| r as usize),
         ..ContrastConfig::default()
     };
     let lesson_config = LessonConfig {

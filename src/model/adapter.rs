@@ -49,7 +49,24 @@ pub struct TopLayers {
     /// sentiment adapter cost two layers' time instead of one. Refreshed
     /// when training ends ([`TopLayers::round_to_storage`]); shared by clones.
     inference: Arc<RwLock<Vec<Layer>>>,
+    /// Low-rank training of the copy ([`TopLayers::low_rank`]), until
+    /// training ends and folds it into the copy.
+    lora: Option<Arc<LowRank>>,
 }
+
+/// LoRA (Hu et al., 2021): each matrix `W` of the copy trains as
+/// `W + scale * B A`, with `A` `(rank, in)` random and `B` `(out, rank)`
+/// zero, so training starts from the copy and only the factors move. Layer
+/// norms and biases stay as copied. A way to train fewer parameters; what
+/// runs and what the file stores is the folded full copy.
+struct LowRank {
+    scale: f64,
+    /// `(matrix name, A, B)`.
+    factors: Vec<(String, Var, Var)>,
+}
+
+/// LoRA's usual `alpha = 2 * rank`: the update's scale does not depend on the rank.
+const LOW_RANK_SCALE: f64 = 2.0;
 
 impl std::fmt::Debug for TopLayers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -94,7 +111,73 @@ impl TopLayers {
             layers,
             varmap,
             inference,
+            lora: None,
         })
+    }
+
+    /// The same layers trained through rank-`rank` factors of every matrix
+    /// (LoRA) instead of all their values; `seed` draws the `A` factors.
+    pub fn low_rank(mut self, rank: usize, seed: u64) -> Result<Self> {
+        if rank == 0 {
+            return Err(Error::InvalidArgument {
+                what: "low-rank adapter".into(),
+                reason: "its rank must be at least 1".into(),
+            });
+        }
+        let data = self.varmap.data().lock().map_err(|_| poisoned())?;
+        let mut names: Vec<&String> = (data.iter())
+            .filter(|(_, v)| v.as_tensor().rank() == 2)
+            .map(|(n, _)| n)
+            .collect();
+        names.sort();
+        let mut rng = crate::rng::Rng::new(seed);
+        let mut factors = Vec::with_capacity(names.len());
+        for name in names {
+            let (rows, cols) = data[name].as_tensor().dims2()?;
+            // Kaiming-uniform bound of a `cols`-input layer, as LoRA's A.
+            let bound = 1.0 / (cols as f32).sqrt();
+            let a: Vec<f32> = (0..rank * cols).map(|_| rng.uniform(-bound, bound)).collect();
+            let a = Var::from_tensor(&Tensor::from_vec(a, (rank, cols), &Device::Cpu)?)?;
+            let b = Var::zeros((rows, rank), DType::F32, &Device::Cpu)?;
+            factors.push((name.clone(), a, b));
+        }
+        drop(data);
+        self.lora = Some(Arc::new(LowRank {
+            scale: LOW_RANK_SCALE,
+            factors,
+        }));
+        Ok(self)
+    }
+
+    /// The values the layers run with: the copy, plus each low-rank update
+    /// while one trains (differentiable).
+    fn current(&self, lora: &LowRank) -> Result<HashMap<String, Tensor>> {
+        let data = self.varmap.data().lock().map_err(|_| poisoned())?;
+        let mut out: HashMap<String, Tensor> = (data.iter())
+            .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
+            .collect();
+        for (name, a, b) in &lora.factors {
+            let delta = (b.as_tensor().matmul(a.as_tensor())? * lora.scale)?;
+            let merged = (&out[name] + delta)?;
+            out.insert(name.clone(), merged);
+        }
+        Ok(out)
+    }
+
+    /// Adds each low-rank update into the copy and zeroes its `B`, so every
+    /// clone of this adapter sees the folded copy from then on.
+    fn fold(&self) -> Result<()> {
+        let Some(lora) = &self.lora else {
+            return Ok(());
+        };
+        let data = self.varmap.data().lock().map_err(|_| poisoned())?;
+        for (name, a, b) in &lora.factors {
+            let delta = (b.as_tensor().matmul(a.as_tensor())? * lora.scale)?;
+            let w = &data[name];
+            w.set(&(w.as_tensor() + delta)?.detach())?;
+            b.set(&b.as_tensor().zeros_like()?)?;
+        }
+        Ok(())
     }
 
     /// Index of the first layer.
@@ -110,13 +193,23 @@ impl TopLayers {
         }
     }
 
-    /// The trainable variables.
+    /// The trainable variables: the low-rank factors while they train, else every value.
     pub fn vars(&self) -> Vec<Var> {
-        self.varmap.all_vars()
+        match &self.lora {
+            Some(lora) => (lora.factors.iter())
+                .flat_map(|(_, a, b)| [a.clone(), b.clone()])
+                .collect(),
+            None => self.varmap.all_vars(),
+        }
     }
 
     /// The current values by encoder name (detached copies).
     pub fn tensors(&self) -> Result<HashMap<String, Tensor>> {
+        if let Some(lora) = &self.lora {
+            return (self.current(lora)?.into_iter())
+                .map(|(name, t)| Ok((name, t.detach().copy()?)))
+                .collect();
+        }
         let data = self.varmap.data().lock().map_err(|_| poisoned())?;
         data.iter()
             .map(|(name, var)| Ok((name.clone(), var.as_tensor().detach().copy()?)))
@@ -132,9 +225,15 @@ impl TopLayers {
     /// below them, mean pooling, L2 normalisation. Differentiable.
     pub fn forward(&self, states: &[&Tensor]) -> Result<Tensor> {
         let lengths = lengths_of(states)?;
-        let x = self
-            .layers
-            .iter()
+        let merged = match &self.lora {
+            Some(lora) => {
+                let vb = VarBuilder::from_tensors(self.current(lora)?, DType::F32, &Device::Cpu);
+                let count = self.layers.len();
+                Some(load(&vb, self.first, count, &self.shape, &mut Int8Weights::new())?)
+            }
+            None => None,
+        };
+        let x = (merged.as_ref().unwrap_or(&self.layers).iter())
             .try_fold(Tensor::cat(states, 0)?, |x, layer| {
                 layer.forward(&x, &lengths)
             })?;
@@ -170,6 +269,7 @@ impl TopLayers {
     /// vectors), so the adapter in memory is the one a reload gives, and
     /// refreshes the inference layers from them (call it when training ends).
     pub fn round_to_storage(&self) -> Result<()> {
+        self.fold()?;
         let int8 = self.round_vars()?;
         let fresh = plain_layers(
             &self.tensors()?,

@@ -37,6 +37,8 @@ pub struct ContrastConfig {
     pub seed: u64,
     /// What the pairs are scored by.
     pub loss: PairLoss,
+    /// Train the adapter through rank-R factors (LoRA) instead of all its values.
+    pub lora: Option<usize>,
 }
 
 /// The contrastive loss.
@@ -85,6 +87,7 @@ impl Default for ContrastConfig {
             weight_decay: 0.01,
             seed: 0,
             loss: PairLoss::Cosine,
+            lora: None,
         }
     }
 }

@@ -127,6 +127,51 @@ pub struct TrainConfig {
     pub class_weighted: bool,
     /// How tasks share steps.
     pub sampling: Sampling,
+    /// How the encoder's learning rate moves over the run.
+    #[serde(default)]
+    pub encoder_schedule: Schedule,
+}
+
+/// How the encoder's learning rate moves over a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedule {
+    /// The same rate throughout.
+    #[default]
+    Constant,
+    /// BERT's fine-tuning schedule: a linear warm-up over the first 6% of
+    /// the run's steps, then a linear decay to 0 at its last step.
+    Linear,
+}
+
+impl Schedule {
+    /// The factor of the learning rate at step `step` (from 0) of `total`.
+    pub fn factor(self, step: usize, total: usize) -> f64 {
+        match self {
+            Schedule::Constant => 1.0,
+            Schedule::Linear => {
+                let warm = ((total as f64 * 0.06).round() as usize).max(1);
+                if step < warm {
+                    (step + 1) as f64 / warm as f64
+                } else {
+                    let rest = total.saturating_sub(warm).max(1);
+                    (total.saturating_sub(step) as f64 / rest as f64).clamp(0.0, 1.0)
+                }
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for Schedule {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "constant" => Ok(Schedule::Constant),
+            "linear" => Ok(Schedule::Linear),
+            _ => Err(format!("{s:?} is not constant or linear")),
+        }
+    }
 }
 
 impl Default for TrainConfig {
@@ -141,6 +186,7 @@ impl Default for TrainConfig {
             patience: 3,
             class_weighted: false,
             sampling: Sampling::Proportional,
+            encoder_schedule: Schedule::Constant,
         }
     }
 }
@@ -469,6 +515,8 @@ struct Run<'a> {
     head_opt: AdamW,
     encoder_opt: AdamW,
     cycles: Vec<BatchCycle>,
+    /// Steps taken, for the encoder's learning-rate schedule.
+    steps_done: usize,
 }
 
 impl<'a> Run<'a> {
@@ -525,6 +573,7 @@ impl<'a> Run<'a> {
             head_opt,
             encoder_opt,
             cycles,
+            steps_done: 0,
         })
     }
 
@@ -562,7 +611,11 @@ impl<'a> Run<'a> {
         let batches: Vec<usize> = self.cycles.iter().map(BatchCycle::batches).collect();
         let order = schedule(&batches, self.config.sampling, &mut self.rng);
         let mut loss_sum = 0.0;
+        let total = order.len() * self.config.epochs;
         for (step, &t) in order.iter().enumerate() {
+            let factor = (self.config.encoder_schedule).factor(self.steps_done, total);
+            (self.encoder_opt).set_learning_rate(self.config.encoder_learning_rate * factor);
+            self.steps_done += 1;
             let value = self.step(t)?;
             if !value.is_finite() {
                 return Err(Error::InvalidArgument {
@@ -758,4 +811,25 @@ pub fn predict_classes(head: &Head, embeddings: &Tensor) -> Result<Vec<usize>> {
         .into_iter()
         .map(|p| p as usize)
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Schedule;
+
+    #[test]
+    fn the_linear_schedule_warms_up_then_decays_to_zero() {
+        let f = |step| Schedule::Linear.factor(step, 100);
+        // 6 warm-up steps of 100: 1/6, 2/6 ... 1, then 94 steps down to 1/94.
+        assert!((f(0) - 1.0 / 6.0).abs() < 1e-12);
+        assert_eq!(f(5), 1.0);
+        assert_eq!(f(6), 1.0);
+        assert!((f(99) - 1.0 / 94.0).abs() < 1e-12);
+        assert_eq!(f(100), 0.0);
+        assert!((1..100).all(|s| f(s) <= f(s - 1) || s < 6));
+        assert_eq!(Schedule::Constant.factor(99, 100), 1.0);
+        assert_eq!(Schedule::Linear.factor(0, 1), 1.0);
+        assert_eq!("linear".parse(), Ok(Schedule::Linear));
+        assert!("cosine".parse::<Schedule>().unwrap_err().contains("constant or linear"));
+    }
 }

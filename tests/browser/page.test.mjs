@@ -50,6 +50,8 @@ test('a person types sentences and sees both predictions, the strip and the heat
   const strip = page.locator('[data-testid="embedding-strip"]').first();
   await strip.hover({ position: { x: 5, y: 5 } });
   assert.match(await page.locator('.readout').first().textContent(), /^dim \d+: -?\d\.\d{4}$/);
+  // From the top: a scrolled page shows the sticky teaching panel shifted in a full-page shot.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(SHOTS, 'page-results.png'), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: join(SHOTS, 'page-phone.png'), fullPage: true });

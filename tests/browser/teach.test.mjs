@@ -53,6 +53,8 @@ test('teach a brand-new three-class task, keep it across a reload, export and im
     (await labels(page)).map((l) => l.topic),
     HELD_OUT.map(([, label]) => label),
   );
+  // From the top: a scrolled page shows the sticky teaching panel shifted in a full-page shot.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(REPO, 'target', 'screenshots', 'page-teach.png'), fullPage: true });
 
   // A reload keeps the examples and the trained head.
