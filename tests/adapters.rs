@@ -104,6 +104,51 @@ fn adapter_files_round_trip_bit_for_bit() {
 }
 
 #[test]
+fn four_bit_adapters_halve_the_bytes_and_round_trip_bit_for_bit() {
+    let head = plain("t", 1).with_adapter(
+        encoder()
+            .trainable_top_layers(1)
+            .unwrap()
+            .stored_in(4)
+            .unwrap(),
+    );
+    head.adapter().unwrap().round_to_storage().unwrap();
+    let (json, weights) = (head.to_json().unwrap(), head.to_safetensors().unwrap());
+    assert!(weights.len() < 1_000_000, "{} bytes", weights.len());
+    assert_eq!(head.meta().adapter.as_ref().unwrap().bits, 4);
+    let back = Head::from_bytes(&json, &weights, &encoder_ref(), "t.json").unwrap();
+    assert_eq!(back.to_safetensors().unwrap(), weights);
+    assert_eq!(back.to_json().unwrap(), json);
+    let (a, b) = (model_with(vec![head]), model_with(vec![back]));
+    assert_eq!(probabilities(&a, "t"), probabilities(&b, "t"));
+    // Still close to the frozen head: 4 bits a value moves a layer only a little.
+    let frozen = model_with(vec![plain("t", 1)]);
+    let gap = (probabilities(&a, "t")
+        .iter()
+        .zip(probabilities(&frozen, "t")))
+    .map(|(x, y)| (x - y).abs())
+    .fold(0f32, f32::max);
+    assert!(gap < 0.05, "4-bit rounding moved a probability by {gap}");
+    // The description must say how the values are stored.
+    let mut meta: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    meta["adapter"]["bits"] = 8.into();
+    let err = Head::from_bytes(
+        meta.to_string().as_bytes(),
+        &weights,
+        &encoder_ref(),
+        "t.json",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("8-bit values"), "{err}");
+    assert!(encoder()
+        .trainable_top_layers(1)
+        .unwrap()
+        .stored_in(5)
+        .is_err());
+}
+
+#[test]
 fn mismatched_adapters_are_refused_with_the_reason() {
     let head = adapted("t", 1);
     let (json, weights) = (head.to_json().unwrap(), head.to_safetensors().unwrap());
@@ -319,11 +364,17 @@ fn a_low_rank_adapter_trains_its_factors_then_folds_into_the_copy() {
         .unwrap()
         .to_scalar::<f32>()
         .unwrap();
-    assert!(gap < 1e-6, "an untrained low-rank adapter moves the output by {gap}");
+    assert!(
+        gap < 1e-6,
+        "an untrained low-rank adapter moves the output by {gap}"
+    );
     assert!(fresh.low_rank(0, 0).is_err(), "rank 0 is refused");
 
     let (tasks, losses) = train_head(enc, plain("t", 1).with_adapter(low));
-    assert!(losses.last().unwrap() < &(losses[0] * 0.5), "loss {losses:?}");
+    assert!(
+        losses.last().unwrap() < &(losses[0] * 0.5),
+        "loss {losses:?}"
+    );
     // Folded: the matrices moved, layer norms and biases are the copy's.
     let head = &tasks[0].head;
     let trained = head.adapter().unwrap().tensors().unwrap();

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use candle_core::Device;
 use common::{cosine, golden, model_files, weights_dir};
 use half::f16;
-use sentence_multitask::model::quantize::{Int8Matrix, GROUP};
+use sentence_multitask::model::quantize::{pack_int4, unpack_int4, Int8Matrix, GROUP};
 use sentence_multitask::model::weights::{
     load_tensors, parse_config, serialize_int8, COMPACT_WEIGHTS_FILE,
 };
@@ -97,6 +97,31 @@ fn quantiser_error_is_at_most_half_a_step_per_group() {
         Int8Matrix::quantize(&[0.0; 10], 10).is_none(),
         "width not a multiple of the group"
     );
+}
+
+#[test]
+fn four_bit_values_pack_two_a_byte_and_come_back() {
+    let values: Vec<i8> = (-8..=7).chain((-8..=7).rev()).collect();
+    let packed = pack_int4(&values);
+    assert_eq!(packed.len(), values.len() / 2);
+    assert_eq!(packed[0], 0x98, "low nibble first: -8 then -7");
+    assert_eq!(unpack_int4(&packed), values);
+    // 4-bit quantising keeps -7..=7 and at most half a (16x coarser) step of error.
+    let data: Vec<f32> = (0..GROUP * 2).map(|i| (i as f32 - 60.0) * 0.01).collect();
+    let m = Int8Matrix::quantize_bits(&data, GROUP * 2, 4).unwrap();
+    assert!(m.values.iter().all(|v| (-7..=7).contains(v)));
+    assert!(m.values.contains(&7) && m.values.contains(&-7));
+    for (g, (orig, got)) in data
+        .chunks(GROUP)
+        .zip(m.dequantize().chunks(GROUP))
+        .enumerate()
+    {
+        let step = m.scales[g].to_f32();
+        assert!(orig
+            .iter()
+            .zip(got)
+            .all(|(x, y)| (x - y).abs() <= step * 0.5 + 1e-6));
+    }
 }
 
 /// One tensor as stored: name, dtype, shape, bytes.

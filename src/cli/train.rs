@@ -11,8 +11,8 @@ use sentence_multitask::model::weights::{CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FI
 use sentence_multitask::rng::Rng;
 use sentence_multitask::training::adapted::teach_adapted;
 use sentence_multitask::training::contrast::{ContrastConfig, PairLoss};
-use sentence_multitask::training::features::TopLayers;
 use sentence_multitask::training::defaults::{self, Holdout};
+use sentence_multitask::training::features::TopLayers;
 use sentence_multitask::training::fit::{fit, Embedded, Examples, TaskTexts, Texts};
 use sentence_multitask::training::lesson::LessonConfig;
 use sentence_multitask::training::trainer::{
@@ -135,12 +135,16 @@ pub struct Args {
     /// the result is stored and runs as the full copy.
     #[arg(long, value_name = "R", value_parser = clap::value_parser!(u64).range(1..))]
     lora: Option<u64>,
+    /// Bits a new adapter stores each matrix value in: 8, or 4 (half the bytes).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(4..=8))]
+    adapter_bits: u8,
     #[command(flatten)]
     cache: CacheArgs,
 }
 
-/// `layers` trained as --lora asks (all their values without it).
-fn with_lora(args: &Args, layers: TopLayers) -> Result<TopLayers> {
+/// New trainable `layers` as --lora and --adapter-bits ask.
+fn new_layers(args: &Args, layers: TopLayers) -> Result<TopLayers> {
+    let layers = layers.stored_in(args.adapter_bits)?;
     match args.lora {
         Some(rank) => layers.low_rank(rank as usize, args.seed),
         None => Ok(layers),
@@ -210,7 +214,7 @@ pub fn run(args: Args) -> Result<()> {
         return few_shot(&args, &encoder, prepared);
     }
     let top = (encoder.trainable_layers(args.trainable)?)
-        .map(|top| with_lora(&args, top))
+        .map(|top| new_layers(&args, top))
         .transpose()?;
     let mut tasks = Vec::new();
     let (mut texts, mut records) = (Vec::new(), Vec::new());
@@ -373,7 +377,7 @@ fn prepare(
     let frozen = args.frozen.contains(name);
     if let Some(adapter) = args.adapter.filter(|_| !frozen && head.adapter().is_none()) {
         let k = adapter.layers(encoder.num_layers());
-        head = head.with_adapter(with_lora(args, encoder.trainable_top_layers(k)?)?);
+        head = head.with_adapter(new_layers(args, encoder.trainable_top_layers(k)?)?);
     }
     let mut per_class = BTreeMap::new();
     for &l in &train {

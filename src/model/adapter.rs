@@ -32,6 +32,18 @@ pub struct AdapterMeta {
     pub layers: Vec<usize>,
     /// Shape of each layer.
     pub shape: LayerShape,
+    /// Bits a stored matrix value takes: 8, or 4 (half the bytes; measured
+    /// in weights/README.md). Files from before it say nothing: 8.
+    #[serde(default = "eight_bits", skip_serializing_if = "is_eight_bits")]
+    pub bits: u8,
+}
+
+fn eight_bits() -> u8 {
+    8
+}
+
+fn is_eight_bits(bits: &u8) -> bool {
+    *bits == 8
 }
 
 /// Trainable copies of an encoder's top layers. Clones share the variables
@@ -52,6 +64,8 @@ pub struct TopLayers {
     /// Low-rank training of the copy ([`TopLayers::low_rank`]), until
     /// training ends and folds it into the copy.
     lora: Option<Arc<LowRank>>,
+    /// Bits of a stored matrix value ([`AdapterMeta::bits`]).
+    bits: u8,
 }
 
 /// LoRA (Hu et al., 2021): each matrix `W` of the copy trains as
@@ -112,7 +126,21 @@ impl TopLayers {
             varmap,
             inference,
             lora: None,
+            bits: 8,
         })
+    }
+
+    /// The same layers, stored (and rounded when training ends) with `bits`
+    /// per matrix value: 8 or 4.
+    pub fn stored_in(mut self, bits: u8) -> Result<Self> {
+        if bits != 8 && bits != 4 {
+            return Err(Error::InvalidArgument {
+                what: "adapter storage".into(),
+                reason: format!("{bits} bits a value: 8 or 4 are stored"),
+            });
+        }
+        self.bits = bits;
+        Ok(self)
     }
 
     /// The same layers trained through rank-`rank` factors of every matrix
@@ -136,7 +164,9 @@ impl TopLayers {
             let (rows, cols) = data[name].as_tensor().dims2()?;
             // Kaiming-uniform bound of a `cols`-input layer, as LoRA's A.
             let bound = 1.0 / (cols as f32).sqrt();
-            let a: Vec<f32> = (0..rank * cols).map(|_| rng.uniform(-bound, bound)).collect();
+            let a: Vec<f32> = (0..rank * cols)
+                .map(|_| rng.uniform(-bound, bound))
+                .collect();
             let a = Var::from_tensor(&Tensor::from_vec(a, (rank, cols), &Device::Cpu)?)?;
             let b = Var::zeros((rows, rank), DType::F32, &Device::Cpu)?;
             factors.push((name.clone(), a, b));
@@ -190,6 +220,7 @@ impl TopLayers {
         AdapterMeta {
             layers: (self.first..self.first + self.layers.len()).collect(),
             shape: self.shape,
+            bits: self.bits,
         }
     }
 
@@ -218,7 +249,8 @@ impl TopLayers {
 
     /// An independent adapter with the same values.
     pub fn deep_copy(&self) -> Result<Self> {
-        Self::from_tensors(&self.tensors()?, self.first, self.layers.len(), self.shape)
+        Self::from_tensors(&self.tensors()?, self.first, self.layers.len(), self.shape)?
+            .stored_in(self.bits)
     }
 
     /// Sentence embeddings `(n, dim)`: the layers over each text's states
@@ -229,7 +261,13 @@ impl TopLayers {
             Some(lora) => {
                 let vb = VarBuilder::from_tensors(self.current(lora)?, DType::F32, &Device::Cpu);
                 let count = self.layers.len();
-                Some(load(&vb, self.first, count, &self.shape, &mut Int8Weights::new())?)
+                Some(load(
+                    &vb,
+                    self.first,
+                    count,
+                    &self.shape,
+                    &mut Int8Weights::new(),
+                )?)
             }
             None => None,
         };
@@ -291,7 +329,7 @@ impl TopLayers {
             let t = var.as_tensor();
             let values = t.flatten_all()?.to_vec1::<f32>()?;
             let matrix = match t.dims() {
-                [_, cols] => Int8Matrix::quantize(&values, *cols),
+                [_, cols] => Int8Matrix::quantize_bits(&values, *cols, self.bits),
                 _ => None,
             };
             let rounded = match &matrix {
@@ -320,24 +358,23 @@ fn load(
         .collect()
 }
 
-/// The matrices among `tensors` that int8 storage holds exactly (an adapter
-/// rounded to storage, or copied from compact weights): those run on the
-/// integer kernels with the same results as from a file. Others stay f32, so
-/// an untrained adapter over exact weights gives exactly the frozen output.
+/// The matrices among `tensors` that 8- or 4-bit storage holds exactly (an
+/// adapter rounded to storage, or copied from compact weights): those run on
+/// the integer kernels with the same results as from a file. Others stay f32,
+/// so an untrained adapter over exact weights gives exactly the frozen output.
 fn exact_int8(tensors: &HashMap<String, Tensor>) -> Result<Int8Weights> {
     let mut out = Int8Weights::new();
     for (name, t) in tensors {
         let [_, cols] = t.dims() else { continue };
         let values = t.flatten_all()?.to_vec1::<f32>()?;
-        if let Some(m) = Int8Matrix::quantize(&values, *cols) {
-            let same = m
-                .dequantize()
-                .iter()
-                .zip(&values)
-                .all(|(a, b)| a.to_bits() == b.to_bits());
-            if same {
-                out.insert(name.clone(), m);
-            }
+        let exact = [8, 4].into_iter().find_map(|bits| {
+            let m = Int8Matrix::quantize_bits(&values, *cols, bits)?;
+            let same =
+                (m.dequantize().iter().zip(&values)).all(|(a, b)| a.to_bits() == b.to_bits());
+            same.then_some(m)
+        });
+        if let Some(m) = exact {
+            out.insert(name.clone(), m);
         }
     }
     Ok(out)
@@ -400,14 +437,23 @@ impl TopLayers {
                 let view = st
                     .tensor(&stored)
                     .map_err(|_| refuse(format!("weights lack adapter tensor `{stored}`")))?;
-                if view.shape() != shape.as_slice() {
+                let four_bit = view.dtype() == safetensors::Dtype::U8;
+                if shape.len() == 2 && four_bit != (meta.bits == 4) {
                     return Err(refuse(format!(
-                        "adapter tensor `{stored}` has shape {:?}, expected {shape:?}",
-                        view.shape()
+                        "adapter tensor `{stored}` is stored as {:?}, the head describes {}-bit values",
+                        view.dtype(),
+                        meta.bits
                     )));
                 }
-                let tensor = crate::model::weights::read_tensor(st, &stored, &view, &Device::Cpu)
-                    .map_err(|r| refuse(format!("adapter tensor `{stored}` {r}")))?;
+                let seen = crate::model::weights::stored_shape(&view);
+                if seen != shape {
+                    return Err(refuse(format!(
+                        "adapter tensor `{stored}` has shape {seen:?}, expected {shape:?}"
+                    )));
+                }
+                let tensor =
+                    crate::model::weights::read_adapter_tensor(st, &stored, &view, &Device::Cpu)
+                        .map_err(|r| refuse(format!("adapter tensor `{stored}` {r}")))?;
                 if !crate::model::weights::all_finite(&tensor)? {
                     return Err(refuse(format!(
                         "adapter tensor `{stored}` contains NaN or infinite values"
@@ -416,7 +462,9 @@ impl TopLayers {
                 tensors.insert(name, tensor);
             }
         }
-        Self::from_tensors(&tensors, first, meta.layers.len(), meta.shape)
+        Self::from_tensors(&tensors, first, meta.layers.len(), meta.shape)?
+            .stored_in(meta.bits)
+            .map_err(|e| refuse(e.to_string()))
     }
 
     /// The adapter's tensors as a head's weights file stores them.
@@ -427,9 +475,10 @@ impl TopLayers {
         let mut stored = Vec::new();
         for name in names {
             let prefixed = format!("{ADAPTER_PREFIX}{name}");
-            stored.extend(crate::model::weights::stored_int8(
+            stored.extend(crate::model::weights::stored_quantized(
                 &prefixed,
                 &tensors[name],
+                self.bits,
             )?);
         }
         Ok(stored)

@@ -7,6 +7,9 @@
 //!
 //! In a safetensors file a quantised matrix `NAME` is an `I8` tensor of its
 //! own shape plus `NAME.scale`, an `F16` tensor of shape `(rows, cols / GROUP)`.
+//! Adapters may store their matrices in 4 bits (`q` in -7..=7, the same
+//! groups): then `NAME` is a `U8` tensor of shape `(rows, cols / 2)`, two
+//! values a byte, the low nibble first; in memory they are int8 as any other.
 
 use half::f16;
 
@@ -31,6 +34,12 @@ impl Int8Matrix {
     /// Quantises a row-major `(rows, cols)` f32 matrix; `None` when `cols`
     /// is not a multiple of [`GROUP`] (such a matrix stays in f16).
     pub fn quantize(data: &[f32], cols: usize) -> Option<Self> {
+        Self::quantize_bits(data, cols, 8)
+    }
+
+    /// As [`Int8Matrix::quantize`], with `q` in `-levels(bits)..=levels(bits)`.
+    pub fn quantize_bits(data: &[f32], cols: usize, bits: u8) -> Option<Self> {
+        let levels = f32::from(levels(bits));
         if cols == 0 || !cols.is_multiple_of(GROUP) || !data.len().is_multiple_of(cols) {
             return None;
         }
@@ -38,11 +47,11 @@ impl Int8Matrix {
         let mut scales = Vec::with_capacity(data.len() / GROUP);
         for group in data.chunks(GROUP) {
             let max = group.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let scale = f16::from_f32(max / 127.0);
+            let scale = f16::from_f32(max / levels);
             let s = scale.to_f32();
             scales.push(scale);
             values.extend(group.iter().map(|&v| match s > 0.0 {
-                true => (v / s).round().clamp(-127.0, 127.0) as i8,
+                true => (v / s).round().clamp(-levels, levels) as i8,
                 false => 0,
             }));
         }
@@ -72,6 +81,29 @@ impl Int8Matrix {
         extend_groups(values, scales, self.group, out);
         true
     }
+}
+
+/// The largest stored magnitude in `bits`-bit storage: 127 for 8 bits, 7 for 4.
+pub fn levels(bits: u8) -> i8 {
+    match bits {
+        4 => 7,
+        _ => 127,
+    }
+}
+
+/// Values in -8..=7, two a byte, the low nibble first (`values.len()` even).
+pub fn pack_int4(values: &[i8]) -> Vec<u8> {
+    (values.chunks(2))
+        .map(|p| (p[0] as u8 & 0x0f) | ((p.get(1).copied().unwrap_or(0) as u8) << 4))
+        .collect()
+}
+
+/// The values [`pack_int4`] packed.
+pub fn unpack_int4(bytes: &[u8]) -> Vec<i8> {
+    // Shifting the nibble to the top and back (arithmetically) restores its sign.
+    (bytes.iter())
+        .flat_map(|&b| [((b << 4) as i8) >> 4, (b as i8) >> 4])
+        .collect()
 }
 
 /// Appends `values`, in groups of `group` sharing one of `scales`, as f32.

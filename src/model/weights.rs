@@ -12,7 +12,7 @@ use half::f16;
 use safetensors::SafeTensors;
 
 use crate::error::{Error, Result};
-use crate::model::quantize::{group_of, Int8Matrix, SCALE_SUFFIX};
+use crate::model::quantize::{group_of, pack_int4, unpack_int4, Int8Matrix, SCALE_SUFFIX};
 
 /// File name of the BERT configuration inside a weights directory.
 pub const CONFIG_FILE: &str = "config.json";
@@ -242,6 +242,19 @@ pub(crate) fn read_tensor(
     }
 }
 
+/// As [`read_tensor`], also reading 4-bit matrices (`U8`, an adapter's).
+pub(crate) fn read_adapter_tensor(
+    st: &SafeTensors,
+    name: &str,
+    view: &safetensors::tensor::TensorView,
+    device: &Device,
+) -> std::result::Result<Tensor, String> {
+    match view.dtype() {
+        safetensors::Dtype::U8 => load_int8(st, name, view, device),
+        _ => read_tensor(st, name, view, device),
+    }
+}
+
 /// Upcasts an int8 matrix (see [`crate::model::quantize`]) with its `NAME.scale` tensor.
 fn load_int8(
     st: &SafeTensors,
@@ -251,7 +264,7 @@ fn load_int8(
 ) -> std::result::Result<Tensor, String> {
     Tensor::from_vec(
         read_int8(st, name, view)?.dequantize(),
-        view.shape(),
+        stored_shape(view),
         device,
     )
     .map_err(|e| format!("could not be read: {e}"))
@@ -273,13 +286,26 @@ fn read_int8(
             scales.dtype()
         ));
     }
+    let values = match view.dtype() {
+        safetensors::Dtype::U8 => unpack_int4(view.data()),
+        _ => view.data().iter().map(|&b| b as i8).collect(),
+    };
     Ok(Int8Matrix {
-        values: view.data().iter().map(|&b| b as i8).collect(),
+        values,
         scales: (scales.data().chunks_exact(2))
             .map(|b| f16::from_le_bytes([b[0], b[1]]))
             .collect(),
-        group: group_of(view.shape(), scales.shape())?,
+        group: group_of(&stored_shape(view), scales.shape())?,
     })
+}
+
+/// The shape of the matrix a quantised tensor stores: a 4-bit (`U8`) one
+/// holds two values a byte along its rows.
+pub(crate) fn stored_shape(view: &safetensors::tensor::TensorView) -> Vec<usize> {
+    match (view.dtype(), view.shape()) {
+        (safetensors::Dtype::U8, [rows, half]) => vec![*rows, half * 2],
+        (_, shape) => shape.to_vec(),
+    }
 }
 
 /// True when every value of an f32 tensor is finite (no NaN, no infinity).
@@ -332,6 +358,12 @@ pub(crate) type Stored = (String, safetensors::Dtype, Vec<usize>, Vec<u8>);
 /// matrix whose width is a multiple of the group as int8 plus `NAME.scale`,
 /// anything else as f16.
 pub(crate) fn stored_int8(name: &str, tensor: &Tensor) -> Result<Vec<Stored>> {
+    stored_quantized(name, tensor, 8)
+}
+
+/// As [`stored_int8`], in `bits` (8, or 4: two values a byte, `U8` of shape
+/// `(rows, cols / 2)`) per matrix value.
+pub(crate) fn stored_quantized(name: &str, tensor: &Tensor, bits: u8) -> Result<Vec<Stored>> {
     use safetensors::Dtype;
     let shape = tensor.dims().to_vec();
     let data = tensor
@@ -339,16 +371,27 @@ pub(crate) fn stored_int8(name: &str, tensor: &Tensor) -> Result<Vec<Stored>> {
         .to_dtype(DType::F32)?
         .to_vec1::<f32>()?;
     let quantized = match shape.as_slice() {
-        [_, cols] => Int8Matrix::quantize(&data, *cols),
+        [_, cols] => Int8Matrix::quantize_bits(&data, *cols, bits),
         _ => None,
     };
     Ok(match quantized {
         Some(m) => {
             let groups = shape[1] / m.group;
-            let values = m.values.iter().map(|&v| v as u8).collect();
+            let values = match bits {
+                4 => (
+                    Dtype::U8,
+                    vec![shape[0], shape[1] / 2],
+                    pack_int4(&m.values),
+                ),
+                _ => (
+                    Dtype::I8,
+                    shape.clone(),
+                    m.values.iter().map(|&v| v as u8).collect(),
+                ),
+            };
             let scales = m.scales.iter().flat_map(|s| s.to_le_bytes()).collect();
             vec![
-                (name.to_string(), Dtype::I8, shape.clone(), values),
+                (name.to_string(), values.0, values.1, values.2),
                 (
                     format!("{name}{SCALE_SUFFIX}"),
                     Dtype::F16,

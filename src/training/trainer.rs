@@ -830,6 +830,9 @@ mod tests {
         assert_eq!(Schedule::Constant.factor(99, 100), 1.0);
         assert_eq!(Schedule::Linear.factor(0, 1), 1.0);
         assert_eq!("linear".parse(), Ok(Schedule::Linear));
-        assert!("cosine".parse::<Schedule>().unwrap_err().contains("constant or linear"));
+        assert!("cosine"
+            .parse::<Schedule>()
+            .unwrap_err()
+            .contains("constant or linear"));
     }
 }
