@@ -149,15 +149,16 @@ heads-topic:
 	  --data $(DATA)/ag_news/train_subset20k.csv --val-fraction 0.1 --arch mlp --seed 0 --out weights/heads
 
 ## Sentiment: a linear head on the frozen embedding (target/heads-frozen/), then
-## that head with its own copy of the top layer (an adapter), trained on a random
-## 16,000 phrases; the shared encoder stays as it is (weights/README.md).
+## that head with its own copy of the top two layers (an adapter, stored in 4 bits
+## a value), trained on a random 16,000 phrases; the shared encoder stays as it is
+## (weights/README.md).
 heads-sentiment:
 	$(CARGO) run --quiet --release -- train --head sentiment --format sst2 \
 	  --data $(DATA)/sst2/train.tsv --val $(DATA)/sst2/dev.tsv --arch linear --lr 0.002 --weight-decay 0 \
 	  --patience 5 --epochs 40 --seed 0 --out target/heads-frozen
 	$(CARGO) run --quiet --release -- train --head sentiment --format sst2 \
 	  --data $(DATA)/sst2/train.tsv --sample 16000 --val $(DATA)/sst2/dev.tsv \
-	  --init target/heads-frozen/sentiment.json --adapter top-1 --encoder-lr 5e-4 --lr 1e-3 \
+	  --init target/heads-frozen/sentiment.json --adapter top-2 --adapter-bits 4 --encoder-lr 5e-4 --lr 1e-3 \
 	  --batch-size 32 --epochs 2 --patience 0 --seed 0 --out weights/heads
 
 ## The studies behind DISCUSSION.md (the studies/ crate) on ../shared/data: results.json,

@@ -351,7 +351,7 @@ fn a_low_rank_adapter_trains_its_factors_then_folds_into_the_copy() {
     let low = fresh.deep_copy().unwrap().low_rank(4, 7).unwrap();
     // Six matrices a layer (query, key, value, attention output, FFN in and
     // out), an A and a B each; B starts at zero, so the output is the copy's.
-    assert_eq!(low.vars().len(), 12);
+    assert_eq!(low.vars().unwrap().len(), 12);
     let states = enc.states_below(&TEXTS, 5).unwrap();
     let states: Vec<&Tensor> = states.iter().collect();
     let gap = (low.forward(&states).unwrap() - fresh.forward(&states).unwrap())

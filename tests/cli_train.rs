@@ -297,3 +297,45 @@ fn contrast_trains_a_fresh_adapter_then_the_head() {
     let refused = train_one("bake", &data, &out, &["--contrast", "--trainable", "top-1"]);
     assert!(!refused.status.success());
 }
+
+/// `--adapter-bits 4` stores the new adapter in 4 bits a value (half the
+/// bytes), `--lora R` trains it through rank-R factors, `--encoder-schedule
+/// linear` decays its learning rate; a bit count other than 8 or 4 is refused.
+#[test]
+fn adapters_train_low_rank_and_store_four_bits() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("two.jsonl");
+    two_classes(&data, 8);
+    let (out, eight) = (dir.path().join("out"), dir.path().join("eight"));
+    let flags = [
+        "--adapter",
+        "top-1",
+        "--epochs",
+        "2",
+        "--encoder-lr",
+        "1e-3",
+    ];
+    let four = [&flags[..], &["--adapter-bits", "4", "--lora", "4"]].concat();
+    let four = [&four[..], &["--encoder-schedule", "linear"]].concat();
+    let trained = train_one("bake", &data, &out, &four);
+    ok(&trained);
+    says(&trained, "\"encoder_schedule\":\"linear\"");
+    ok(&train_one("bake", &data, &eight, &flags));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("bake.json")).unwrap()).unwrap();
+    assert_eq!(json["adapter"]["bits"], 4);
+    let size = |dir: &Path| {
+        std::fs::metadata(dir.join("bake.safetensors"))
+            .unwrap()
+            .len()
+    };
+    let (small, big) = (size(&out), size(&eight));
+    assert!(small * 10 < big * 6, "4 bits: {small} B, 8 bits: {big} B");
+    let refused = train_one(
+        "bake",
+        &data,
+        &out,
+        &["--adapter", "top-1", "--adapter-bits", "5"],
+    );
+    says(&refused, "8 or 4");
+}

@@ -10,7 +10,7 @@
 //! adapter is 1.8 MB instead of 7 MB in f32.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
@@ -52,9 +52,16 @@ fn is_eight_bits(bits: &u8) -> bool {
 #[derive(Clone)]
 pub struct TopLayers {
     first: usize,
+    count: usize,
     shape: LayerShape,
-    layers: Vec<Layer>,
-    varmap: VarMap,
+    /// The layers on variables, for training: made on first need, so an
+    /// adapter read from a file only to predict never holds their f32 copies
+    /// (7 MB a layer; the page's peak memory). Shared by clones.
+    trainable: Arc<OnceLock<Trainable>>,
+    /// The values the inference layers do not hold in int8 (the vectors:
+    /// biases, layer norms), as made or read: with those int8 matrices, what
+    /// the trainable copies start from.
+    vectors: Arc<HashMap<String, Tensor>>,
     /// The same layers on plain tensors, for inference: layers on variables
     /// take the trainer's slow paths (weights fused again on every call,
     /// composed softmax, GELU and layer norm), which made the page's
@@ -66,6 +73,33 @@ pub struct TopLayers {
     lora: Option<Arc<LowRank>>,
     /// Bits of a stored matrix value ([`AdapterMeta::bits`]).
     bits: u8,
+}
+
+/// The layers on variables, and the variables.
+struct Trainable {
+    layers: Vec<Layer>,
+    varmap: VarMap,
+}
+
+impl Trainable {
+    /// Variables holding copies of `tensors`, and layers `first..first + count` on them.
+    fn new(
+        tensors: &HashMap<String, Tensor>,
+        first: usize,
+        count: usize,
+        shape: &LayerShape,
+    ) -> Result<Self> {
+        let varmap = VarMap::new();
+        {
+            let mut data = varmap.data().lock().map_err(|_| poisoned())?;
+            for (name, tensor) in tensors {
+                data.insert(name.clone(), Var::from_tensor(&tensor.copy()?)?);
+            }
+        }
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let layers = load(&vb, first, count, shape, &mut Int8Weights::new())?;
+        Ok(Self { layers, varmap })
+    }
 }
 
 /// LoRA (Hu et al., 2021): each matrix `W` of the copy trains as
@@ -90,6 +124,21 @@ impl std::fmt::Debug for TopLayers {
     }
 }
 
+fn unknown(name: &str) -> Error {
+    Error::InvalidArgument {
+        what: "adapter".into(),
+        reason: format!("has no value for `{name}`"),
+    }
+}
+
+/// The vectors (rank 1) among `tensors`.
+fn vectors_of(tensors: &HashMap<String, Tensor>) -> HashMap<String, Tensor> {
+    (tensors.iter())
+        .filter(|(_, t)| t.rank() == 1)
+        .map(|(n, t)| (n.clone(), t.clone()))
+        .collect()
+}
+
 fn poisoned() -> Error {
     Error::InvalidArgument {
         what: "adapter".into(),
@@ -106,28 +155,69 @@ impl TopLayers {
         count: usize,
         shape: LayerShape,
     ) -> Result<Self> {
-        let varmap = VarMap::new();
-        {
-            let mut data = varmap.data().lock().map_err(|_| poisoned())?;
-            for (name, tensor) in tensors {
-                data.insert(name.clone(), Var::from_tensor(&tensor.copy()?)?);
-            }
-        }
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-        let layers = load(&vb, first, count, &shape, &mut Int8Weights::new())?;
+        let trainable = Trainable::new(tensors, first, count, &shape)?;
         let int8 = exact_int8(tensors)?;
-        let inference = Arc::new(RwLock::new(plain_layers(
-            tensors, first, count, &shape, int8,
-        )?));
+        let inference = plain_layers(tensors, first, count, &shape, int8)?;
         Ok(Self {
+            trainable: Arc::new(OnceLock::from(trainable)),
+            ..Self::predicting(first, count, shape, vectors_of(tensors), inference)
+        })
+    }
+
+    /// Layers that predict through `inference` and make their trainable
+    /// copies only when first asked to train.
+    fn predicting(
+        first: usize,
+        count: usize,
+        shape: LayerShape,
+        vectors: HashMap<String, Tensor>,
+        inference: Vec<Layer>,
+    ) -> Self {
+        Self {
             first,
+            count,
             shape,
-            layers,
-            varmap,
-            inference,
+            trainable: Arc::new(OnceLock::new()),
+            vectors: Arc::new(vectors),
+            inference: Arc::new(RwLock::new(inference)),
             lora: None,
             bits: 8,
-        })
+        }
+    }
+
+    /// The layers on variables, made from the current values on first need.
+    fn trainable(&self) -> Result<&Trainable> {
+        if let Some(t) = self.trainable.get() {
+            return Ok(t);
+        }
+        let made = Trainable::new(&self.stored_values()?, self.first, self.count, &self.shape)?;
+        // Another clone may have made them meanwhile; either is the same.
+        let _ = self.trainable.set(made);
+        self.trainable.get().ok_or_else(poisoned)
+    }
+
+    /// The values of layers that never trained: the vectors, and the
+    /// matrices the inference layers hold in int8.
+    fn stored_values(&self) -> Result<HashMap<String, Tensor>> {
+        let mut out: HashMap<String, Tensor> = (self.vectors.iter())
+            .map(|(n, t)| (n.clone(), t.clone()))
+            .collect();
+        let (h, i) = (self.shape.hidden, self.shape.intermediate);
+        let shapes: HashMap<String, Vec<usize>> = (self.first..self.first + self.count)
+            .flat_map(|l| crate::model::weights::layer_tensors(l, h, i))
+            .collect();
+        let layers = self.inference.read().map_err(|_| poisoned())?;
+        for (name, values) in layers.iter().flat_map(Layer::int8_parts) {
+            let shape = shapes.get(&name).ok_or_else(|| unknown(&name))?;
+            out.insert(
+                name,
+                Tensor::from_vec(values, shape.as_slice(), &Device::Cpu)?,
+            );
+        }
+        match shapes.keys().find(|n| !out.contains_key(*n)) {
+            Some(missing) => Err(unknown(missing)),
+            None => Ok(out),
+        }
     }
 
     /// The same layers, stored (and rounded when training ends) with `bits`
@@ -152,7 +242,7 @@ impl TopLayers {
                 reason: "its rank must be at least 1".into(),
             });
         }
-        let data = self.varmap.data().lock().map_err(|_| poisoned())?;
+        let data = (self.trainable()?.varmap.data().lock()).map_err(|_| poisoned())?;
         let mut names: Vec<&String> = (data.iter())
             .filter(|(_, v)| v.as_tensor().rank() == 2)
             .map(|(n, _)| n)
@@ -182,7 +272,7 @@ impl TopLayers {
     /// The values the layers run with: the copy, plus each low-rank update
     /// while one trains (differentiable).
     fn current(&self, lora: &LowRank) -> Result<HashMap<String, Tensor>> {
-        let data = self.varmap.data().lock().map_err(|_| poisoned())?;
+        let data = (self.trainable()?.varmap.data().lock()).map_err(|_| poisoned())?;
         let mut out: HashMap<String, Tensor> = (data.iter())
             .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
             .collect();
@@ -200,7 +290,7 @@ impl TopLayers {
         let Some(lora) = &self.lora else {
             return Ok(());
         };
-        let data = self.varmap.data().lock().map_err(|_| poisoned())?;
+        let data = (self.trainable()?.varmap.data().lock()).map_err(|_| poisoned())?;
         for (name, a, b) in &lora.factors {
             let delta = (b.as_tensor().matmul(a.as_tensor())? * lora.scale)?;
             let w = &data[name];
@@ -218,20 +308,20 @@ impl TopLayers {
     /// Which layers, and their shape (what a head's JSON records).
     pub fn meta(&self) -> AdapterMeta {
         AdapterMeta {
-            layers: (self.first..self.first + self.layers.len()).collect(),
+            layers: (self.first..self.first + self.count).collect(),
             shape: self.shape,
             bits: self.bits,
         }
     }
 
     /// The trainable variables: the low-rank factors while they train, else every value.
-    pub fn vars(&self) -> Vec<Var> {
-        match &self.lora {
+    pub fn vars(&self) -> Result<Vec<Var>> {
+        Ok(match &self.lora {
             Some(lora) => (lora.factors.iter())
                 .flat_map(|(_, a, b)| [a.clone(), b.clone()])
                 .collect(),
-            None => self.varmap.all_vars(),
-        }
+            None => self.trainable()?.varmap.all_vars(),
+        })
     }
 
     /// The current values by encoder name (detached copies).
@@ -241,15 +331,27 @@ impl TopLayers {
                 .map(|(name, t)| Ok((name, t.detach().copy()?)))
                 .collect();
         }
-        let data = self.varmap.data().lock().map_err(|_| poisoned())?;
+        let Some(trainable) = self.trainable.get() else {
+            return self.stored_values();
+        };
+        let data = trainable.varmap.data().lock().map_err(|_| poisoned())?;
         data.iter()
             .map(|(name, var)| Ok((name.clone(), var.as_tensor().detach().copy()?)))
             .collect()
     }
 
-    /// An independent adapter with the same values.
+    /// An independent adapter with the same values. One that never trained
+    /// shares its (read-only) inference weights instead of copying them.
     pub fn deep_copy(&self) -> Result<Self> {
-        Self::from_tensors(&self.tensors()?, self.first, self.layers.len(), self.shape)?
+        if self.trainable.get().is_none() {
+            let inference = self.inference.read().map_err(|_| poisoned())?.clone();
+            return Ok(Self {
+                trainable: Arc::new(OnceLock::new()),
+                inference: Arc::new(RwLock::new(inference)),
+                ..self.clone()
+            });
+        }
+        Self::from_tensors(&self.tensors()?, self.first, self.count, self.shape)?
             .stored_in(self.bits)
     }
 
@@ -260,10 +362,10 @@ impl TopLayers {
         let merged = match &self.lora {
             Some(lora) => {
                 let vb = VarBuilder::from_tensors(self.current(lora)?, DType::F32, &Device::Cpu);
-                let count = self.layers.len();
+                let (first, count) = (self.first, self.count);
                 Some(load(
                     &vb,
-                    self.first,
+                    first,
                     count,
                     &self.shape,
                     &mut Int8Weights::new(),
@@ -271,10 +373,13 @@ impl TopLayers {
             }
             None => None,
         };
-        let x = (merged.as_ref().unwrap_or(&self.layers).iter())
-            .try_fold(Tensor::cat(states, 0)?, |x, layer| {
-                layer.forward(&x, &lengths)
-            })?;
+        let layers = match &merged {
+            Some(layers) => layers,
+            None => &self.trainable()?.layers,
+        };
+        let x = (layers.iter()).try_fold(Tensor::cat(states, 0)?, |x, layer| {
+            layer.forward(&x, &lengths)
+        })?;
         mean_pool_normalize(&x, &lengths)
     }
 
@@ -307,42 +412,41 @@ impl TopLayers {
     /// vectors), so the adapter in memory is the one a reload gives, and
     /// refreshes the inference layers from them (call it when training ends).
     pub fn round_to_storage(&self) -> Result<()> {
+        let Some(trainable) = self.trainable.get() else {
+            // Never trained: the values are as read or made.
+            return Ok(());
+        };
         self.fold()?;
-        let int8 = self.round_vars()?;
-        let fresh = plain_layers(
-            &self.tensors()?,
-            self.first,
-            self.layers.len(),
-            &self.shape,
-            int8,
-        )?;
+        let int8 = round_vars(trainable, self.bits)?;
+        let fresh = plain_layers(&self.tensors()?, self.first, self.count, &self.shape, int8)?;
         *self.inference.write().map_err(|_| poisoned())? = fresh;
         Ok(())
     }
+}
 
-    /// Rounds the variables; returns the int8 matrices it made (the values
-    /// the inference layers' integer products then use as they are).
-    fn round_vars(&self) -> Result<Int8Weights> {
-        let data = self.varmap.data().lock().map_err(|_| poisoned())?;
-        let mut int8 = Int8Weights::new();
-        for (name, var) in data.iter() {
-            let t = var.as_tensor();
-            let values = t.flatten_all()?.to_vec1::<f32>()?;
-            let matrix = match t.dims() {
-                [_, cols] => Int8Matrix::quantize_bits(&values, *cols, self.bits),
-                _ => None,
-            };
-            let rounded = match &matrix {
-                Some(m) => m.dequantize(),
-                None => values.iter().map(|&v| f16::from_f32(v).to_f32()).collect(),
-            };
-            var.set(&Tensor::from_vec(rounded, t.shape(), t.device())?)?;
-            if let Some(m) = matrix {
-                int8.insert(name.clone(), m);
-            }
+/// Rounds the variables to `bits`-bit matrices and f16 vectors; returns the
+/// int8 matrices it made (the values the inference layers' integer products
+/// then use as they are).
+fn round_vars(trainable: &Trainable, bits: u8) -> Result<Int8Weights> {
+    let data = trainable.varmap.data().lock().map_err(|_| poisoned())?;
+    let mut int8 = Int8Weights::new();
+    for (name, var) in data.iter() {
+        let t = var.as_tensor();
+        let values = t.flatten_all()?.to_vec1::<f32>()?;
+        let matrix = match t.dims() {
+            [_, cols] => Int8Matrix::quantize_bits(&values, *cols, bits),
+            _ => None,
+        };
+        let rounded = match &matrix {
+            Some(m) => m.dequantize(),
+            None => values.iter().map(|&v| f16::from_f32(v).to_f32()).collect(),
+        };
+        var.set(&Tensor::from_vec(rounded, t.shape(), t.device())?)?;
+        if let Some(m) = matrix {
+            int8.insert(name.clone(), m);
         }
-        Ok(int8)
     }
+    Ok(int8)
 }
 
 /// Layers `first..first + count` of `vb` (integer products where `int8` has them).
@@ -429,7 +533,7 @@ impl TopLayers {
                 meta.layers
             )));
         }
-        let mut tensors = HashMap::new();
+        let (mut tensors, mut int8) = (HashMap::new(), Int8Weights::new());
         for layer in &meta.layers {
             let (h, i) = (meta.shape.hidden, meta.shape.intermediate);
             for (name, shape) in crate::model::weights::layer_tensors(*layer, h, i) {
@@ -451,6 +555,22 @@ impl TopLayers {
                         "adapter tensor `{stored}` has shape {seen:?}, expected {shape:?}"
                     )));
                 }
+                let quantised = matches!(
+                    view.dtype(),
+                    safetensors::Dtype::I8 | safetensors::Dtype::U8
+                );
+                if shape.len() == 2 && quantised {
+                    // Kept as stored: the integer kernels run it, and no f32 copy is made.
+                    let m = crate::model::weights::read_int8(st, &stored, &view)
+                        .map_err(|r| refuse(format!("adapter tensor `{stored}` {r}")))?;
+                    if !m.scales.iter().all(|s| s.is_finite()) {
+                        return Err(refuse(format!(
+                            "adapter tensor `{stored}` contains NaN or infinite values"
+                        )));
+                    }
+                    int8.insert(name, m);
+                    continue;
+                }
                 let tensor =
                     crate::model::weights::read_adapter_tensor(st, &stored, &view, &Device::Cpu)
                         .map_err(|r| refuse(format!("adapter tensor `{stored}` {r}")))?;
@@ -462,7 +582,10 @@ impl TopLayers {
                 tensors.insert(name, tensor);
             }
         }
-        Self::from_tensors(&tensors, first, meta.layers.len(), meta.shape)?
+        let count = meta.layers.len();
+        let vb = VarBuilder::from_tensors(tensors.clone(), DType::F32, &Device::Cpu);
+        let inference = load(&vb, first, count, &meta.shape, &mut int8)?;
+        Self::predicting(first, count, meta.shape, tensors, inference)
             .stored_in(meta.bits)
             .map_err(|e| refuse(e.to_string()))
     }

@@ -211,7 +211,12 @@ impl Dense {
                 Ok((weight, bias(n)?))
             })
             .collect::<Result<Vec<_>>>()?;
-        let fused = OnceLock::from(Self::fuse(&parts)?);
+        // Variables are fused anew on every call (their values move), so
+        // fusing them here would only hold a copy.
+        let fused = match parts.first().is_some_and(|(w, _)| w.is_variable()) {
+            true => OnceLock::new(),
+            false => OnceLock::from(Self::fuse(&parts)?),
+        };
         Ok(Self {
             parts,
             fused,

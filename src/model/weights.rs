@@ -271,7 +271,7 @@ fn load_int8(
 }
 
 /// An int8 matrix with its `NAME.scale` tensor, as stored.
-fn read_int8(
+pub(crate) fn read_int8(
     st: &SafeTensors,
     name: &str,
     view: &safetensors::tensor::TensorView,

@@ -114,7 +114,7 @@ pub fn contrast(
 ) -> Result<ContrastReport> {
     check(states, labels, config)?;
     let mut optimiser = AdamW::new(
-        adapter.vars(),
+        adapter.vars()?,
         ParamsAdamW {
             lr: config.learning_rate,
             weight_decay: config.weight_decay,

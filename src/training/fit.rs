@@ -10,7 +10,7 @@ use crate::model::encoder::Encoder;
 use crate::model::stack_embeddings;
 use crate::training::features::{CachedEmbeddings, LayerFeatures, Source, TopLayers};
 use crate::training::trainer::{
-    train, Control, Part, Progress, Task, TrainConfig, TrainReport, Trainable,
+    train, validation_metrics, Control, Part, Progress, Task, TrainConfig, TrainReport, Trainable,
 };
 
 /// Where each task's examples come from, in the form the run needs them.
@@ -132,11 +132,18 @@ pub fn fit(
         });
     }
     let features = layer_features(tasks, top.as_ref(), examples)?;
-    let report = train(tasks, &features, config, progress)?;
+    let mut report = train(tasks, &features, config, progress)?;
+    let mut rounded = false;
     for task in tasks.iter().filter(|t| !t.frozen) {
         if let Some(adapter) = task.head.adapter() {
             adapter.round_to_storage()?;
+            rounded = true;
         }
+    }
+    if rounded {
+        // The figures of the heads as stored (4-bit adapters move them by
+        // a fraction of a point), not of the weights before rounding.
+        report.validation = validation_metrics(tasks, &features)?;
     }
     Ok(Fitted { report, top })
 }
@@ -148,7 +155,7 @@ fn layer_features(
     top: Option<&TopLayers>,
     examples: &mut dyn Examples,
 ) -> Result<LayerFeatures> {
-    let mut vars = top.map(TopLayers::vars).unwrap_or_default();
+    let mut vars = top.map(TopLayers::vars).transpose()?.unwrap_or_default();
     let mut sources = Vec::with_capacity(tasks.len());
     for (t, task) in tasks.iter().enumerate() {
         let Some(layers) = top.or(task.head.adapter()).cloned() else {
@@ -157,7 +164,7 @@ fn layer_features(
             continue;
         };
         if top.is_none() && !task.frozen {
-            vars.extend(layers.vars());
+            vars.extend(layers.vars()?);
         }
         let first = layers.first();
         sources.push(Source::Layers {

@@ -2,7 +2,7 @@
 //! several heads together over one backbone, with freezing, loss weights,
 //! batch sampling, class weighting, validation and early stopping.
 
-use candle_core::{Device, Tensor, Var, D};
+use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use serde::{Deserialize, Serialize};
 
@@ -668,42 +668,8 @@ impl<'a> Run<'a> {
     /// Loss and predicted classes of task `index` on its validation split,
     /// without dropout.
     fn evaluate(&self, index: usize) -> Result<(f64, Vec<usize>)> {
-        let (task, weights, batch_size) = (&self.tasks[index], &self.class_weights[index], 256);
-        let split = &task.val;
-        let mut loss_sum = 0.0;
-        let mut weight_sum = 0.0;
-        let mut predicted = Vec::with_capacity(split.len());
-        for (rows, labels) in split
-            .rows
-            .chunks(batch_size)
-            .zip(split.labels.chunks(batch_size))
-        {
-            let x = self.features.embeddings(index, Part::Val, rows)?;
-            let logits = task.head.logits(&x, None)?;
-            let y = Tensor::from_vec(
-                labels.iter().map(|&l| l as u32).collect::<Vec<_>>(),
-                labels.len(),
-                &Device::Cpu,
-            )?;
-            let batch_weight =
-                f64::from(weights.index_select(&y, 0)?.sum_all()?.to_scalar::<f32>()?);
-            let loss = f64::from(cross_entropy(&logits, &y, weights)?.to_scalar::<f32>()?);
-            loss_sum += loss * batch_weight;
-            weight_sum += batch_weight;
-            predicted.extend(
-                logits
-                    .argmax(D::Minus1)?
-                    .to_vec1::<u32>()?
-                    .into_iter()
-                    .map(|p| p as usize),
-            );
-        }
-        let loss = if weight_sum > 0.0 {
-            loss_sum / weight_sum
-        } else {
-            0.0
-        };
-        Ok((loss, predicted))
+        let task = &self.tasks[index];
+        evaluate(task, index, self.features, &self.class_weights[index])
     }
 
     /// Each validated task's figures, and their loss-weighted total.
@@ -732,22 +698,75 @@ impl<'a> Run<'a> {
 
     /// Validation metrics of the current weights, per task.
     fn metrics(&self) -> Result<Vec<Option<Metrics>>> {
-        self.tasks
-            .iter()
-            .enumerate()
-            .map(|(i, task)| {
-                if task.val.is_empty() {
-                    return Ok(None);
-                }
-                let (_, predicted) = self.evaluate(i)?;
-                Ok(Some(Metrics::compute(
-                    task.head.labels(),
-                    &task.val.labels,
-                    &predicted,
-                )))
-            })
-            .collect()
+        validation_metrics(self.tasks, self.features)
     }
+}
+
+/// Validation metrics of `tasks` as they are now, per task (None: no
+/// validation data): after a run, and again once adapters are rounded to
+/// what their files store.
+pub fn validation_metrics(tasks: &[Task], features: &dyn Features) -> Result<Vec<Option<Metrics>>> {
+    tasks
+        .iter()
+        .enumerate()
+        .map(|(i, task)| {
+            if task.val.is_empty() {
+                return Ok(None);
+            }
+            let uniform = Tensor::ones(task.head.labels().len(), DType::F32, &Device::Cpu)?;
+            let (_, predicted) = evaluate(task, i, features, &uniform)?;
+            Ok(Some(Metrics::compute(
+                task.head.labels(),
+                &task.val.labels,
+                &predicted,
+            )))
+        })
+        .collect()
+}
+
+/// Loss (classes weighted by `weights`) and predicted classes of `task`,
+/// task `index` of `features`, on its validation split, without dropout.
+fn evaluate(
+    task: &Task,
+    index: usize,
+    features: &dyn Features,
+    weights: &Tensor,
+) -> Result<(f64, Vec<usize>)> {
+    let batch_size = 256;
+    let split = &task.val;
+    let mut loss_sum = 0.0;
+    let mut weight_sum = 0.0;
+    let mut predicted = Vec::with_capacity(split.len());
+    for (rows, labels) in split
+        .rows
+        .chunks(batch_size)
+        .zip(split.labels.chunks(batch_size))
+    {
+        let x = features.embeddings(index, Part::Val, rows)?;
+        let logits = task.head.logits(&x, None)?;
+        let y = Tensor::from_vec(
+            labels.iter().map(|&l| l as u32).collect::<Vec<_>>(),
+            labels.len(),
+            &Device::Cpu,
+        )?;
+        let batch_weight = f64::from(weights.index_select(&y, 0)?.sum_all()?.to_scalar::<f32>()?);
+        let loss = f64::from(cross_entropy(&logits, &y, weights)?.to_scalar::<f32>()?);
+        loss_sum += loss * batch_weight;
+        weight_sum += batch_weight;
+        predicted.extend(
+            logits
+                .argmax(D::Minus1)?
+                .to_vec1::<u32>()?
+                .into_iter()
+                .map(|p| p as usize),
+        );
+    }
+    let loss = if weight_sum > 0.0 {
+        loss_sum / weight_sum
+    } else {
+        0.0
+    };
+    Ok((loss, predicted))
 }
 
 /// Trains `tasks` over `features`. Returns with the best weights (lowest
