@@ -42,6 +42,12 @@ fn plain(name: &str, seed: u64) -> Head {
     .unwrap()
 }
 
+/// `head` written to its files and read back.
+fn reloaded(head: &Head) -> Head {
+    let (json, weights) = (head.to_json().unwrap(), head.to_safetensors().unwrap());
+    Head::from_bytes(&json, &weights, &encoder_ref(), "t.json").unwrap()
+}
+
 fn adapted(name: &str, k: usize) -> Head {
     plain(name, 1).with_adapter(encoder().trainable_top_layers(k).unwrap())
 }
@@ -269,13 +275,7 @@ fn training_moves_the_adapter_and_nothing_shared() {
     assert_eq!(moved, trained.len(), "every adapter weight trained");
     // Trained weights are what the file stores: a reload predicts the same.
     let head = &tasks[0].head;
-    let back = Head::from_bytes(
-        &head.to_json().unwrap(),
-        &head.to_safetensors().unwrap(),
-        &encoder_ref(),
-        "t.json",
-    )
-    .unwrap();
+    let back = reloaded(head);
     let inferred = head_inputs(enc, head, &TEXTS).unwrap();
     assert_eq!(
         bits(&inferred),
@@ -383,13 +383,7 @@ fn a_low_rank_adapter_trains_its_factors_then_folds_into_the_copy() {
         let moved = bits(t) != bits(&start[name]);
         assert_eq!(moved, t.rank() == 2, "{name}: moved {moved}");
     }
-    let back = Head::from_bytes(
-        &head.to_json().unwrap(),
-        &head.to_safetensors().unwrap(),
-        &encoder_ref(),
-        "t.json",
-    )
-    .unwrap();
+    let back = reloaded(head);
     assert_eq!(
         bits(&head_inputs(enc, head, &TEXTS).unwrap()),
         bits(&head_inputs(enc, &back, &TEXTS).unwrap())

@@ -58,7 +58,12 @@ fn training_the_top_layer_changes_it_and_nothing_below() {
     let mut enc = sentence_multitask::Encoder::from_files(common::model_files()).unwrap();
     let top = enc.trainable_top_layers(1).unwrap();
     let first = top.first();
-    let before_top: Vec<Vec<u32>> = top.vars().iter().map(|v| bits(v.as_tensor())).collect();
+    let before_top: Vec<Vec<u32>> = top
+        .vars()
+        .unwrap()
+        .iter()
+        .map(|v| bits(v.as_tensor()))
+        .collect();
     let below_before = enc.states_below(&TEXTS, first).unwrap();
     let states = enc.states_below(&TEXTS, first).unwrap();
     let head = Head::new(
@@ -78,7 +83,7 @@ fn training_the_top_layer_changes_it_and_nothing_below() {
         frozen: false,
     }];
     let features = LayerFeatures {
-        vars: top.vars(),
+        vars: top.vars().unwrap(),
         sources: vec![Source::Layers {
             top: top.clone(),
             train: states,
@@ -104,7 +109,12 @@ fn training_the_top_layer_changes_it_and_nothing_below() {
         losses.last().unwrap() < &(losses[0] * 0.5),
         "loss {losses:?}"
     );
-    let after_top: Vec<Vec<u32>> = top.vars().iter().map(|v| bits(v.as_tensor())).collect();
+    let after_top: Vec<Vec<u32>> = top
+        .vars()
+        .unwrap()
+        .iter()
+        .map(|v| bits(v.as_tensor()))
+        .collect();
     let changed = before_top
         .iter()
         .zip(&after_top)

@@ -6,8 +6,9 @@
 //!
 //! In a head's safetensors file the adapter's weights are the encoder's
 //! names under [`ADAPTER_PREFIX`], matrices in compact int8 (groups of 64,
-//! f16 scales: [`crate::model::quantize`]), vectors in f16: a one-layer
-//! adapter is 1.8 MB instead of 7 MB in f32.
+//! f16 scales: [`crate::model::quantize`]) or in 4 bits a value (same
+//! groups, two values a byte), vectors in f16: a layer is 1.8 MB (0.95 MB in
+//! 4 bits) instead of 7 MB in f32.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
