@@ -338,4 +338,7 @@ fn adapters_train_low_rank_and_store_four_bits() {
         &["--adapter", "top-1", "--adapter-bits", "5"],
     );
     says(&refused, "8 or 4");
+    // The few-shot lesson stores 8 bits: asking it for 4 is refused, not ignored.
+    let refused = train_one("bake", &data, &out, &["--contrast", "--adapter-bits", "4"]);
+    says(&refused, "cannot be used with");
 }

@@ -135,8 +135,9 @@ pub struct Args {
     /// the result is stored and runs as the full copy.
     #[arg(long, value_name = "R", value_parser = clap::value_parser!(u64).range(1..))]
     lora: Option<u64>,
-    /// Bits a new adapter stores each matrix value in: 8, or 4 (half the bytes).
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(4..=8))]
+    /// Bits a new adapter stores each matrix value in: 8, or 4 (half the
+    /// bytes). Not with --contrast, whose lesson stores 8 (the page's).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(4..=8), conflicts_with = "contrast")]
     adapter_bits: u8,
     #[command(flatten)]
     cache: CacheArgs,

@@ -572,9 +572,8 @@ impl TopLayers {
                     int8.insert(name, m);
                     continue;
                 }
-                let tensor =
-                    crate::model::weights::read_adapter_tensor(st, &stored, &view, &Device::Cpu)
-                        .map_err(|r| refuse(format!("adapter tensor `{stored}` {r}")))?;
+                let tensor = crate::model::weights::read_tensor(st, &stored, &view, &Device::Cpu)
+                    .map_err(|r| refuse(format!("adapter tensor `{stored}` {r}")))?;
                 if !crate::model::weights::all_finite(&tensor)? {
                     return Err(refuse(format!(
                         "adapter tensor `{stored}` contains NaN or infinite values"

@@ -242,19 +242,6 @@ pub(crate) fn read_tensor(
     }
 }
 
-/// As [`read_tensor`], also reading 4-bit matrices (`U8`, an adapter's).
-pub(crate) fn read_adapter_tensor(
-    st: &SafeTensors,
-    name: &str,
-    view: &safetensors::tensor::TensorView,
-    device: &Device,
-) -> std::result::Result<Tensor, String> {
-    match view.dtype() {
-        safetensors::Dtype::U8 => load_int8(st, name, view, device),
-        _ => read_tensor(st, name, view, device),
-    }
-}
-
 /// Upcasts an int8 matrix (see [`crate::model::quantize`]) with its `NAME.scale` tensor.
 fn load_int8(
     st: &SafeTensors,

@@ -39,10 +39,10 @@ pub fn teach_adapted(
         ..config.clone()
     };
     let class_of = class_indices(&taught_classes(current, labels, &config), labels);
-    let adapter = match adapt.lora {
-        Some(rank) => (encoder.trainable_top_layers(adapt.layers)?).low_rank(rank, adapt.seed)?,
-        None => encoder.trainable_top_layers(adapt.layers)?,
-    };
+    let mut adapter = encoder.trainable_top_layers(adapt.layers)?;
+    if let Some(rank) = adapt.lora {
+        adapter = adapter.low_rank(rank, adapt.seed)?;
+    }
     let states = encoder.states_below(texts, adapter.first())?;
     let pairs = contrast(&adapter, &states, &class_of, &adapt, progress)?;
     adapter.round_to_storage()?;
