@@ -162,7 +162,7 @@ heads-sentiment:
 	  --batch-size 32 --epochs 2 --patience 0 --seed 0 --out weights/heads
 
 ## The studies behind DISCUSSION.md (the studies/ crate) on ../shared/data: results.json,
-## tables.md and SVG charts into studies/docs/ (about an hour on 2 cores).
+## tables.md and SVG charts into studies/docs/ (about 75 minutes on 2 cores).
 ## `make experiments-quick` runs the same studies on small subsets in a few minutes.
 .PHONY: experiments experiments-quick
 STUDIES := $(CARGO) run --quiet --release -p sentence-multitask-studies --

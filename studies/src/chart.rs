@@ -1,6 +1,8 @@
 //! The studies' two kinds of chart, drawn with plotters' SVG backend: dots
-//! with ± one standard deviation on a horizontal axis (one row per group, one
-//! dot per series), and lines with error bars over a log-2 horizontal axis.
+//! with their 95% interval on a horizontal axis (one row per group, one dot
+//! per series), and lines with interval bars over a log-2 horizontal axis.
+//! Every seed's own value is drawn too, as a small hollow circle, so a
+//! reader sees how many runs stand behind a point.
 //!
 //! Text is written as SVG `<text>` and laid out with plotters' built-in size
 //! estimate, so no font file is read. Plotters writes no `<title>` elements,
@@ -31,11 +33,36 @@ const GRID: RGBColor = RGBColor(0xdd, 0xdd, 0xdd);
 const SEPARATOR: RGBColor = RGBColor(0xee, 0xee, 0xee);
 const REFERENCE: RGBColor = RGBColor(0x55, 0x55, 0x55);
 
-/// A mean and a standard deviation.
-pub type Point = (f64, f64);
+/// A mean, the half-width of its interval and the values it is the mean of.
+#[derive(Clone, Debug)]
+pub struct Point {
+    /// The figure drawn as a filled dot.
+    pub mean: f64,
+    /// Half-width of the bar around it (0: no bar).
+    pub half: f64,
+    /// The individual values (seeds), drawn as hollow circles.
+    pub seeds: Vec<f64>,
+}
 
-/// A line's points: `(x, mean, std)`.
-pub type LinePoints = Vec<(f64, f64, f64)>;
+impl Point {
+    /// The lowest and highest values drawn.
+    fn extent(&self) -> [f64; 2] {
+        let lo = self
+            .seeds
+            .iter()
+            .copied()
+            .fold(self.mean - self.half, f64::min);
+        let hi = self
+            .seeds
+            .iter()
+            .copied()
+            .fold(self.mean + self.half, f64::max);
+        [lo, hi]
+    }
+}
+
+/// A line's points: `(x, point)`.
+pub type LinePoints = Vec<(f64, Point)>;
 
 /// Rows of dots: `groups[g].1[s]` is series `s` in group `g`.
 pub struct Dots {
@@ -59,7 +86,7 @@ pub struct Lines {
     pub x_axis: String,
     /// Label of the vertical axis.
     pub y_axis: String,
-    /// Series name and its `(x, mean, std)` points.
+    /// Series name and its `(x, point)` points.
     pub series: Vec<(String, LinePoints)>,
     /// A labelled horizontal line.
     pub reference: Option<(String, f64)>,
@@ -242,7 +269,7 @@ pub fn dots(chart: &Dots) -> String {
         .groups
         .iter()
         .flat_map(|(_, v)| v.iter().flatten())
-        .flat_map(|(m, s)| [m - s, m + s, *m])
+        .flat_map(Point::extent)
         .collect();
     let x = match chart.log {
         true => Scale::decades(&values),
@@ -286,12 +313,17 @@ fn dot_rows(area: &Area, chart: &Dots, x: Scale, left: u32) -> Drawn {
     let per_group = chart.series.len() as f64 + 1.0;
     for (g, (_, values)) in chart.groups.iter().enumerate() {
         for (s, value) in values.iter().enumerate() {
-            let Some((mean, std)) = *value else { continue };
+            let Some(p) = value else { continue };
             let y = (n - g) as f64 - (s as f64 + 1.0) / per_group;
             let c = colour(s);
-            let bar = [(mean - std, y), (mean + std, y)];
+            let bar = [(p.mean - p.half, y), (p.mean + p.half, y)];
             plot.draw_series([PathElement::new(bar, c.stroke_width(2))])?;
-            plot.draw_series([Circle::new((mean, y), 4, c.filled())])?;
+            plot.draw_series([Circle::new((p.mean, y), 4, c.filled())])?;
+            let seeds = p
+                .seeds
+                .iter()
+                .map(|&v| Circle::new((v, y), 3, c.stroke_width(1)));
+            plot.draw_series(seeds)?;
         }
     }
     Ok(())
@@ -307,7 +339,7 @@ pub fn lines(chart: &Lines) -> String {
     let ys: Vec<f64> = chart
         .series
         .iter()
-        .flat_map(|(_, p)| p.iter().flat_map(|q| [q.1 - q.2, q.1 + q.2]))
+        .flat_map(|(_, p)| p.iter().flat_map(|q| q.1.extent()))
         .chain(chart.reference.iter().map(|r| r.1))
         .collect();
     let names: Vec<String> = chart.series.iter().map(|s| s.0.clone()).collect();
@@ -345,20 +377,26 @@ fn line_plot(area: &Area, chart: &Lines, x: Scale, y: Scale) -> Drawn {
     }
     for (s, (_, points)) in chart.series.iter().enumerate() {
         let c = colour(s);
-        let means = points.iter().map(|&(x, m, _)| (x, m));
+        let means = points.iter().map(|(x, p)| (*x, p.mean));
         plot.draw_series([PathElement::new(
             means.collect::<Vec<_>>(),
             c.stroke_width(2),
         )])?;
         let bars = points
             .iter()
-            .map(|&(x, m, sd)| PathElement::new([(x, m - sd), (x, m + sd)], c));
+            .map(|(x, p)| PathElement::new([(*x, p.mean - p.half), (*x, p.mean + p.half)], c));
         plot.draw_series(bars)?;
         plot.draw_series(
             points
                 .iter()
-                .map(|&(x, m, _)| Circle::new((x, m), 4, c.filled())),
+                .map(|(x, p)| Circle::new((*x, p.mean), 4, c.filled())),
         )?;
+        let seeds = points.iter().flat_map(|(x, p)| {
+            p.seeds
+                .iter()
+                .map(move |&v| Circle::new((*x, v), 3, c.stroke_width(1)))
+        });
+        plot.draw_series(seeds)?;
     }
     Ok(())
 }

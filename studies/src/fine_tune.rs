@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::lab::Lab;
 use super::run::{Outcome, TaskSpec};
-use super::Spread;
+use super::stats::{Hits, Spread};
 use sentence_multitask::error::{Error, Result};
 use sentence_multitask::model::heads::Head;
 use sentence_multitask::training::trainer::Trainable;
@@ -68,12 +68,33 @@ pub struct MultiTaskRow {
     pub multi_seconds_per_epoch: Spread,
 }
 
+/// Choosing the encoder's learning rate: one setting, one seed, each task
+/// alone, scored on its selection set (the choice) and its evaluation set
+/// (reported, never used to choose).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SweepRow {
+    /// The task's name.
+    pub task: String,
+    /// What trained besides the head.
+    pub trainable: String,
+    /// The encoder's learning rate.
+    pub encoder_lr: f64,
+    /// Accuracy on the selection set with the kept weights.
+    pub selection: f64,
+    /// Accuracy on the evaluation set.
+    pub accuracy: f64,
+    /// Epochs run, and the one kept (lowest selection loss).
+    pub epochs_run: usize,
+    /// True for the rate every run with trainable layers then used.
+    pub chosen: bool,
+}
+
 /// One seed's runs under one encoder setting.
 struct Cell {
-    single: [(f64, f64, usize); 2],
-    a_after_b: f64,
+    single: [(Hits, f64, usize); 2],
+    a_after_b: Hits,
     a_identical: bool,
-    multi: [f64; 2],
+    multi: [Hits; 2],
     multi_seconds: f64,
 }
 
@@ -82,22 +103,24 @@ impl Cell {
     fn new(a: &Outcome, b: &Outcome, multi: &Outcome, a_identical: bool) -> Self {
         Self {
             single: [
-                (a.accuracy[0], a.seconds_per_epoch(), a.epochs_run),
-                (b.accuracy[0], b.seconds_per_epoch(), b.epochs_run),
+                (a.hits[0].clone(), a.seconds_per_epoch(), a.epochs_run),
+                (b.hits[0].clone(), b.seconds_per_epoch(), b.epochs_run),
             ],
-            a_after_b: b.accuracy[1],
+            a_after_b: b.hits[1].clone(),
             a_identical,
-            multi: [multi.accuracy[0], multi.accuracy[1]],
+            multi: [multi.hits[0].clone(), multi.hits[1].clone()],
             multi_seconds: multi.seconds_per_epoch(),
         }
     }
 }
 
-/// Every cell, by setting then seed, with the probes' A accuracy per seed.
+/// Every cell, by setting then seed, with the probes' A hits per seed.
 pub struct Grid {
     names: [String; 2],
     settings: Vec<(String, Vec<Cell>)>,
-    a_before: Vec<f64>,
+    a_before: Vec<Hits>,
+    /// The learning-rate sweep that chose the encoder's rate.
+    pub sweep: Vec<SweepRow>,
 }
 
 fn setting_name(t: Trainable) -> String {
@@ -122,7 +145,8 @@ pub fn run_grid(lab: &Lab) -> Result<Grid> {
         cells.push(cell);
         probes.push(probe);
     }
-    let a_before: Vec<f64> = cells.iter().map(|c| c.single[0].0).collect();
+    let a_before: Vec<Hits> = cells.iter().map(|c| c.single[0].0.clone()).collect();
+    let sweep = sweep(lab, &probes[0], plan.seeds[0])?;
     let mut settings = vec![(setting_name(Trainable::Heads), cells)];
     for &(setting, seeds) in &plan.layer_settings {
         let cells = probes
@@ -137,7 +161,51 @@ pub fn run_grid(lab: &Lab) -> Result<Grid> {
         names: [lab.task(0).name.clone(), lab.task(1).name.clone()],
         settings,
         a_before,
+        sweep,
     })
+}
+
+/// Runs each task alone at every encoder learning rate of the plan (its
+/// sweep setting, one seed, from that seed's probes), keeps the rate with
+/// the best mean selection accuracy over the two tasks for every later run
+/// ([`Lab::set_encoder_lr`]), and returns one row per run.
+fn sweep(lab: &Lab, probe: &Probe, seed: u64) -> Result<Vec<SweepRow>> {
+    let setting = lab.plan.sweep_setting;
+    let mut rows = Vec::new();
+    let mut best = (f64::NEG_INFINITY, lab.plan.encoder_lrs[0]);
+    for &lr in &lab.plan.encoder_lrs {
+        lab.set_encoder_lr(lr);
+        let name = setting_name(setting);
+        lab.host
+            .log(&format!("learning-rate sweep: {name}, encoder lr {lr}"));
+        let mut total = 0.0;
+        for t in 0..2 {
+            let spec = TaskSpec {
+                val: lab.selection(t),
+                ..TaskSpec::new(t, probe.heads[t].deep_copy()?, probe.rows[t].clone())
+            };
+            let out = lab.run(vec![spec], setting, &lab.fine_tune_config(seed), None)?;
+            let selection = out.selection[0].unwrap_or(0.0);
+            total += selection;
+            rows.push(SweepRow {
+                task: lab.task(t).name.clone(),
+                trainable: name.clone(),
+                encoder_lr: lr,
+                selection,
+                accuracy: out.accuracy[0],
+                epochs_run: out.epochs_run,
+                chosen: false,
+            });
+        }
+        if total > best.0 {
+            best = (total, lr);
+        }
+    }
+    lab.set_encoder_lr(best.1);
+    for row in &mut rows {
+        row.chosen = row.encoder_lr == best.1;
+    }
+    Ok(rows)
 }
 
 /// One seed's heads trained on the frozen encoder and the rows they trained
@@ -232,10 +300,11 @@ impl Grid {
         let mut rows = Vec::new();
         for t in 0..2 {
             for (name, cells) in &self.settings {
+                let hits: Vec<Hits> = cells.iter().map(|c| c.single[t].0.clone()).collect();
                 rows.push(TrainableRow {
                     task: self.names[t].clone(),
                     trainable: name.clone(),
-                    accuracy: Spread::of(cells.iter().map(|c| c.single[t].0).collect()),
+                    accuracy: Spread::scored(&hits),
                     seconds_per_epoch: Spread::of(cells.iter().map(|c| c.single[t].1).collect()),
                     epochs_run: cells.iter().map(|c| c.single[t].2).collect(),
                 });
@@ -248,27 +317,37 @@ impl Grid {
     pub fn freeze_rows(&self) -> Vec<FreezeRow> {
         let mut rows = Vec::new();
         for (name, cells) in &self.settings {
-            let before = &self.a_before[..cells.len()];
-            let row = |a_head: &str, after: Vec<f64>, b: Vec<f64>, identical: bool| FreezeRow {
-                encoder: name.clone(),
-                a_head: a_head.into(),
-                a_before: Spread::of(before.to_vec()),
-                a_change: Spread::of(after.iter().zip(before).map(|(x, y)| x - y).collect()),
-                a_after: Spread::of(after),
-                b_accuracy: Spread::of(b),
-                a_head_bit_identical: identical,
+            let before = Spread::scored(&self.a_before[..cells.len()]);
+            let row = |a_head: &str, after: Vec<Hits>, b: Vec<Hits>, identical: bool| {
+                let after = Spread::scored(&after);
+                FreezeRow {
+                    encoder: name.clone(),
+                    a_head: a_head.into(),
+                    a_change: Spread::of(
+                        after
+                            .values
+                            .iter()
+                            .zip(&before.values)
+                            .map(|(x, y)| x - y)
+                            .collect(),
+                    ),
+                    a_before: before.clone(),
+                    a_after: after,
+                    b_accuracy: Spread::scored(&b),
+                    a_head_bit_identical: identical,
+                }
             };
             rows.push(row(
                 "frozen",
-                cells.iter().map(|c| c.a_after_b).collect(),
-                cells.iter().map(|c| c.single[1].0).collect(),
+                cells.iter().map(|c| c.a_after_b.clone()).collect(),
+                cells.iter().map(|c| c.single[1].0.clone()).collect(),
                 cells.iter().all(|c| c.a_identical),
             ));
             if name != "heads" {
                 rows.push(row(
                     "trained",
-                    cells.iter().map(|c| c.multi[0]).collect(),
-                    cells.iter().map(|c| c.multi[1]).collect(),
+                    cells.iter().map(|c| c.multi[0].clone()).collect(),
+                    cells.iter().map(|c| c.multi[1].clone()).collect(),
                     false,
                 ));
             }
@@ -281,11 +360,14 @@ impl Grid {
         let mut rows = Vec::new();
         for (name, cells) in &self.settings {
             for t in 0..2 {
+                let column = |f: &dyn Fn(&Cell) -> Hits| {
+                    Spread::scored(&cells.iter().map(f).collect::<Vec<_>>())
+                };
                 rows.push(MultiTaskRow {
                     task: self.names[t].clone(),
                     trainable: name.clone(),
-                    single: Spread::of(cells.iter().map(|c| c.single[t].0).collect()),
-                    multi: Spread::of(cells.iter().map(|c| c.multi[t]).collect()),
+                    single: column(&|c| c.single[t].0.clone()),
+                    multi: column(&|c| c.multi[t].clone()),
                     multi_seconds_per_epoch: Spread::of(
                         cells.iter().map(|c| c.multi_seconds).collect(),
                     ),

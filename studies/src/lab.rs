@@ -2,7 +2,7 @@
 //! and evaluation rows, frozen embeddings computed once, and lower-layer
 //! states kept while one encoder setting is studied. Runs are in `run.rs`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor};
@@ -37,6 +37,8 @@ pub struct Lab<'a> {
     candidates: Vec<Vec<Vec<usize>>>,
     pub(super) eval_rows: Vec<Vec<usize>>,
     states: RefCell<States>,
+    /// The encoder's learning rate of runs that train layers (set by the sweep).
+    encoder_lr: Cell<f64>,
 }
 
 /// Rows of each class, in order.
@@ -106,6 +108,7 @@ impl<'a> Lab<'a> {
             candidates,
             eval_rows,
             states: RefCell::default(),
+            encoder_lr: Cell::new(TrainConfig::default().encoder_learning_rate),
         })
     }
 
@@ -170,11 +173,24 @@ impl<'a> Lab<'a> {
         }
     }
 
-    /// Settings for a run that trains encoder layers (heads start trained).
+    /// The encoder's learning rate of every later run that trains layers.
+    pub fn set_encoder_lr(&self, lr: f64) {
+        self.encoder_lr.set(lr);
+    }
+
+    /// The encoder's learning rate of runs that train layers.
+    pub fn encoder_lr(&self) -> f64 {
+        self.encoder_lr.get()
+    }
+
+    /// Settings for a run that trains encoder layers (heads start trained):
+    /// at most [`Plan::fine_tune_epochs`], keeping the epoch with the lowest
+    /// selection loss.
     pub fn fine_tune_config(&self, seed: u64) -> TrainConfig {
         TrainConfig {
             epochs: self.plan.fine_tune_epochs,
             patience: 1,
+            encoder_learning_rate: self.encoder_lr.get(),
             seed,
             ..TrainConfig::default()
         }

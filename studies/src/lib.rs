@@ -1,11 +1,15 @@
-//! The studies behind DISCUSSION.md: what to train and what to freeze, one
-//! multi-task model or two single-task ones, and a task with little data next
-//! to one with plenty. They run on the project's own trainer
+//! The studies behind DISCUSSION.md: what to train and what to freeze (with
+//! the encoder's learning rate chosen on selection data), one multi-task
+//! model or two single-task ones, a task with little data next to one with
+//! plenty (an unrelated and a related pair), and forgetting epoch by epoch.
+//! Every accuracy keeps which evaluation examples each seed got right, so
+//! the report compares settings pairwise ([`stats`]). They run on the project's own trainer
 //! ([`sentence_multitask::training::trainer::train`]) with fixed seeds and write plain results that
 //! [`report`] turns into markdown tables and SVG charts.
 //!
 //! Task A is the one with plenty of data (topic, AG News), task B the one
-//! with little (sentiment, SST-2). Every accuracy is measured on an
+//! with little (sentiment: the whole sentences of SST-2's training file,
+//! [`sentences`]). Every accuracy is measured on an
 //! evaluation set no run trains or stops on; early stopping, where there is
 //! any, uses a selection set held out of the training pool.
 //!
@@ -15,10 +19,14 @@ mod augment;
 mod chart;
 mod cost;
 mod fine_tune;
+mod forgetting;
 mod lab;
 mod low_data;
+mod related;
 pub mod report;
 mod run;
+pub mod sentences;
+pub mod stats;
 
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
@@ -30,10 +38,12 @@ use sentence_multitask::training::trainer::Trainable;
 
 pub use augment::augment;
 pub use cost::{CostOption, CostStudy};
-pub use fine_tune::{FreezeRow, MultiTaskRow, TrainableRow};
+pub use fine_tune::{FreezeRow, MultiTaskRow, SweepRow, TrainableRow};
+pub use forgetting::ForgettingSeries;
 pub use lab::Lab;
 pub use low_data::{CurvePoint, CurveSeries, RemedyRow};
 pub use run::{Outcome, TaskSpec};
+pub use stats::{paired, Hits, Paired, Spread};
 
 /// What the studies need from their host: embeddings of texts through the
 /// frozen encoder (the CLI reads them from its on-disk cache), thread
@@ -85,6 +95,12 @@ pub struct Plan {
     pub eval_per_class: [usize; 2],
     /// Maximum epochs of a run that trains encoder layers.
     pub fine_tune_epochs: usize,
+    /// Encoder learning rates tried (first seed, each task alone, under
+    /// `sweep_setting`); the best on the selection sets is used for every
+    /// run that trains encoder layers.
+    pub encoder_lrs: Vec<f64>,
+    /// The encoder setting of the learning-rate sweep.
+    pub sweep_setting: Trainable,
     /// Study (d): A's examples per class (capped by the pool).
     pub low_data_a_per_class: usize,
     /// Study (d): B's examples per class.
@@ -103,6 +119,12 @@ pub struct Plan {
     pub augment_copies: usize,
     /// Augmentation is tried up to this many examples per class in study (e).
     pub augment_up_to: usize,
+    /// Study (g): B's epochs with the top layers moving, A scored after each.
+    pub forgetting_epochs: usize,
+    /// Study (g): the layers that move.
+    pub forgetting_setting: Trainable,
+    /// Study (g): A's examples per class replayed beside B in the replay series.
+    pub replay_per_class: usize,
     /// Sentences timed per repetition in the inference-cost part of study (c).
     pub timing_sentences: usize,
 }
@@ -115,22 +137,27 @@ impl Plan {
             seeds: vec![0, 1, 2],
             layer_settings: vec![
                 (Trainable::TopLayers(1), 3),
-                (Trainable::TopLayers(2), 2),
-                (Trainable::All, 1),
+                (Trainable::TopLayers(2), 3),
+                (Trainable::All, 3),
             ],
-            fine_tune_per_class: [250, 500],
-            selection_per_class: [100, 250],
-            eval_per_class: [250, usize::MAX],
+            fine_tune_per_class: [125, 250],
+            selection_per_class: [50, 100],
+            eval_per_class: [usize::MAX, usize::MAX],
             fine_tune_epochs: 3,
+            encoder_lrs: vec![2e-5, 1e-4, 5e-4],
+            sweep_setting: Trainable::TopLayers(2),
             low_data_a_per_class: usize::MAX,
             low_data_b_per_class: 32,
             low_data_epochs: 10,
-            low_data_moving: Some((Trainable::TopLayers(1), 250)),
+            low_data_moving: Some((Trainable::TopLayers(1), 125)),
             curve_per_class: vec![8, 16, 32, 64, 256],
             low_data_seeds: vec![0, 1, 2, 3, 4],
             step_budget: 300,
             augment_copies: 4,
             augment_up_to: 64,
+            forgetting_epochs: 5,
+            forgetting_setting: Trainable::TopLayers(2),
+            replay_per_class: 32,
             timing_sentences: 512,
         }
     }
@@ -149,6 +176,8 @@ impl Plan {
             selection_per_class: [2, 4],
             eval_per_class: [25, 50],
             fine_tune_epochs: 1,
+            encoder_lrs: vec![2e-5, 1e-4],
+            sweep_setting: Trainable::TopLayers(1),
             low_data_a_per_class: 250,
             low_data_b_per_class: 8,
             low_data_epochs: 4,
@@ -158,33 +187,11 @@ impl Plan {
             step_budget: 40,
             augment_copies: 2,
             augment_up_to: 8,
+            forgetting_epochs: 2,
+            forgetting_setting: Trainable::TopLayers(1),
+            replay_per_class: 4,
             timing_sentences: 32,
         }
-    }
-}
-
-/// Mean and spread of one figure over seeds.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Spread {
-    /// Arithmetic mean.
-    pub mean: f64,
-    /// Sample standard deviation (0 for a single value).
-    pub std: f64,
-    /// The values, in seed order.
-    pub values: Vec<f64>,
-}
-
-impl Spread {
-    /// The mean and sample standard deviation of `values`.
-    pub fn of(values: Vec<f64>) -> Self {
-        let n = values.len().max(1) as f64;
-        let mean = values.iter().sum::<f64>() / n;
-        let std = if values.len() > 1 {
-            (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-        } else {
-            0.0
-        };
-        Self { mean, std, values }
     }
 }
 
@@ -197,6 +204,9 @@ pub struct Results {
     pub tasks: [String; 2],
     /// Examples in each task's training pool, selection set and evaluation set.
     pub sizes: serde_json::Value,
+    /// The encoder learning-rate sweep that chose the rate of (a) to (d).
+    #[serde(default)]
+    pub lr_sweep: Vec<SweepRow>,
     /// (a) Frozen encoder against trainable top layers, per task.
     pub trainable: Vec<TrainableRow>,
     /// (b) Freezing A's head while B trains, on a frozen or a moving encoder.
@@ -209,6 +219,12 @@ pub struct Results {
     pub low_data: Vec<RemedyRow>,
     /// (e) B's accuracy against its number of examples.
     pub learning_curve: Vec<CurveSeries>,
+    /// (f) The small-task question for a related pair (coarse and fine topic).
+    #[serde(default)]
+    pub related: Vec<RemedyRow>,
+    /// (g) A's accuracy epoch by epoch while B moves the top layers.
+    #[serde(default)]
+    pub forgetting: Vec<ForgettingSeries>,
     /// Wall time of each study in seconds.
     pub seconds: serde_json::Map<String, serde_json::Value>,
 }
@@ -237,17 +253,24 @@ pub fn run_all(
     lap("low_data", &mut since);
     let learning_curve = low_data::curves(&lab)?;
     lap("learning_curve", &mut since);
+    let related = related::related(&lab, encoder, host)?;
+    lap("related", &mut since);
+    let forgetting = forgetting::forgetting(&lab)?;
+    lap("forgetting", &mut since);
     seconds.insert("total".into(), start.elapsed().as_secs_f64().into());
     Ok(Results {
         tasks: [lab.task(0).name.clone(), lab.task(1).name.clone()],
         sizes: lab.sizes(),
         plan: lab.plan.clone(),
         trainable: grid.trainable_rows(),
+        lr_sweep: grid.sweep.clone(),
         freeze_head: grid.freeze_rows(),
         multitask: grid.multitask_rows(),
         cost,
         low_data,
         learning_curve,
+        related,
+        forgetting,
         seconds,
     })
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::augment::augment;
 use super::lab::Lab;
 use super::run::TaskSpec;
-use super::Spread;
+use super::stats::{Hits, Spread};
 use sentence_multitask::error::Result;
 use sentence_multitask::model::heads::Head;
 use sentence_multitask::rng::Rng;
@@ -22,8 +22,9 @@ pub struct RemedyRow {
     pub remedy: String,
     /// `heads` (frozen encoder) or the trainable layers.
     pub encoder: String,
-    /// A's accuracy at the end.
-    pub a: Spread,
+    /// A's accuracy at the end (none when A was not in the run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub a: Option<Spread>,
     /// B's accuracy at the end.
     pub b: Spread,
     /// Optimiser steps B's head took.
@@ -52,8 +53,9 @@ pub struct CurveSeries {
     pub points: Vec<CurvePoint>,
 }
 
+/// One way of training B next to A.
 #[derive(Clone, Copy)]
-enum Remedy {
+pub(crate) enum Remedy {
     /// Both tasks in one run.
     Joint {
         sampling: Sampling,
@@ -62,6 +64,16 @@ enum Remedy {
     },
     /// A alone, then B alone with A's head frozen.
     Sequential { augment: bool },
+    /// B alone for the step budget: the baseline every remedy is compared with.
+    Alone,
+}
+
+/// What one seed of one remedy gave.
+struct RemedyOutcome {
+    a: Option<Hits>,
+    b: Hits,
+    b_steps: f64,
+    seconds: f64,
 }
 
 fn label(remedy: Remedy) -> String {
@@ -81,6 +93,7 @@ fn label(remedy: Remedy) -> String {
             format!("{s}{w}{}", aug(augment))
         }
         Remedy::Sequential { augment } => format!("A first, then B{}", aug(augment)),
+        Remedy::Alone => "B alone".into(),
     }
 }
 
@@ -115,8 +128,7 @@ struct RemedyRun<'l> {
 }
 
 impl RemedyRun<'_> {
-    /// (A's accuracy, B's accuracy, B's steps, seconds).
-    fn run(&self, remedy: Remedy) -> Result<[f64; 4]> {
+    fn run(&self, remedy: Remedy) -> Result<RemedyOutcome> {
         match remedy {
             Remedy::Joint {
                 sampling,
@@ -124,6 +136,7 @@ impl RemedyRun<'_> {
                 augment,
             } => self.joint(sampling, b_weight, augment),
             Remedy::Sequential { augment } => self.sequential(augment),
+            Remedy::Alone => self.alone(),
         }
     }
 
@@ -160,7 +173,7 @@ impl RemedyRun<'_> {
     }
 
     /// Both tasks in one run.
-    fn joint(&self, sampling: Sampling, b_weight: f64, augment: bool) -> Result<[f64; 4]> {
+    fn joint(&self, sampling: Sampling, b_weight: f64, augment: bool) -> Result<RemedyOutcome> {
         let lab = self.lab;
         let (rows, extra) = b_examples(lab, lab.plan.low_data_b_per_class, self.seed, augment);
         let b = TaskSpec {
@@ -169,18 +182,34 @@ impl RemedyRun<'_> {
             ..TaskSpec::new(1, self.head(1)?, rows)
         };
         let specs = vec![self.a_spec()?, b];
-        let out = lab.run(specs, self.setting, &self.config(sampling), None)?;
-        Ok([
-            out.accuracy[0],
-            out.accuracy[1],
-            out.steps[1] as f64,
-            out.seconds,
-        ])
+        let mut out = lab.run(specs, self.setting, &self.config(sampling), None)?;
+        Ok(RemedyOutcome {
+            b: out.hits.remove(1),
+            a: Some(out.hits.remove(0)),
+            b_steps: out.steps[1] as f64,
+            seconds: out.seconds,
+        })
+    }
+
+    /// B alone for the step budget (and the encoder layers, if any, from
+    /// where they start).
+    fn alone(&self) -> Result<RemedyOutcome> {
+        let lab = self.lab;
+        let (rows, _) = b_examples(lab, lab.plan.low_data_b_per_class, self.seed, false);
+        let config = lab.budget_config(self.seed, rows.len());
+        let spec = TaskSpec::new(1, self.head(1)?, rows);
+        let mut out = lab.run(vec![spec], self.setting, &config, None)?;
+        Ok(RemedyOutcome {
+            a: None,
+            b: out.hits.remove(0),
+            b_steps: out.steps[0] as f64,
+            seconds: out.seconds,
+        })
     }
 
     /// A alone, then B alone for the step budget with A's head frozen (and
     /// the encoder layers A trained, if any).
-    fn sequential(&self, augment: bool) -> Result<[f64; 4]> {
+    fn sequential(&self, augment: bool) -> Result<RemedyOutcome> {
         let lab = self.lab;
         let config = self.config(Sampling::Proportional);
         let first = lab.run(vec![self.a_spec()?], self.setting, &config, None)?;
@@ -192,54 +221,58 @@ impl RemedyRun<'_> {
             ..TaskSpec::new(1, self.head(1)?, rows)
         };
         let specs = vec![b, TaskSpec::frozen(0, a_head)];
-        let second = lab.run(specs, self.setting, &config, first.top)?;
-        Ok([
-            second.accuracy[1],
-            second.accuracy[0],
-            second.steps[0] as f64,
-            first.seconds + second.seconds,
-        ])
+        let mut second = lab.run(specs, self.setting, &config, first.top)?;
+        Ok(RemedyOutcome {
+            a: Some(second.hits.remove(1)),
+            b: second.hits.remove(0),
+            b_steps: second.steps[0] as f64,
+            seconds: first.seconds + second.seconds,
+        })
     }
 }
 
-const fn joint(sampling: Sampling, b_weight: f64, augment: bool) -> Remedy {
-    Remedy::Joint {
-        sampling,
-        b_weight,
-        augment,
+impl Remedy {
+    /// Both tasks in one run.
+    pub(crate) const fn joint(sampling: Sampling, b_weight: f64, augment: bool) -> Self {
+        Self::Joint {
+            sampling,
+            b_weight,
+            augment,
+        }
     }
 }
 
 /// The remedies tried on the frozen encoder.
 const FROZEN_REMEDIES: [Remedy; 9] = [
-    joint(Sampling::Proportional, 1.0, false),
-    joint(Sampling::Proportional, 10.0, false),
-    joint(Sampling::Proportional, 100.0, false),
-    joint(Sampling::Temperature(2.0), 1.0, false),
-    joint(Sampling::Temperature(5.0), 1.0, false),
-    joint(Sampling::Alternating, 1.0, false),
-    joint(Sampling::Alternating, 1.0, true),
+    Remedy::Alone,
+    Remedy::joint(Sampling::Proportional, 1.0, false),
+    Remedy::joint(Sampling::Proportional, 10.0, false),
+    Remedy::joint(Sampling::Temperature(2.0), 1.0, false),
+    Remedy::joint(Sampling::Temperature(5.0), 1.0, false),
+    Remedy::joint(Sampling::Alternating, 1.0, false),
+    Remedy::joint(Sampling::Alternating, 1.0, true),
     Remedy::Sequential { augment: false },
     Remedy::Sequential { augment: true },
 ];
 
 /// The remedies tried on a moving encoder (each run costs far more).
-const MOVING_REMEDIES: [Remedy; 4] = [
-    joint(Sampling::Proportional, 1.0, false),
-    joint(Sampling::Proportional, 10.0, false),
-    joint(Sampling::Alternating, 1.0, false),
+const MOVING_REMEDIES: [Remedy; 5] = [
+    Remedy::Alone,
+    Remedy::joint(Sampling::Proportional, 1.0, false),
+    Remedy::joint(Sampling::Temperature(2.0), 1.0, false),
+    Remedy::joint(Sampling::Alternating, 1.0, false),
     Remedy::Sequential { augment: false },
 ];
 
 /// Study (d): every remedy on the frozen encoder, and some on a moving one
-/// (with at most two seeds).
+/// (with at most three seeds).
 pub fn remedies(lab: &Lab) -> Result<Vec<RemedyRow>> {
     let plan = &lab.plan;
     let seeds = &plan.low_data_seeds;
     let a_per_class = plan.low_data_a_per_class;
     let mut rows = setting_rows(lab, Trainable::Heads, a_per_class, &FROZEN_REMEDIES, seeds)?;
     if let Some((setting, a_per_class)) = plan.low_data_moving {
-        let seeds = &seeds[..seeds.len().min(2)];
+        let seeds = &seeds[..seeds.len().min(3)];
         rows.extend(setting_rows(
             lab,
             setting,
@@ -252,7 +285,7 @@ pub fn remedies(lab: &Lab) -> Result<Vec<RemedyRow>> {
 }
 
 /// One row per remedy under one encoder setting, over `seeds`.
-fn setting_rows(
+pub(crate) fn setting_rows(
     lab: &Lab,
     setting: Trainable,
     a_per_class: usize,
@@ -271,7 +304,7 @@ fn setting_rows(
     let mut rows = Vec::new();
     for &remedy in remedies {
         lab.host.log(&format!("(d) {name}: {}", label(remedy)));
-        let mut figures: Vec<[f64; 4]> = Vec::new();
+        let mut figures = Vec::new();
         for (i, &seed) in seeds.iter().enumerate() {
             let run = RemedyRun {
                 lab,
@@ -282,14 +315,15 @@ fn setting_rows(
             };
             figures.push(run.run(remedy)?);
         }
-        let column = |j: usize| Spread::of(figures.iter().map(|f| f[j]).collect());
+        let a: Option<Vec<Hits>> = figures.iter().map(|f| f.a.clone()).collect();
+        let b: Vec<Hits> = figures.iter().map(|f| f.b.clone()).collect();
         rows.push(RemedyRow {
             remedy: label(remedy),
             encoder: name.clone(),
-            a: column(0),
-            b: column(1),
-            b_steps: column(2),
-            seconds: column(3),
+            a: a.map(|a| Spread::scored(&a)),
+            b: Spread::scored(&b),
+            b_steps: Spread::of(figures.iter().map(|f| f.b_steps).collect()),
+            seconds: Spread::of(figures.iter().map(|f| f.seconds).collect()),
         });
     }
     Ok(rows)
@@ -341,15 +375,13 @@ pub fn curves(lab: &Lab) -> Result<Vec<CurveSeries>> {
                     extra,
                     ..TaskSpec::new(1, lab.new_head(1, seed.wrapping_add(1))?, rows)
                 };
-                accuracy.push(
-                    lab.run(vec![spec], Trainable::Heads, &config, None)?
-                        .accuracy[0],
-                );
+                let mut out = lab.run(vec![spec], Trainable::Heads, &config, None)?;
+                accuracy.push(out.hits.remove(0));
             }
             series.push(CurvePoint {
                 per_class,
                 examples,
-                accuracy: Spread::of(accuracy),
+                accuracy: Spread::scored(&accuracy),
             });
         }
     }
@@ -361,7 +393,7 @@ pub fn curves(lab: &Lab) -> Result<Vec<CurveSeries>> {
         val: lab.selection(1),
         ..TaskSpec::new(1, lab.new_head(1, seed.wrapping_add(1))?, rows)
     };
-    let full = lab.run(vec![spec], Trainable::Heads, &lab.head_config(seed), None)?;
+    let mut full = lab.run(vec![spec], Trainable::Heads, &lab.head_config(seed), None)?;
     let copies = plan.augment_copies;
     Ok(vec![
         CurveSeries {
@@ -377,7 +409,7 @@ pub fn curves(lab: &Lab) -> Result<Vec<CurveSeries>> {
             points: vec![CurvePoint {
                 per_class: 0,
                 examples,
-                accuracy: Spread::of(vec![full.accuracy[0]]),
+                accuracy: Spread::scored(&[full.hits.remove(0)]),
             }],
         },
     ])

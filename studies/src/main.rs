@@ -8,6 +8,7 @@ use candle_core::Tensor;
 use sentence_multitask::data::{AG_NEWS_LABELS, SST2_LABELS};
 use sentence_multitask::model::heads::{Activation, Architecture};
 use sentence_multitask::{Encoder, Error, Result};
+use sentence_multitask_studies::sentences::whole_sentences;
 use sentence_multitask_studies::{report, run_all, Host, Plan, Results, TaskData};
 use serde_json::json;
 
@@ -37,7 +38,8 @@ struct Args {
     /// 10% of each class is the evaluation set.
     #[arg(long, value_name = "FILE")]
     ag_news: Option<PathBuf>,
-    /// Task B's training data (SST-2 TSV) instead of the one in --data-dir.
+    /// Task B's training data (SST-2 TSV) instead of the one in --data-dir; only
+    /// its whole sentences (rows inside no other row) are used.
     #[arg(long, value_name = "FILE")]
     sst2_train: Option<PathBuf>,
     /// Task B's evaluation data (SST-2 TSV) instead of the one in --data-dir.
@@ -96,7 +98,8 @@ fn labelled(path: &Path, format: &str, names: &[String]) -> Result<(Vec<String>,
 }
 
 /// Task A (AG News, split as `train --val-fraction 0.1` splits it, so the
-/// embedding cache is shared) and task B (SST-2 train and dev).
+/// embedding cache is shared) and task B (the whole sentences of SST-2
+/// train, scored on dev).
 fn load_tasks(args: &Args) -> Result<[TaskData; 2]> {
     let names = |labels: &[&str]| labels.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let topic_labels = names(&AG_NEWS_LABELS);
@@ -130,7 +133,8 @@ fn load_tasks(args: &Args) -> Result<[TaskData; 2]> {
         .sst2_dev
         .clone()
         .unwrap_or_else(|| args.data_dir.join("sst2/dev.tsv"));
-    let (train_texts, train_labels) = labelled(&sst_train, "sst2", &sentiment_labels)?;
+    let (texts, labels) = labelled(&sst_train, "sst2", &sentiment_labels)?;
+    let (train_texts, train_labels) = pick(&texts, &labels, &whole_sentences(&texts));
     let (eval_texts, eval_labels) = labelled(&sst_dev, "sst2", &sentiment_labels)?;
     let sentiment = TaskData {
         name: "sentiment".into(),

@@ -1,28 +1,51 @@
 //! The studies' results as markdown tables (for DISCUSSION.md) and SVG charts.
 
 use super::chart::{dots, lines, Dots, LinePoints, Lines, Point};
-use super::{Results, Spread, TrainableRow};
+use super::stats::paired;
+use super::{RemedyRow, Results, Spread, TrainableRow};
 
-/// `mean ± std`, or the mean alone for one seed (a spread of one value is no spread).
-fn pm(s: &Spread) -> String {
-    if s.values.len() > 1 {
-        format!("{:.3} ± {:.3}", s.mean, s.std)
+/// The mean with its 95% t-interval over seeds, or the mean alone for one
+/// seed (one value has no interval).
+fn ci(s: &Spread) -> String {
+    if s.seeds() > 1 {
+        format!(
+            "{:.3} [{:.3}, {:.3}]",
+            s.mean,
+            s.mean - s.ci95,
+            s.mean + s.ci95
+        )
     } else {
         format!("{:.3}", s.mean)
     }
 }
 
-/// [`pm`] with the sign, for changes.
-fn pm_signed(s: &Spread) -> String {
-    if s.values.len() > 1 {
-        format!("{:+.3} ± {:.3}", s.mean, s.std)
-    } else {
-        format!("{:+.3}", s.mean)
+/// A paired difference: mean, 95% bootstrap interval, and in how many
+/// seeds the first side was ahead; `*` marks an interval that excludes 0.
+fn difference(x: &Spread, y: &Spread) -> String {
+    match paired(x, y) {
+        Some(p) => format!(
+            "{:+.3} [{:+.3}, {:+.3}]{} ({} of {} ahead)",
+            p.mean,
+            p.low,
+            p.high,
+            if p.clear() { " *" } else { "" },
+            p.x_ahead,
+            p.seeds
+        ),
+        None => "n/a".into(),
     }
 }
 
 fn point(s: &Spread) -> Option<Point> {
-    Some((s.mean, s.std))
+    Some(Point {
+        mean: s.mean,
+        half: s.ci95,
+        seeds: if s.seeds() > 1 {
+            s.values.clone()
+        } else {
+            Vec::new()
+        },
+    })
 }
 
 fn seconds(s: &Spread) -> String {
@@ -72,12 +95,23 @@ pub fn markdown(r: &Results, command: &str) -> String {
     let mut doc = Doc::default();
     doc.line(format!("Produced by `{command}`."));
     doc.line("");
+    doc.line(
+        "Accuracies: mean over seeds with its 95% Student's t interval over seeds \
+         (one seed: the value alone). Differences are paired on the same evaluation \
+         set: the mean over shared seeds, a 95% interval from a bootstrap that \
+         resamples seeds and then evaluation examples (2,000 resamples), `*` where \
+         the interval excludes 0, and in how many seeds the first side was ahead.",
+    );
+    doc.line("");
+    sweep_table(&mut doc, r);
     trainable_table(&mut doc, r);
     freeze_table(&mut doc, r);
     multitask_table(&mut doc, r);
     cost_table(&mut doc, r);
     low_data_table(&mut doc, r);
     curve_table(&mut doc, r);
+    related_table(&mut doc, r);
+    forgetting_table(&mut doc, r);
     let times: Vec<String> = r
         .seconds
         .iter()
@@ -87,15 +121,59 @@ pub fn markdown(r: &Results, command: &str) -> String {
     doc.0
 }
 
+fn sweep_table(doc: &mut Doc, r: &Results) {
+    doc.heading("Choosing the encoder's learning rate (first seed, each task alone)");
+    doc.table(
+        &strings([
+            "trainable",
+            "encoder lr",
+            "task",
+            "selection accuracy (chooses)",
+            "evaluation accuracy (not used)",
+            "epochs run",
+            "chosen",
+        ]),
+        r.lr_sweep.iter().map(|row| {
+            vec![
+                row.trainable.clone(),
+                format!("{:e}", row.encoder_lr),
+                row.task.clone(),
+                format!("{:.3}", row.selection),
+                format!("{:.3}", row.accuracy),
+                row.epochs_run.to_string(),
+                if row.chosen { "yes" } else { "" }.into(),
+            ]
+        }),
+    );
+}
+
 fn trainable_table(doc: &mut Doc, r: &Results) {
     doc.heading("(a) What trains: accuracy and seconds per epoch");
+    let heads = |task: &str| {
+        r.trainable
+            .iter()
+            .find(|x| x.task == task && x.trainable == "heads")
+    };
     doc.table(
-        &strings(["task", "trainable", "accuracy", "s/epoch", "epochs run"]),
+        &strings([
+            "task",
+            "trainable",
+            "seeds",
+            "accuracy",
+            "− heads (paired)",
+            "s/epoch",
+            "epochs run",
+        ]),
         r.trainable.iter().map(|row| {
             vec![
                 row.task.clone(),
                 row.trainable.clone(),
-                pm(&row.accuracy),
+                row.accuracy.seeds().to_string(),
+                ci(&row.accuracy),
+                match heads(&row.task) {
+                    Some(h) if row.trainable != "heads" => difference(&row.accuracy, &h.accuracy),
+                    _ => String::new(),
+                },
                 seconds(&row.seconds_per_epoch),
                 format!("{:?}", row.epochs_run),
             ]
@@ -110,9 +188,10 @@ fn freeze_table(doc: &mut Doc, r: &Results) {
         &[
             "encoder".into(),
             format!("{a}'s head"),
+            "seeds".into(),
             format!("{a} before"),
             format!("{a} after"),
-            "change".into(),
+            "after − before (paired)".into(),
             b.clone(),
             format!("{a}'s head bit-identical"),
         ],
@@ -120,10 +199,11 @@ fn freeze_table(doc: &mut Doc, r: &Results) {
             vec![
                 row.encoder.clone(),
                 row.a_head.clone(),
-                pm(&row.a_before),
-                pm(&row.a_after),
-                pm_signed(&row.a_change),
-                pm(&row.b_accuracy),
+                row.a_after.seeds().to_string(),
+                ci(&row.a_before),
+                ci(&row.a_after),
+                difference(&row.a_after, &row.a_before),
+                ci(&row.b_accuracy),
                 match row.a_head_bit_identical {
                     true => "yes".into(),
                     false => "no (trained)".into(),
@@ -139,18 +219,20 @@ fn multitask_table(doc: &mut Doc, r: &Results) {
         &strings([
             "trainable",
             "task",
+            "seeds",
             "single-task",
             "multi-task",
-            "multi − single",
+            "multi − single (paired)",
             "multi-task s/epoch",
         ]),
         r.multitask.iter().map(|row| {
             vec![
                 row.trainable.clone(),
                 row.task.clone(),
-                pm(&row.single),
-                pm(&row.multi),
-                format!("{:+.3}", row.multi.mean - row.single.mean),
+                row.multi.seeds().to_string(),
+                ci(&row.single),
+                ci(&row.multi),
+                difference(&row.multi, &row.single),
                 seconds(&row.multi_seconds_per_epoch),
             ]
         }),
@@ -202,25 +284,88 @@ fn cost_table(doc: &mut Doc, r: &Results) {
 
 fn low_data_table(doc: &mut Doc, r: &Results) {
     let [a, b] = &r.tasks;
-    doc.heading(format!("(d) {b} with few examples next to {a} with many"));
+    let title = format!("(d) {b} with few examples next to {a} with many");
+    remedy_table(doc, &title, &r.low_data, [a, b]);
+}
+
+fn related_table(doc: &mut Doc, r: &Results) {
+    let title = "(f) A related pair: topic with few examples next to a coarse topic task with many";
+    remedy_table(
+        doc,
+        title,
+        &r.related,
+        ["topic-2", "topic"].map(String::from).each_ref(),
+    );
+}
+
+/// One row per remedy: B's accuracy, its paired difference from B alone
+/// under the same encoder setting, A's accuracy, B's steps and the time.
+fn remedy_table(doc: &mut Doc, title: &str, rows: &[RemedyRow], [a, b]: [&String; 2]) {
+    doc.heading(title);
     doc.table(
         &[
             "encoder".into(),
             "remedy".into(),
+            "seeds".into(),
             b.clone(),
+            format!("{b} − {b} alone (paired)"),
             a.clone(),
             format!("{b}'s steps"),
             "seconds".into(),
         ],
-        r.low_data.iter().map(|row| {
+        rows.iter().map(|row| {
+            let alone = rows
+                .iter()
+                .find(|x| x.encoder == row.encoder && x.remedy == "B alone");
             vec![
                 row.encoder.clone(),
                 row.remedy.clone(),
-                pm(&row.b),
-                pm(&row.a),
+                row.b.seeds().to_string(),
+                ci(&row.b),
+                match alone {
+                    Some(x) if x.remedy != row.remedy => difference(&row.b, &x.b),
+                    _ => String::new(),
+                },
+                row.a.as_ref().map_or(String::new(), ci),
                 format!("{:.0}", row.b_steps.mean),
                 seconds(&row.seconds),
             ]
+        }),
+    );
+}
+
+/// One row per epoch of study (g): A under each series, its paired change
+/// from before B trained, and B.
+fn forgetting_table(doc: &mut Doc, r: &Results) {
+    let [a, b] = &r.tasks;
+    doc.heading(format!(
+        "(g) Forgetting: {a} epoch by epoch while {b} moves the top layers"
+    ));
+    let mut header = strings(["after epoch"]);
+    for s in &r.forgetting {
+        header.extend([
+            format!("{a}, {}", s.name),
+            "change from epoch 0 (paired)".into(),
+            format!("{b}, {}", s.name),
+        ]);
+    }
+    let epochs = r.forgetting.first().map_or(0, |s| s.a.len());
+    doc.table(
+        &header,
+        (0..epochs).map(|e| {
+            let mut cells = vec![e.to_string()];
+            for s in &r.forgetting {
+                cells.extend([
+                    ci(&s.a[e]),
+                    if e == 0 {
+                        String::new()
+                    } else {
+                        difference(&s.a[e], &s.a[0])
+                    },
+                    ci(&s.b[e]),
+                ]);
+            }
+            cells
         }),
     );
 }
@@ -251,7 +396,7 @@ fn curve_table(doc: &mut Doc, r: &Results) {
             s.points
                 .iter()
                 .find(|p| p.per_class == per_class)
-                .map_or("".into(), |p| pm(&p.accuracy))
+                .map_or("".into(), |p| ci(&p.accuracy))
         }));
         cells
     });
@@ -267,6 +412,8 @@ pub fn charts(r: &Results) -> Vec<(String, String)> {
         ("cost.svg".into(), cost_chart(r)),
         ("low-data.svg".into(), low_data_chart(r)),
         ("learning-curve.svg".into(), curve_chart(r)),
+        ("related.svg".into(), related_chart(r)),
+        ("forgetting.svg".into(), forgetting_chart(r)),
     ]);
     out
 }
@@ -297,7 +444,7 @@ fn trainable_charts(r: &Results) -> [(String, String); 2] {
         (
             "trainable-accuracy.svg".into(),
             dots(&Dots {
-                title: "(a) Accuracy by what trains (mean ± std over seeds)".into(),
+                title: "(a) Accuracy by what trains (mean, 95% interval, each seed)".into(),
                 axis: "accuracy on the evaluation set".into(),
                 series: r.tasks.to_vec(),
                 groups: by_setting(&|x| &x.accuracy),
@@ -368,7 +515,9 @@ fn cost_chart(r: &Results) -> String {
             .map(|o| {
                 (
                     o.name.clone(),
-                    vec![Some((o.ms_per_sentence, 0.0)), Some((o.download_mb, 0.0))],
+                    [o.ms_per_sentence, o.download_mb]
+                        .map(|v| point(&Spread::of(vec![v])))
+                        .to_vec(),
                 )
             })
             .collect(),
@@ -378,18 +527,45 @@ fn cost_chart(r: &Results) -> String {
 
 fn low_data_chart(r: &Results) -> String {
     let [a, b] = &r.tasks;
+    let title = format!("(d) {b} with few examples next to {a} with many");
+    remedy_chart(title, &r.low_data, [a.clone(), b.clone()])
+}
+
+fn related_chart(r: &Results) -> String {
+    let title = "(f) topic with few examples next to topic-2 with many".to_string();
+    remedy_chart(title, &r.related, ["topic-2", "topic"].map(String::from))
+}
+
+fn remedy_chart(title: String, rows: &[RemedyRow], names: [String; 2]) -> String {
     dots(&Dots {
-        title: format!("(d) {b} with few examples next to {a} with many"),
+        title,
         axis: "accuracy on the evaluation set".into(),
-        series: vec![a.clone(), b.clone()],
-        groups: r
-            .low_data
+        series: names.to_vec(),
+        groups: rows
             .iter()
             .map(|x| {
                 (
                     format!("{}: {}", x.encoder, x.remedy),
-                    vec![point(&x.a), point(&x.b)],
+                    vec![x.a.as_ref().and_then(point), point(&x.b)],
                 )
+            })
+            .collect(),
+        log: false,
+    })
+}
+
+/// Study (g): one row per epoch, one dot per series for A.
+fn forgetting_chart(r: &Results) -> String {
+    let [a, b] = &r.tasks;
+    let epochs = r.forgetting.first().map_or(0, |s| s.a.len());
+    dots(&Dots {
+        title: format!("(g) {a}'s accuracy while {b} moves the top layers"),
+        axis: format!("{a}'s accuracy on its evaluation set"),
+        series: r.forgetting.iter().map(|s| s.name.clone()).collect(),
+        groups: (0..epochs)
+            .map(|e| {
+                let label = format!("after {b}'s epoch {e}");
+                (label, r.forgetting.iter().map(|s| point(&s.a[e])).collect())
             })
             .collect(),
         log: false,
@@ -405,7 +581,7 @@ fn curve_chart(r: &Results) -> String {
         let pts: LinePoints = s
             .points
             .iter()
-            .map(|p| (p.per_class as f64, p.accuracy.mean, p.accuracy.std))
+            .filter_map(|p| Some((p.per_class as f64, point(&p.accuracy)?)))
             .collect();
         if let [p] = s.points.as_slice() {
             reference = Some((
@@ -418,7 +594,7 @@ fn curve_chart(r: &Results) -> String {
     }
     lines(&Lines {
         title: format!(
-            "(e) {}: accuracy against examples per class (mean ± std over seeds)",
+            "(e) {}: accuracy against examples per class (mean, 95% interval, each seed)",
             r.tasks[1]
         ),
         x_axis: "examples per class (log scale)".into(),

@@ -6,6 +6,7 @@ use std::time::Instant;
 use candle_core::Tensor;
 
 use super::lab::Lab;
+use super::stats::Hits;
 use sentence_multitask::error::Result;
 use sentence_multitask::model::heads::Head;
 use sentence_multitask::training::features::TopLayers;
@@ -61,6 +62,10 @@ pub struct Outcome {
     pub heads: Vec<Head>,
     /// Accuracy of each head on its task's evaluation set (through the trained layers).
     pub accuracy: Vec<f64>,
+    /// Which evaluation examples each head got right.
+    pub hits: Vec<Hits>,
+    /// Each head's accuracy on its selection set with the kept weights, if it had one.
+    pub selection: Vec<Option<f64>>,
     /// Wall time of training (validation included, evaluation excluded).
     pub seconds: f64,
     /// Epochs completed.
@@ -182,14 +187,17 @@ impl Lab<'_> {
             },
         )?;
         let seconds = started.elapsed().as_secs_f64();
-        let accuracy = tasks
+        let hits: Vec<Hits> = tasks
             .iter()
             .zip(&task_ids)
-            .map(|(task, &t)| self.accuracy(&task.head, t, fitted.top.as_ref()))
+            .map(|(task, &t)| self.hits(&task.head, t, fitted.top.as_ref()))
             .collect::<Result<_>>()?;
+        let selection = fitted.report.validation.iter();
         Ok(Outcome {
             heads: tasks.into_iter().map(|t| t.head).collect(),
-            accuracy,
+            accuracy: hits.iter().map(Hits::accuracy).collect(),
+            hits,
+            selection: selection.map(|m| m.as_ref().map(|m| m.accuracy)).collect(),
             seconds,
             epochs_run: fitted.report.epochs_run,
             steps,
@@ -197,11 +205,11 @@ impl Lab<'_> {
         })
     }
 
-    /// Accuracy of `head` on task `t`'s evaluation set, read through `top`'s
-    /// trained layers when there are some.
-    fn accuracy(&self, head: &Head, t: usize, top: Option<&TopLayers>) -> Result<f64> {
+    /// Which of task `t`'s evaluation examples `head` gets right, read
+    /// through `top`'s trained layers when there are some.
+    fn hits(&self, head: &Head, t: usize, top: Option<&TopLayers>) -> Result<Hits> {
         let rows = &self.eval_rows[t];
-        let mut correct = 0;
+        let mut hits = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(128) {
             let x = match top {
                 None => self.frozen_rows(t, true, chunk)?,
@@ -211,12 +219,13 @@ impl Lab<'_> {
                 }
             };
             let predicted = predict_classes(head, &x)?;
-            correct += chunk
-                .iter()
-                .zip(&predicted)
-                .filter(|(&r, &p)| self.tasks[t].eval_labels[r] == p)
-                .count();
+            hits.extend(
+                chunk
+                    .iter()
+                    .zip(&predicted)
+                    .map(|(&r, &p)| self.tasks[t].eval_labels[r] == p),
+            );
         }
-        Ok(correct as f64 / rows.len() as f64)
+        Ok(Hits(hits))
     }
 }

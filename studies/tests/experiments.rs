@@ -2,7 +2,8 @@
 //! every file written, every figure finite, accuracies in [0, 1] and clearly
 //! above chance, a frozen
 //! head bit-identical on a frozen encoder, the schedules doing what they say,
-//! and the report redrawn identically from results.json.
+//! the learning-rate sweep choosing by selection accuracy, per-seed hits for
+//! paired comparisons, and the report redrawn identically from results.json.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -112,6 +113,9 @@ fn check_every_study(results: &Value) {
         "multitask",
         "low_data",
         "learning_curve",
+        "lr_sweep",
+        "related",
+        "forgetting",
     ] {
         assert!(!rows(results, study).is_empty(), "{study} is empty");
     }
@@ -216,7 +220,56 @@ fn check_learning_curve(results: &Value) {
     assert!(sizes.windows(2).all(|w| w[0] <= w[1]), "{sizes:?}");
 }
 
-const CHARTS: [&str; 7] = [
+/// The sweep tries every rate on both tasks and marks exactly one as chosen,
+/// the one with the best mean selection accuracy.
+fn check_sweep(results: &Value) {
+    let sweep = rows(results, "lr_sweep");
+    let rates = results["plan"]["encoder_lrs"].as_array().unwrap().len();
+    assert_eq!(sweep.len(), 2 * rates);
+    let chosen: Vec<&Value> = sweep.iter().filter(|r| r["chosen"] == true).collect();
+    assert_eq!(chosen.len(), 2, "one rate, both tasks: {chosen:?}");
+    let mean = |lr: &Value| {
+        sweep
+            .iter()
+            .filter(|r| &r["encoder_lr"] == lr)
+            .map(|r| r["selection"].as_f64().unwrap())
+            .sum::<f64>()
+    };
+    let best = mean(&chosen[0]["encoder_lr"]);
+    assert!(sweep.iter().all(|r| mean(&r["encoder_lr"]) <= best));
+}
+
+/// Every accuracy carries which examples each seed got right (for paired
+/// comparisons), one per seed; (f) has B alone and (g) one point per epoch.
+fn check_paired_and_new_studies(results: &Value) {
+    for row in rows(results, "trainable") {
+        let hits = row["accuracy"]["hits"].as_array().unwrap();
+        assert_eq!(hits.len(), values(&row["accuracy"]).len());
+        let count: usize = hits[0]
+            .as_str()
+            .unwrap()
+            .split(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let evaluation = results["sizes"][if row["task"] == "topic" { 0 } else { 1 }]["evaluation"]
+            .as_u64()
+            .unwrap();
+        assert_eq!(count as u64, evaluation);
+    }
+    assert!(rows(results, "related")
+        .iter()
+        .any(|r| r["remedy"] == "B alone"));
+    let epochs = results["plan"]["forgetting_epochs"].as_u64().unwrap() as usize;
+    for series in rows(results, "forgetting") {
+        assert_eq!(series["a"].as_array().unwrap().len(), epochs + 1);
+    }
+}
+
+const CHARTS: [&str; 9] = [
+    "related.svg",
+    "forgetting.svg",
     "trainable-accuracy.svg",
     "trainable-time.svg",
     "freeze-head.svg",
@@ -231,7 +284,9 @@ const CHARTS: [&str; 7] = [
 fn check_report(out: &Path) {
     let read = |dir: &Path, name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
     let tables = read(out, "tables.md");
-    for heading in ["### (a)", "### (b)", "### (c)", "### (d)", "### (e)"] {
+    for heading in [
+        "### (a)", "### (b)", "### (c)", "### (d)", "### (e)", "### (f)", "### (g)",
+    ] {
         assert!(tables.contains(heading), "tables.md lacks {heading}");
     }
     for chart in CHARTS {
@@ -276,5 +331,7 @@ fn quick_form_runs_every_study_on_fixtures() {
     check_multitask(&results);
     check_low_data(&results);
     check_learning_curve(&results);
+    check_sweep(&results);
+    check_paired_and_new_studies(&results);
     check_report(out.path());
 }

@@ -24,6 +24,7 @@ use sentence_multitask::training::features::select_rows;
 use sentence_multitask::training::lesson::{new_task_head, teach, LessonConfig};
 use sentence_multitask::training::trainer::{predict_classes, Control};
 use sentence_multitask::Result;
+use sentence_multitask_studies::stats::{interval95, mean_sd};
 
 #[derive(Parser)]
 #[command(about = "Label next, measured: least sure first against random, at equal counts")]
@@ -197,24 +198,6 @@ fn run(task: &Task, seed: u64, pool: usize, least: bool) -> Result<Vec<(usize, f
         unlabelled.retain(|r| !next.contains(r));
         labelled.extend(next);
     }
-}
-
-fn mean_sd(xs: &[f64]) -> (f64, f64) {
-    let n = xs.len() as f64;
-    let mean = xs.iter().sum::<f64>() / n;
-    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
-    (mean, var.sqrt())
-}
-
-/// Half-width of the 95% t-interval of the mean of `xs` (Student's t,
-/// two-sided; quantiles for 1 to 10 degrees of freedom, 1.96 beyond).
-fn interval95(xs: &[f64]) -> f64 {
-    const T: [f64; 10] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-    ];
-    let df = xs.len().saturating_sub(1);
-    let t = T.get(df.wrapping_sub(1)).copied().unwrap_or(1.96);
-    t * mean_sd(xs).1 / (xs.len() as f64).sqrt()
 }
 
 fn main() -> Result<()> {
