@@ -7,7 +7,7 @@ use sentence_multitask::rng::Rng;
 pub const WORD_DROPOUT: f32 = 0.1;
 
 /// `copies` variants of `text`: each word (split on whitespace) is dropped
-/// with probability [`WORD_DROPOUT`], keeping at least one, then one random
+/// with probability `WORD_DROPOUT` (0.1), keeping at least one, then one random
 /// pair of neighbouring words is swapped. Texts of one word come back as they are.
 pub fn augment(text: &str, copies: usize, rng: &mut Rng) -> Vec<String> {
     let words: Vec<&str> = text.split_whitespace().collect();
