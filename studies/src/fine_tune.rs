@@ -192,7 +192,7 @@ fn sweep(lab: &Lab, probe: &Probe, seed: u64) -> Result<Vec<SweepRow>> {
                 trainable: name.clone(),
                 encoder_lr: lr,
                 selection,
-                accuracy: out.accuracy[0],
+                accuracy: out.accuracy(0),
                 epochs_run: out.epochs_run,
                 chosen: false,
             });
@@ -244,12 +244,13 @@ fn frozen_seed(lab: &Lab, seed: u64) -> Result<(Cell, Probe)> {
         None,
     )?;
     let a_identical = same_weights(&b.heads[1], &probe_a)?;
-    if !a_identical || b.accuracy[1].to_bits() != a.accuracy[0].to_bits() {
+    if !a_identical || b.accuracy(1).to_bits() != a.accuracy(0).to_bits() {
         return Err(Error::InvalidArgument {
             what: "study (b)".into(),
             reason: format!(
                 "A's frozen head changed on a frozen encoder: accuracy {} before, {} after",
-                a.accuracy[0], b.accuracy[1]
+                a.accuracy(0),
+                b.accuracy(1)
             ),
         });
     }

@@ -34,18 +34,18 @@ fn series_seed(lab: &Lab, seed: u64, replay: usize) -> Result<Vec<(Hits, Hits)>>
     let plan = &lab.plan;
     let mut heads = Vec::new();
     let mut first = Vec::new();
-    for t in 0..2 {
-        let rows = lab.sample(t, plan.fine_tune_per_class[t], seed);
+    let rows = [0, 1].map(|t| lab.sample(t, plan.fine_tune_per_class[t], seed));
+    for (t, task_rows) in rows.iter().enumerate() {
+        let head = lab.new_head(t, seed.wrapping_add(t as u64))?;
         let spec = TaskSpec {
             val: lab.selection(t),
-            ..TaskSpec::new(t, lab.new_head(t, seed.wrapping_add(t as u64))?, rows)
+            ..TaskSpec::new(t, head, task_rows.clone())
         };
         let mut out = lab.run(vec![spec], Trainable::Heads, &lab.head_config(seed), None)?;
         heads.push(out.heads.remove(0));
         first.push(out.hits.remove(0));
     }
     let mut points = vec![(first[0].clone(), first[1].clone())];
-    let b_rows = lab.sample(1, plan.fine_tune_per_class[1], seed);
     let replay_rows = lab.sample(0, replay, seed.wrapping_add(7));
     let mut top: Option<TopLayers> = None;
     for epoch in 0..plan.forgetting_epochs {
@@ -53,7 +53,7 @@ fn series_seed(lab: &Lab, seed: u64, replay: usize) -> Result<Vec<(Hits, Hits)>>
             0 => TaskSpec::frozen(0, heads[0].deep_copy()?),
             _ => TaskSpec::new(0, heads[0].deep_copy()?, replay_rows.clone()),
         };
-        let b = TaskSpec::new(1, heads[1].deep_copy()?, b_rows.clone());
+        let b = TaskSpec::new(1, heads[1].deep_copy()?, rows[1].clone());
         let config = TrainConfig {
             epochs: 1,
             patience: 0,

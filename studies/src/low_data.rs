@@ -68,6 +68,9 @@ pub(crate) enum Remedy {
     Alone,
 }
 
+/// The label of [`Remedy::Alone`], the baseline the report compares every remedy with.
+pub const ALONE: &str = "B alone";
+
 /// What one seed of one remedy gave.
 struct RemedyOutcome {
     a: Option<Hits>,
@@ -93,7 +96,7 @@ fn label(remedy: Remedy) -> String {
             format!("{s}{w}{}", aug(augment))
         }
         Remedy::Sequential { augment } => format!("A first, then B{}", aug(augment)),
-        Remedy::Alone => "B alone".into(),
+        Remedy::Alone => ALONE.into(),
     }
 }
 

@@ -13,6 +13,9 @@ use sentence_multitask::model::encoder::Encoder;
 use sentence_multitask::model::heads::Architecture;
 use sentence_multitask::training::trainer::{Sampling, Trainable};
 
+/// The coarse task's name.
+pub const COARSE_NAME: &str = "topic-2";
+
 /// The coarse task's classes, and which of them each four-class label falls in.
 const COARSE: [&str; 2] = ["World or Business", "Sports or Sci/Tech"];
 
@@ -23,7 +26,7 @@ const COARSE_OF: [usize; 4] = [0, 1, 0, 1];
 fn coarse(topic: &TaskData) -> TaskData {
     let map = |labels: &[usize]| labels.iter().map(|&l| COARSE_OF[l % 4]).collect();
     TaskData {
-        name: "topic-2".into(),
+        name: COARSE_NAME.into(),
         labels: COARSE.map(String::from).to_vec(),
         architecture: Architecture::Linear,
         train_labels: map(&topic.train_labels),

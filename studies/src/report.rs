@@ -1,6 +1,8 @@
 //! The studies' results as markdown tables (for DISCUSSION.md) and SVG charts.
 
 use super::chart::{dots, lines, Dots, LinePoints, Lines, Point};
+use super::low_data::ALONE;
+use super::related::COARSE_NAME;
 use super::stats::paired;
 use super::{RemedyRow, Results, Spread, TrainableRow};
 
@@ -290,12 +292,12 @@ fn low_data_table(doc: &mut Doc, r: &Results) {
 
 fn related_table(doc: &mut Doc, r: &Results) {
     let title = "(f) A related pair: topic with few examples next to a coarse topic task with many";
-    remedy_table(
-        doc,
-        title,
-        &r.related,
-        ["topic-2", "topic"].map(String::from).each_ref(),
-    );
+    remedy_table(doc, title, &r.related, related_names(r).each_ref());
+}
+
+/// Study (f)'s tasks: the coarse one (A) and the topic task (B).
+fn related_names(r: &Results) -> [String; 2] {
+    [COARSE_NAME.to_string(), r.tasks[0].clone()]
 }
 
 /// One row per remedy: B's accuracy, its paired difference from B alone
@@ -316,7 +318,7 @@ fn remedy_table(doc: &mut Doc, title: &str, rows: &[RemedyRow], [a, b]: [&String
         rows.iter().map(|row| {
             let alone = rows
                 .iter()
-                .find(|x| x.encoder == row.encoder && x.remedy == "B alone");
+                .find(|x| x.encoder == row.encoder && x.remedy == ALONE);
             vec![
                 row.encoder.clone(),
                 row.remedy.clone(),
@@ -533,7 +535,7 @@ fn low_data_chart(r: &Results) -> String {
 
 fn related_chart(r: &Results) -> String {
     let title = "(f) topic with few examples next to topic-2 with many".to_string();
-    remedy_chart(title, &r.related, ["topic-2", "topic"].map(String::from))
+    remedy_chart(title, &r.related, related_names(r))
 }
 
 fn remedy_chart(title: String, rows: &[RemedyRow], names: [String; 2]) -> String {

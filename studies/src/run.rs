@@ -60,9 +60,7 @@ impl TaskSpec {
 pub struct Outcome {
     /// The heads after training, in the order of the specs.
     pub heads: Vec<Head>,
-    /// Accuracy of each head on its task's evaluation set (through the trained layers).
-    pub accuracy: Vec<f64>,
-    /// Which evaluation examples each head got right.
+    /// Which evaluation examples each head got right (through the trained layers).
     pub hits: Vec<Hits>,
     /// Each head's accuracy on its selection set with the kept weights, if it had one.
     pub selection: Vec<Option<f64>>,
@@ -77,6 +75,11 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Accuracy of head `i` on its task's evaluation set.
+    pub fn accuracy(&self, i: usize) -> f64 {
+        self.hits[i].accuracy()
+    }
+
     /// Training seconds per epoch.
     pub fn seconds_per_epoch(&self) -> f64 {
         self.seconds / self.epochs_run.max(1) as f64
@@ -195,7 +198,6 @@ impl Lab<'_> {
         let selection = fitted.report.validation.iter();
         Ok(Outcome {
             heads: tasks.into_iter().map(|t| t.head).collect(),
-            accuracy: hits.iter().map(Hits::accuracy).collect(),
             hits,
             selection: selection.map(|m| m.as_ref().map(|m| m.accuracy)).collect(),
             seconds,
