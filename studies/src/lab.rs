@@ -165,9 +165,11 @@ impl<'a> Lab<'a> {
         json!(per_task)
     }
 
-    /// Head settings for a run that stops early on a selection set.
+    /// Head settings for a run that stops early on a selection set (with
+    /// the chosen encoder rate, for the runs built on it that move layers).
     pub fn head_config(&self, seed: u64) -> TrainConfig {
         TrainConfig {
+            encoder_learning_rate: self.encoder_lr.get(),
             seed,
             ..TrainConfig::default()
         }

@@ -1,7 +1,8 @@
 //! The studies behind DISCUSSION.md: what to train and what to freeze (with
 //! the encoder's learning rate chosen on selection data), one multi-task
 //! model or two single-task ones, a task with little data next to one with
-//! plenty (an unrelated and a related pair), and forgetting epoch by epoch.
+//! plenty (an unrelated and a related pair), forgetting epoch by epoch, and
+//! a new task's few-shot curve through the page's lessons.
 //! Every accuracy keeps which evaluation examples each seed got right, so
 //! the report compares settings pairwise ([`stats`]). They run on the project's own trainer
 //! ([`sentence_multitask::training::trainer::train`]) with fixed seeds and write plain results that
@@ -18,6 +19,7 @@
 mod augment;
 mod chart;
 mod cost;
+mod few_shot;
 mod fine_tune;
 mod forgetting;
 mod lab;
@@ -38,6 +40,7 @@ use sentence_multitask::training::trainer::Trainable;
 
 pub use augment::augment;
 pub use cost::{CostOption, CostStudy};
+pub use few_shot::{FewShotPoint, FewShotSeries};
 pub use fine_tune::{FreezeRow, MultiTaskRow, SweepRow, TrainableRow};
 pub use forgetting::ForgettingSeries;
 pub use lab::Lab;
@@ -127,6 +130,16 @@ pub struct Plan {
     pub replay_per_class: usize,
     /// Sentences timed per repetition in the inference-cost part of study (c).
     pub timing_sentences: usize,
+    /// Study (h): examples per class of each point (seeds: `seeds`).
+    #[serde(default)]
+    pub few_shot_per_class: Vec<usize>,
+    /// Study (h): the adapter's layers of each series (0: the head alone),
+    /// each run up to this many examples per class.
+    #[serde(default)]
+    pub few_shot_layers: Vec<(usize, usize)>,
+    /// Study (h): contrastive steps (None: the page's default).
+    #[serde(default)]
+    pub few_shot_steps: Option<usize>,
 }
 
 impl Plan {
@@ -159,6 +172,9 @@ impl Plan {
             forgetting_setting: Trainable::TopLayers(2),
             replay_per_class: 32,
             timing_sentences: 512,
+            few_shot_per_class: vec![8, 16, 32, 64],
+            few_shot_layers: vec![(0, usize::MAX), (3, usize::MAX), (6, 8)],
+            few_shot_steps: None,
         }
     }
 
@@ -191,6 +207,9 @@ impl Plan {
             forgetting_setting: Trainable::TopLayers(1),
             replay_per_class: 4,
             timing_sentences: 32,
+            few_shot_per_class: vec![2, 4],
+            few_shot_layers: vec![(0, usize::MAX), (1, 2)],
+            few_shot_steps: Some(2),
         }
     }
 }
@@ -225,6 +244,10 @@ pub struct Results {
     /// (g) A's accuracy epoch by epoch while B moves the top layers.
     #[serde(default)]
     pub forgetting: Vec<ForgettingSeries>,
+    /// (h) A new task's few-shot curve: the head alone against the lesson
+    /// with an adapter.
+    #[serde(default)]
+    pub few_shot: Vec<FewShotSeries>,
     /// Wall time of each study in seconds.
     pub seconds: serde_json::Map<String, serde_json::Value>,
 }
@@ -257,6 +280,8 @@ pub fn run_all(
     lap("related", &mut since);
     let forgetting = forgetting::forgetting(&lab)?;
     lap("forgetting", &mut since);
+    let few_shot = few_shot::few_shot(&lab)?;
+    lap("few_shot", &mut since);
     seconds.insert("total".into(), start.elapsed().as_secs_f64().into());
     Ok(Results {
         tasks: [lab.task(0).name.clone(), lab.task(1).name.clone()],
@@ -271,6 +296,7 @@ pub fn run_all(
         learning_curve,
         related,
         forgetting,
+        few_shot,
         seconds,
     })
 }

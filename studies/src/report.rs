@@ -114,6 +114,7 @@ pub fn markdown(r: &Results, command: &str) -> String {
     curve_table(&mut doc, r);
     related_table(&mut doc, r);
     forgetting_table(&mut doc, r);
+    few_shot_table(&mut doc, r);
     let times: Vec<String> = r
         .seconds
         .iter()
@@ -416,6 +417,7 @@ pub fn charts(r: &Results) -> Vec<(String, String)> {
         ("learning-curve.svg".into(), curve_chart(r)),
         ("related.svg".into(), related_chart(r)),
         ("forgetting.svg".into(), forgetting_chart(r)),
+        ("few-shot.svg".into(), few_shot_chart(r)),
     ]);
     out
 }
@@ -603,5 +605,94 @@ fn curve_chart(r: &Results) -> String {
         y_axis: "accuracy on the evaluation set".into(),
         series,
         reference,
+    })
+}
+
+/// A few-shot series' name: how its task was taught.
+fn taught(layers: usize) -> String {
+    match layers {
+        0 => "head alone".into(),
+        n => format!("adapter of {n} layers"),
+    }
+}
+
+/// Study (h): per task and size, each way's accuracy, each adapter's paired
+/// difference from the head alone, and the lessons' seconds.
+fn few_shot_table(doc: &mut Doc, r: &Results) {
+    let Some(first) = r.few_shot.first() else {
+        return;
+    };
+    doc.heading("(h) A new task from a few examples a class: the page's lessons");
+    let ways: Vec<usize> = r
+        .few_shot
+        .iter()
+        .filter(|s| s.task == first.task)
+        .map(|s| s.layers)
+        .collect();
+    let mut header = strings(["task", "per class", "examples"]);
+    header.extend(ways.iter().map(|&l| taught(l)));
+    header.extend(
+        ways[1..]
+            .iter()
+            .map(|&l| format!("{} − head alone", taught(l))),
+    );
+    header.push("seconds (each way)".into());
+    let mut rows = Vec::new();
+    for base in r.few_shot.iter().filter(|s| s.layers == ways[0]) {
+        for p in &base.points {
+            let at = |layers: usize| {
+                r.few_shot
+                    .iter()
+                    .find(|s| s.task == base.task && s.layers == layers)
+                    .and_then(|s| s.points.iter().find(|q| q.per_class == p.per_class))
+            };
+            let mut cells = vec![
+                base.task.clone(),
+                p.per_class.to_string(),
+                p.examples.to_string(),
+            ];
+            cells.extend(
+                ways.iter()
+                    .map(|&l| at(l).map_or("".into(), |q| ci(&q.accuracy))),
+            );
+            cells.extend(
+                ways[1..]
+                    .iter()
+                    .map(|&l| at(l).map_or("".into(), |q| difference(&q.accuracy, &p.accuracy))),
+            );
+            let times: Vec<String> = ways
+                .iter()
+                .filter_map(|&l| at(l).map(|q| seconds(&q.seconds)))
+                .collect();
+            cells.push(times.join(" / "));
+            rows.push(cells);
+        }
+    }
+    doc.table(&header, rows);
+}
+
+/// Study (h)'s curves, one line per task and way.
+fn few_shot_chart(r: &Results) -> String {
+    let series = r
+        .few_shot
+        .iter()
+        .map(|s| {
+            let pts: LinePoints = s
+                .points
+                .iter()
+                .filter_map(|p| Some((p.per_class as f64, point(&p.accuracy)?)))
+                .collect();
+            (format!("{}, {}", s.task, taught(s.layers)), pts)
+        })
+        .filter(|(_, pts)| !pts.is_empty())
+        .collect();
+    lines(&Lines {
+        title:
+            "(h) a new task: accuracy against examples per class (mean, 95% interval, each seed)"
+                .into(),
+        x_axis: "examples per class (log scale)".into(),
+        y_axis: "accuracy on the evaluation set".into(),
+        series,
+        reference: None,
     })
 }

@@ -208,17 +208,21 @@ impl Lab<'_> {
     }
 
     /// Which of task `t`'s evaluation examples `head` gets right, read
-    /// through `top`'s trained layers when there are some.
-    fn hits(&self, head: &Head, t: usize, top: Option<&TopLayers>) -> Result<Hits> {
+    /// through `top`'s trained layers when there are some, else through the
+    /// head's own adapter if it has one (as `predict` reads it).
+    pub(super) fn hits(&self, head: &Head, t: usize, top: Option<&TopLayers>) -> Result<Hits> {
         let rows = &self.eval_rows[t];
         let mut hits = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(128) {
-            let x = match top {
-                None => self.frozen_rows(t, true, chunk)?,
-                Some(top) => {
+            let x = match (top, head.adapter()) {
+                (Some(top), _) => {
                     let states = self.layer_rows(top.first(), t, true, chunk)?;
                     top.forward(&states.iter().collect::<Vec<_>>())?.detach()
                 }
+                (None, Some(adapter)) => {
+                    adapter.infer_all(&self.layer_rows(adapter.first(), t, true, chunk)?)?
+                }
+                (None, None) => self.frozen_rows(t, true, chunk)?,
             };
             let predicted = predict_classes(head, &x)?;
             hits.extend(

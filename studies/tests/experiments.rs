@@ -265,9 +265,39 @@ fn check_paired_and_new_studies(results: &Value) {
     for series in rows(results, "forgetting") {
         assert_eq!(series["a"].as_array().unwrap().len(), epochs + 1);
     }
+    check_few_shot(results);
 }
 
-const CHARTS: [&str; 9] = [
+/// (h) both tasks are taught every way of the plan, each point scored per
+/// seed on the whole evaluation set, an adapter only up to its size.
+fn check_few_shot(results: &Value) {
+    let plan = &results["plan"];
+    let ways = plan["few_shot_layers"].as_array().unwrap();
+    let series = rows(results, "few_shot");
+    assert_eq!(series.len(), 2 * ways.len());
+    let seeds = plan["seeds"].as_array().unwrap().len();
+    for s in series {
+        let way = ways.iter().find(|w| w[0] == s["layers"]).unwrap();
+        let up_to = way[1].as_u64().unwrap();
+        let sizes: Vec<u64> = plan["few_shot_per_class"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_u64().unwrap())
+            .filter(|&n| n <= up_to)
+            .collect();
+        let points = s["points"].as_array().unwrap();
+        assert_eq!(points.len(), sizes.len(), "{s}");
+        for p in points {
+            assert_eq!(values(&p["accuracy"]).len(), seeds);
+            assert_eq!(p["accuracy"]["hits"].as_array().unwrap().len(), seeds);
+            assert!(values(&p["seconds"]).iter().all(|&t| t > 0.0));
+        }
+    }
+}
+
+const CHARTS: [&str; 10] = [
+    "few-shot.svg",
     "related.svg",
     "forgetting.svg",
     "trainable-accuracy.svg",
@@ -285,7 +315,7 @@ fn check_report(out: &Path) {
     let read = |dir: &Path, name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
     let tables = read(out, "tables.md");
     for heading in [
-        "### (a)", "### (b)", "### (c)", "### (d)", "### (e)", "### (f)", "### (g)",
+        "### (a)", "### (b)", "### (c)", "### (d)", "### (e)", "### (f)", "### (g)", "### (h)",
     ] {
         assert!(tables.contains(heading), "tables.md lacks {heading}");
     }
