@@ -10,6 +10,7 @@
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 use super::lab::Lab;
 use super::stats::Spread;
@@ -119,4 +120,32 @@ pub fn few_shot(lab: &Lab) -> Result<Vec<FewShotSeries>> {
         }
     }
     Ok(out)
+}
+
+/// What (h) teaches at `per_class` a class with each seed, and each task's
+/// evaluation set, as `(file name, rows {"text", "label"})`: the same
+/// examples for an outside trainer (the SetFit anchor) to learn from.
+pub fn example_files(lab: &Lab, per_class: usize) -> Vec<(String, Vec<Value>)> {
+    let mut out = Vec::new();
+    for t in 0..2 {
+        let task = lab.task(t);
+        let row = |text: &String, class: usize| json!({"text": text, "label": task.labels[class]});
+        for &seed in &lab.plan.seeds {
+            let rows = lab.sample(t, per_class, seed);
+            let examples = rows
+                .iter()
+                .map(|&r| row(&task.train_texts[r], task.train_labels[r]))
+                .collect();
+            out.push((
+                format!("{}-{per_class}-seed{seed}.jsonl", task.name),
+                examples,
+            ));
+        }
+        let evaluation = lab.eval_rows[t]
+            .iter()
+            .map(|&r| row(&task.eval_texts[r], task.eval_labels[r]))
+            .collect();
+        out.push((format!("{}-evaluation.jsonl", task.name), evaluation));
+    }
+    out
 }

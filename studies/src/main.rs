@@ -9,7 +9,9 @@ use sentence_multitask::data::{AG_NEWS_LABELS, SST2_LABELS};
 use sentence_multitask::model::heads::{Activation, Architecture};
 use sentence_multitask::{Encoder, Error, Result};
 use sentence_multitask_studies::sentences::whole_sentences;
-use sentence_multitask_studies::{report, run_all, Host, Plan, Results, TaskData};
+use sentence_multitask_studies::{
+    example_files, report, run_all, Host, Lab, Plan, Results, TaskData,
+};
 use serde_json::json;
 
 use clap::Parser;
@@ -58,6 +60,11 @@ struct Args {
     /// results.json of an earlier run (after changing how they are drawn).
     #[arg(long, value_name = "FILE")]
     from_results: Option<PathBuf>,
+    /// Run nothing: write the examples study (h) teaches at its smallest size
+    /// (one file per task and seed) and each task's evaluation set into this
+    /// directory, as JSON lines for an outside trainer (the SetFit anchor).
+    #[arg(long, value_name = "DIR")]
+    few_shot_files: Option<PathBuf>,
     /// Directory for cached embeddings.
     #[arg(long, default_value = "target/embedding-cache")]
     cache_dir: PathBuf,
@@ -168,6 +175,21 @@ fn write_report(out: &Path, results: &Results, command: &str) -> Result<Vec<Path
     Ok(written)
 }
 
+/// Writes [`example_files`] at the plan's smallest few-shot size into `dir`.
+fn write_example_files(dir: &Path, lab: &Lab) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+    let per_class = lab.plan.few_shot_per_class.first().copied().unwrap_or(8);
+    let mut written = Vec::new();
+    for (name, rows) in example_files(lab, per_class) {
+        let path = dir.join(name);
+        let lines: Vec<String> = rows.iter().map(|r| r.to_string() + "\n").collect();
+        std::fs::write(&path, lines.concat()).map_err(Error::io(&path))?;
+        written.push(path);
+    }
+    println!("{}", json!({ "files": written }));
+    Ok(())
+}
+
 fn json_error(e: serde_json::Error) -> Error {
     Error::InvalidArgument {
         what: "results".into(),
@@ -211,6 +233,9 @@ fn run(args: Args) -> Result<()> {
     } else {
         Plan::full()
     };
+    if let Some(dir) = &args.few_shot_files {
+        return write_example_files(dir, &Lab::new(&encoder, &backend, tasks, plan)?);
+    }
     let results = run_all(&encoder, &backend, tasks, plan)?;
     let command = std::env::args()
         .enumerate()

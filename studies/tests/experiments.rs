@@ -76,10 +76,10 @@ fn rows<'a>(results: &'a Value, study: &str) -> &'a [Value] {
 }
 
 /// Runs the quick form on the fixtures into `out`; returns its results.json.
-fn run_quick(out: &Path) -> Value {
-    let cache = tempfile::tempdir().unwrap();
+/// The quick form's arguments on the fixtures, then `extra`.
+fn quick_args(cache: &Path, extra: &[String]) -> Vec<String> {
     let data = |name: &str| fixture(&format!("data/experiments/{name}"));
-    let args = [
+    let mut args = vec![
         "--quick".to_string(),
         "--ag-news".into(),
         data("ag_news.csv").display().to_string(),
@@ -87,11 +87,15 @@ fn run_quick(out: &Path) -> Value {
         data("sst2_train.tsv").display().to_string(),
         "--sst2-dev".into(),
         data("sst2_dev.tsv").display().to_string(),
-        "--out".into(),
-        out.display().to_string(),
         "--cache-dir".into(),
-        cache.path().display().to_string(),
+        cache.display().to_string(),
     ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// Runs the studies with `args`, failing with their stderr if they fail.
+fn run_ok(args: &[String]) {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let run = run_studies(&args);
     assert!(
@@ -99,6 +103,14 @@ fn run_quick(out: &Path) -> Value {
         "failed: {}",
         String::from_utf8_lossy(&run.stderr)
     );
+}
+
+fn run_quick(out: &Path) -> Value {
+    let cache = tempfile::tempdir().unwrap();
+    run_ok(&quick_args(
+        cache.path(),
+        &["--out".into(), out.display().to_string()],
+    ));
     let results = std::fs::read_to_string(out.join("results.json")).unwrap();
     serde_json::from_str(&results).unwrap()
 }
@@ -364,4 +376,42 @@ fn quick_form_runs_every_study_on_fixtures() {
     check_sweep(&results);
     check_paired_and_new_studies(&results);
     check_report(out.path());
+}
+
+/// `--few-shot-files` writes, per task, one file per seed with the smallest
+/// few-shot size's examples of every class, and the evaluation set.
+#[test]
+fn few_shot_files_hold_what_study_h_teaches() {
+    let (cache, dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let extra = [
+        "--few-shot-files".to_string(),
+        dir.path().display().to_string(),
+    ];
+    run_ok(&quick_args(cache.path(), &extra));
+    let rows = |name: &str| -> Vec<Value> {
+        std::fs::read_to_string(dir.path().join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    for (task, classes) in [("topic", 4), ("sentiment", 2)] {
+        let seeds: Vec<Vec<Value>> = (0..2)
+            .map(|s| rows(&format!("{task}-2-seed{s}.jsonl")))
+            .collect();
+        for sample in &seeds {
+            assert_eq!(sample.len(), 2 * classes, "{task}");
+            let mut count = std::collections::BTreeMap::new();
+            for r in sample {
+                *count.entry(r["label"].as_str().unwrap()).or_insert(0) += 1;
+            }
+            assert_eq!(count.len(), classes, "{task}: {count:?}");
+            assert!(count.values().all(|&n| n == 2), "{task}: {count:?}");
+            assert!(sample
+                .iter()
+                .all(|r| !r["text"].as_str().unwrap().is_empty()));
+        }
+        assert_ne!(seeds[0], seeds[1], "{task}: seeds draw different examples");
+        assert!(!rows(&format!("{task}-evaluation.jsonl")).is_empty());
+    }
 }
