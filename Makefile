@@ -162,7 +162,7 @@ heads-sentiment:
 	  --batch-size 32 --epochs 2 --patience 0 --seed 0 --out weights/heads
 
 ## The studies behind DISCUSSION.md (the studies/ crate) on ../shared/data: results.json,
-## tables.md and SVG charts into studies/docs/ (about 75 minutes on 2 cores).
+## tables.md and SVG charts into studies/docs/ (about 95 minutes on 2 cores).
 ## `make experiments-quick` runs the same studies on small subsets in a few minutes.
 .PHONY: experiments experiments-quick
 STUDIES := $(CARGO) run --quiet --release -p sentence-multitask-studies --
@@ -171,6 +171,17 @@ experiments:
 
 experiments-quick:
 	$(STUDIES) --quick --data-dir $(DATA) --out target/experiments-quick
+
+## SetFit in PyTorch (../shared/anchors/setfit; a torch venv once) on the examples study (h)
+## teaches at 8 a class, one run per task and seed (about 15 min); JSON lines into
+## target/few-shot/setfit.jsonl. Optional, not in `make test`.
+.PHONY: few-shot-anchor
+SETFIT ?= $(DATA)/../anchors/setfit/run.sh
+few-shot-anchor:
+	$(STUDIES) --data-dir $(DATA) --few-shot-files target/few-shot
+	for task in topic sentiment; do for seed in 0 1 2; do \
+	  bash $(SETFIT) target/few-shot/$$task-8-seed$$seed.jsonl target/few-shot/$$task-evaluation.jsonl $$seed; \
+	done; done | tee target/few-shot/setfit.jsonl
 
 ## "Label next" measured (studies/src/bin/label_next.rs): the page's suggestions
 ## (least sure first) against random sentences at equal counts, 10 paired seeds,

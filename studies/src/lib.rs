@@ -40,7 +40,7 @@ use sentence_multitask::training::trainer::Trainable;
 
 pub use augment::augment;
 pub use cost::{CostOption, CostStudy};
-pub use few_shot::{example_files, FewShotPoint, FewShotSeries};
+pub use few_shot::{example_files, few_shot, FewShotPoint, FewShotSeries};
 pub use fine_tune::{FreezeRow, MultiTaskRow, SweepRow, TrainableRow};
 pub use forgetting::ForgettingSeries;
 pub use lab::Lab;

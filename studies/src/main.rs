@@ -10,7 +10,7 @@ use sentence_multitask::model::heads::{Activation, Architecture};
 use sentence_multitask::{Encoder, Error, Result};
 use sentence_multitask_studies::sentences::whole_sentences;
 use sentence_multitask_studies::{
-    example_files, report, run_all, Host, Lab, Plan, Results, TaskData,
+    example_files, few_shot, report, run_all, Host, Lab, Plan, Results, TaskData,
 };
 use serde_json::json;
 
@@ -65,6 +65,10 @@ struct Args {
     /// directory, as JSON lines for an outside trainer (the SetFit anchor).
     #[arg(long, value_name = "DIR")]
     few_shot_files: Option<PathBuf>,
+    /// Run study (h) alone with the plan of this results.json of an earlier
+    /// run, and write that run's results with (h) replaced into --out.
+    #[arg(long, value_name = "FILE")]
+    rerun_few_shot: Option<PathBuf>,
     /// Directory for cached embeddings.
     #[arg(long, default_value = "target/embedding-cache")]
     cache_dir: PathBuf,
@@ -207,13 +211,51 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// An earlier run's results.json: the results and the command that made them.
+fn read_results(path: &Path) -> Result<(Results, String)> {
+    let bytes = std::fs::read(path).map_err(Error::io(path))?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(json_error)?;
+    let command = value["command"].as_str().unwrap_or_default().to_string();
+    Ok((serde_json::from_value(value).map_err(json_error)?, command))
+}
+
+/// Writes results.json (with `command`), tables.md and the charts into `out`.
+fn write_all(out: &Path, results: &Results, command: &str) -> Result<()> {
+    let mut value = serde_json::to_value(results).map_err(json_error)?;
+    value["command"] = json!(command);
+    let path = out.join("results.json");
+    let pretty = serde_json::to_string_pretty(&value).map_err(json_error)? + "\n";
+    std::fs::write(&path, pretty).map_err(Error::io(&path))?;
+    let mut written = vec![path];
+    written.extend(write_report(out, results, command)?);
+    println!(
+        "{}",
+        json!({"out": out, "files": written, "seconds": results.seconds})
+    );
+    Ok(())
+}
+
+/// Study (h) alone, in place of its series in an earlier run's results
+/// (after a fix to it), with that run's plan.
+fn rerun_few_shot(lab: &Lab, mut results: Results) -> Result<Results> {
+    let started = Instant::now();
+    results.few_shot = few_shot(lab)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let before = results.seconds.insert("few_shot".into(), seconds.into());
+    let total = results.seconds.get("total").and_then(|v| v.as_f64());
+    if let Some(total) = total {
+        let before = before.and_then(|v| v.as_f64()).unwrap_or(0.0);
+        results
+            .seconds
+            .insert("total".into(), (total - before + seconds).into());
+    }
+    Ok(results)
+}
+
 fn run(args: Args) -> Result<()> {
     std::fs::create_dir_all(&args.out).map_err(Error::io(&args.out))?;
     if let Some(path) = &args.from_results {
-        let bytes = std::fs::read(path).map_err(Error::io(path))?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(json_error)?;
-        let command = value["command"].as_str().unwrap_or_default().to_string();
-        let results: Results = serde_json::from_value(value).map_err(json_error)?;
+        let (results, command) = read_results(path)?;
         let written = write_report(&args.out, &results, &command)?;
         println!("{}", json!({"out": args.out, "files": written}));
         return Ok(());
@@ -228,6 +270,11 @@ fn run(args: Args) -> Result<()> {
     };
     backend.heads_only(false);
     let tasks = load_tasks(&args)?;
+    if let Some(path) = &args.rerun_few_shot {
+        let (earlier, command) = read_results(path)?;
+        let lab = Lab::new(&encoder, &backend, tasks, earlier.plan.clone())?;
+        return write_all(&args.out, &rerun_few_shot(&lab, earlier)?, &command);
+    }
     let plan = if args.quick {
         Plan::quick()
     } else {
@@ -248,16 +295,5 @@ fn run(args: Args) -> Result<()> {
         })
         .collect::<Vec<_>>()
         .join(" ");
-    let mut value = serde_json::to_value(&results).map_err(json_error)?;
-    value["command"] = json!(command);
-    let path = args.out.join("results.json");
-    let pretty = serde_json::to_string_pretty(&value).map_err(json_error)? + "\n";
-    std::fs::write(&path, pretty).map_err(Error::io(&path))?;
-    let mut written = vec![path];
-    written.extend(write_report(&args.out, &results, &command)?);
-    println!(
-        "{}",
-        json!({"out": args.out, "files": written, "seconds": results.seconds})
-    );
-    Ok(())
+    write_all(&args.out, &results, &command)
 }

@@ -209,9 +209,17 @@ impl Lab<'_> {
 
     /// Which of task `t`'s evaluation examples `head` gets right, read
     /// through `top`'s trained layers when there are some, else through the
-    /// head's own adapter if it has one (as `predict` reads it).
+    /// head's own adapter if it has one (as `predict` reads it). Classes
+    /// are matched by name: a lesson from scratch orders them as its
+    /// examples first name them, not as the task lists them.
     pub(super) fn hits(&self, head: &Head, t: usize, top: Option<&TopLayers>) -> Result<Hits> {
         let rows = &self.eval_rows[t];
+        let names = &self.tasks[t].labels;
+        let class_of: Vec<Option<usize>> = head
+            .labels()
+            .iter()
+            .map(|l| names.iter().position(|n| n == l))
+            .collect();
         let mut hits = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(128) {
             let x = match (top, head.adapter()) {
@@ -229,7 +237,7 @@ impl Lab<'_> {
                 chunk
                     .iter()
                     .zip(&predicted)
-                    .map(|(&r, &p)| self.tasks[t].eval_labels[r] == p),
+                    .map(|(&r, &p)| class_of[p] == Some(self.tasks[t].eval_labels[r])),
             );
         }
         Ok(Hits(hits))

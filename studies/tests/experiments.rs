@@ -3,7 +3,8 @@
 //! above chance, a frozen
 //! head bit-identical on a frozen encoder, the schedules doing what they say,
 //! the learning-rate sweep choosing by selection accuracy, per-seed hits for
-//! paired comparisons, and the report redrawn identically from results.json.
+//! paired comparisons, the report redrawn identically from results.json,
+//! and study (h) rerun alone into an earlier run's results.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -376,6 +377,46 @@ fn quick_form_runs_every_study_on_fixtures() {
     check_sweep(&results);
     check_paired_and_new_studies(&results);
     check_report(out.path());
+    check_rerun_few_shot(out.path(), &results);
+}
+
+/// `--rerun-few-shot` runs (h) again with the earlier run's plan: the same
+/// accuracies (the runs are seeded), every other study kept as it was.
+fn check_rerun_few_shot(out: &Path, results: &Value) {
+    let (cache, again) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let extra = [
+        "--rerun-few-shot".to_string(),
+        out.join("results.json").display().to_string(),
+        "--out".into(),
+        again.path().display().to_string(),
+    ];
+    run_ok(&quick_args(cache.path(), &extra));
+    let rerun: Value =
+        serde_json::from_str(&std::fs::read_to_string(again.path().join("results.json")).unwrap())
+            .unwrap();
+    let accuracies = |r: &Value| -> Vec<Value> {
+        rows(r, "few_shot")
+            .iter()
+            .flat_map(|s| {
+                s["points"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p["accuracy"].clone())
+            })
+            .collect()
+    };
+    assert_eq!(accuracies(&rerun), accuracies(results));
+    for study in [
+        "trainable",
+        "low_data",
+        "related",
+        "forgetting",
+        "plan",
+        "command",
+    ] {
+        assert_eq!(rerun[study], results[study], "{study} changed");
+    }
 }
 
 /// `--few-shot-files` writes, per task, one file per seed with the smallest
