@@ -220,8 +220,9 @@ impl Ranged for Scale {
     }
 }
 
-/// Draws an SVG `WIDTH` by `height`: the title and a legend of `names`
-/// starting at `left` in the top strip, then `draw` on the area below.
+/// Draws an SVG `WIDTH` by `height` (plus a row for every legend row past
+/// the first): the title and a legend of `names` starting at `left` in the
+/// top strip, then `draw` on the area below.
 fn render(
     height: u32,
     title: &str,
@@ -229,13 +230,16 @@ fn render(
     left: i32,
     draw: impl FnOnce(&Area) -> Drawn,
 ) -> String {
+    let places = legend(names, left);
+    let extra = places.last().map_or(0, |p| (p.1 - LEGEND_Y) as u32);
     let mut out = String::new();
     {
-        let root = SVGBackend::with_string(&mut out, (WIDTH, height)).into_drawing_area();
-        let (top, below) = root.split_vertically(TOP);
+        let size = (WIDTH, height + extra);
+        let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
+        let (top, below) = root.split_vertically(TOP + extra);
         let drawn = root
             .fill(&WHITE)
-            .and_then(|()| header(&top, title, names, left))
+            .and_then(|()| header(&top, title, names, &places))
             .and_then(|()| draw(&below))
             .and_then(|()| root.present());
         // Plotters' SVG backend fails only on file I/O, and this one writes to a string.
@@ -245,16 +249,34 @@ fn render(
     out
 }
 
-fn header(top: &Area, title: &str, names: &[String], left: i32) -> Drawn {
+/// Height of the first legend row, and the step to the next.
+const LEGEND_Y: i32 = 42;
+const LEGEND_ROW: i32 = 18;
+
+/// Where each legend entry goes: left to right from `left`, on a new row
+/// when the next would pass the right edge.
+fn legend(names: &[String], left: i32) -> Vec<(i32, i32)> {
+    let (mut x, mut y) = (left, LEGEND_Y);
+    let mut out = Vec::new();
+    for name in names {
+        let width = 24 + 7 * name.chars().count() as i32;
+        if x > left && x + width > (WIDTH - RIGHT) as i32 {
+            (x, y) = (left, y + LEGEND_ROW);
+        }
+        out.push((x, y));
+        x += width;
+    }
+    out
+}
+
+fn header(top: &Area, title: &str, names: &[String], places: &[(i32, i32)]) -> Drawn {
     let centre = Pos::new(HPos::Center, VPos::Center);
     let (x, y) = (WIDTH as i32 / 2, 22);
     top.draw(&Text::new(title, (x, y), font(16.0).pos(centre)))?;
-    let mut x = left;
-    for (i, name) in names.iter().enumerate() {
-        top.draw(&Circle::new((x, 42), 5, colour(i).filled()))?;
+    for (i, (name, &(x, y))) in names.iter().zip(places).enumerate() {
+        top.draw(&Circle::new((x, y), 5, colour(i).filled()))?;
         let start = font(12.0).pos(Pos::new(HPos::Left, VPos::Center));
-        top.draw(&Text::new(name.as_str(), (x + 9, 42), start))?;
-        x += 24 + 7 * name.chars().count() as i32;
+        top.draw(&Text::new(name.as_str(), (x + 9, y), start))?;
     }
     Ok(())
 }
@@ -399,4 +421,21 @@ fn line_plot(area: &Area, chart: &Lines, x: Scale, y: Scale) -> Drawn {
         plot.draw_series(seeds)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_legend_too_wide_for_one_row_wraps() {
+        let names = |n: usize| vec!["sentiment, adapter of 3 layers".to_string(); n];
+        let rows = |places: &[(i32, i32)]| places.iter().map(|p| p.1).max().unwrap();
+        assert_eq!(rows(&legend(&names(2), 70)), LEGEND_Y);
+        let wrapped = legend(&names(6), 70);
+        assert!(rows(&wrapped) > LEGEND_Y);
+        assert!(wrapped
+            .iter()
+            .all(|&(x, _)| x + 24 + 7 * 30 <= (WIDTH - RIGHT) as i32));
+    }
 }
