@@ -174,14 +174,15 @@ experiments-quick:
 
 ## SetFit in PyTorch (../shared/anchors/setfit; a torch venv once) on the examples study (h)
 ## teaches at 8 a class, one run per task and seed (about 15 min); JSON lines into
-## target/few-shot/setfit.jsonl. Optional, not in `make test`.
+## target/few-shot/setfit.jsonl. It runs inside target/few-shot, where SetFit's trainer
+## writes its checkpoints/ (about 270 MB). Optional, not in `make test`.
 .PHONY: few-shot-anchor
-SETFIT ?= $(DATA)/../anchors/setfit/run.sh
+SETFIT ?= $(abspath $(DATA)/../anchors/setfit/run.sh)
 few-shot-anchor:
 	$(STUDIES) --data-dir $(DATA) --few-shot-files target/few-shot
-	for task in topic sentiment; do for seed in 0 1 2; do \
-	  bash $(SETFIT) target/few-shot/$$task-8-seed$$seed.jsonl target/few-shot/$$task-evaluation.jsonl $$seed; \
-	done; done | tee target/few-shot/setfit.jsonl
+	cd target/few-shot && for task in topic sentiment; do for seed in 0 1 2; do \
+	  bash $(SETFIT) $$task-8-seed$$seed.jsonl $$task-evaluation.jsonl $$seed; \
+	done; done | tee setfit.jsonl
 
 ## "Label next" measured (studies/src/bin/label_next.rs): the page's suggestions
 ## (least sure first) against random sentences at equal counts, 10 paired seeds,
