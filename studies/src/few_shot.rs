@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use super::lab::Lab;
 use super::stats::Spread;
+use super::TaskData;
 use sentence_multitask::error::{Error, Result};
 use sentence_multitask::model::heads::Head;
 use sentence_multitask::training::adapted::teach_adapted;
@@ -46,14 +47,21 @@ pub struct FewShotPoint {
     pub seconds: Spread,
 }
 
+/// The texts of pool `rows` of `task` and their class names.
+fn named(task: &TaskData, rows: &[usize]) -> (Vec<String>, Vec<String>) {
+    rows.iter()
+        .map(|&r| {
+            let class = &task.labels[task.train_labels[r]];
+            (task.train_texts[r].clone(), class.clone())
+        })
+        .unzip()
+}
+
 /// The lesson for a new task `t` on pool `rows`: the head alone (`layers`
 /// 0) or with a fresh adapter of `layers` layers.
 fn lesson(lab: &Lab, t: usize, rows: &[usize], layers: usize, seed: u64) -> Result<Head> {
     let task = lab.task(t);
-    let labels: Vec<String> = rows
-        .iter()
-        .map(|&r| task.labels[task.train_labels[r]].clone())
-        .collect();
+    let (texts, labels) = named(task, rows);
     let mut config = LessonConfig {
         classes: Some(task.labels.clone()),
         seed,
@@ -67,7 +75,6 @@ fn lesson(lab: &Lab, t: usize, rows: &[usize], layers: usize, seed: u64) -> Resu
         teach(&start, &x, &labels, None, &config, &mut go)?
     } else {
         lab.host.heads_only(false);
-        let texts: Vec<String> = rows.iter().map(|&r| task.train_texts[r].clone()).collect();
         let defaults = ContrastConfig::default();
         config.adapt = Some(ContrastConfig {
             layers,
@@ -129,12 +136,13 @@ pub fn example_files(lab: &Lab, per_class: usize) -> Vec<(String, Vec<Value>)> {
     let mut out = Vec::new();
     for t in 0..2 {
         let task = lab.task(t);
-        let row = |text: &String, class: usize| json!({"text": text, "label": task.labels[class]});
+        let row = |text: &String, label: &String| json!({"text": text, "label": label});
         for &seed in &lab.plan.seeds {
-            let rows = lab.sample(t, per_class, seed);
-            let examples = rows
+            let (texts, labels) = named(task, &lab.sample(t, per_class, seed));
+            let examples = texts
                 .iter()
-                .map(|&r| row(&task.train_texts[r], task.train_labels[r]))
+                .zip(&labels)
+                .map(|(text, label)| row(text, label))
                 .collect();
             out.push((
                 format!("{}-{per_class}-seed{seed}.jsonl", task.name),
@@ -143,7 +151,7 @@ pub fn example_files(lab: &Lab, per_class: usize) -> Vec<(String, Vec<Value>)> {
         }
         let evaluation = lab.eval_rows[t]
             .iter()
-            .map(|&r| row(&task.eval_texts[r], task.eval_labels[r]))
+            .map(|&r| row(&task.eval_texts[r], &task.labels[task.eval_labels[r]]))
             .collect();
         out.push((format!("{}-evaluation.jsonl", task.name), evaluation));
     }
