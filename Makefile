@@ -162,7 +162,7 @@ heads-sentiment:
 	  --batch-size 32 --epochs 2 --patience 0 --seed 0 --out weights/heads
 
 ## The studies behind DISCUSSION.md (the studies/ crate) on ../shared/data: results.json,
-## tables.md and SVG charts into studies/docs/ (about 95 minutes on 2 cores).
+## tables.md and SVG charts into studies/docs/ (about 2 hours on 2 cores).
 ## `make experiments-quick` runs the same studies on small subsets in a few minutes.
 .PHONY: experiments experiments-quick
 STUDIES := $(CARGO) run --quiet --release -p sentence-multitask-studies --
@@ -173,16 +173,28 @@ experiments-quick:
 	$(STUDIES) --quick --data-dir $(DATA) --out target/experiments-quick
 
 ## SetFit in PyTorch (../shared/anchors/setfit; a torch venv once) on the examples study (h)
-## teaches at 8 a class, one run per task and seed (about 15 min); JSON lines into
-## target/few-shot/setfit.jsonl. It runs inside target/few-shot, where SetFit's trainer
-## writes its checkpoints/ (about 270 MB). Optional, not in `make test`.
-.PHONY: few-shot-anchor
+## teaches, one run per task, size (FEW_SHOT_SIZES, examples a class) and seed (about 15 min
+## at 8 a class, 30 at 16); JSON lines into target/few-shot/setfit.jsonl. It runs inside
+## target/few-shot, where SetFit's trainer writes its checkpoints/ (about 270 MB).
+## Optional, not in `make test`.
+.PHONY: few-shot-anchor few-shot-files
 SETFIT ?= $(abspath $(DATA)/../anchors/setfit/run.sh)
-few-shot-anchor:
+FEW_SHOT_SIZES ?= 8
+few-shot-files:
 	$(STUDIES) --data-dir $(DATA) --few-shot-files target/few-shot
-	cd target/few-shot && for task in topic sentiment; do for seed in 0 1 2; do \
-	  bash $(SETFIT) $$task-8-seed$$seed.jsonl $$task-evaluation.jsonl $$seed; \
-	done; done | tee setfit.jsonl
+
+few-shot-anchor: few-shot-files
+	cd target/few-shot && for size in $(FEW_SHOT_SIZES); do for task in topic sentiment; do for seed in 0 1 2; do \
+	  bash $(SETFIT) $$task-$$size-seed$$seed.jsonl $$task-evaluation.jsonl $$seed; \
+	done; done; done | tee setfit.jsonl
+
+## Study (h)'s few-shot lesson through the page in headless Chromium: each
+## target/few-shot/TASK-SIZE-seedS.jsonl (`make few-shot-files`; SIZE in FEW_SHOT_SIZES)
+## taught as a new task with the page's defaults, then its evaluation file typed into the
+## page; JSON lines into target/few-shot/page.jsonl (about 5 min at 8 a class). Optional.
+.PHONY: few-shot-web
+few-shot-web: browser-tools few-shot-files
+	cd tests/browser && SIZES="$(FEW_SHOT_SIZES)" node few-shot.mjs | tee ../../target/few-shot/page.jsonl
 
 ## "Label next" measured (studies/src/bin/label_next.rs): the page's suggestions
 ## (least sure first) against random sentences at equal counts, 10 paired seeds,

@@ -129,25 +129,27 @@ pub fn few_shot(lab: &Lab) -> Result<Vec<FewShotSeries>> {
     Ok(out)
 }
 
-/// What (h) teaches at `per_class` a class with each seed, and each task's
-/// evaluation set, as `(file name, rows {"text", "label"})`: the same
+/// What (h) teaches at each of `sizes` a class with each seed, and each
+/// task's evaluation set, as `(file name, rows {"text", "label"})`: the same
 /// examples for an outside trainer (the SetFit anchor) to learn from.
-pub fn example_files(lab: &Lab, per_class: usize) -> Vec<(String, Vec<Value>)> {
+pub fn example_files(lab: &Lab, sizes: &[usize]) -> Vec<(String, Vec<Value>)> {
     let mut out = Vec::new();
     for t in 0..2 {
         let task = lab.task(t);
         let row = |text: &String, label: &String| json!({"text": text, "label": label});
-        for &seed in &lab.plan.seeds {
-            let (texts, labels) = named(task, &lab.sample(t, per_class, seed));
-            let examples = texts
-                .iter()
-                .zip(&labels)
-                .map(|(text, label)| row(text, label))
-                .collect();
-            out.push((
-                format!("{}-{per_class}-seed{seed}.jsonl", task.name),
-                examples,
-            ));
+        for &per_class in sizes {
+            for &seed in &lab.plan.seeds {
+                let (texts, labels) = named(task, &lab.sample(t, per_class, seed));
+                let examples = texts
+                    .iter()
+                    .zip(&labels)
+                    .map(|(text, label)| row(text, label))
+                    .collect();
+                out.push((
+                    format!("{}-{per_class}-seed{seed}.jsonl", task.name),
+                    examples,
+                ));
+            }
         }
         let evaluation = lab.eval_rows[t]
             .iter()

@@ -172,10 +172,24 @@ impl Plan {
             forgetting_setting: Trainable::TopLayers(2),
             replay_per_class: 32,
             timing_sentences: 512,
-            few_shot_per_class: vec![8, 16, 32, 64],
-            few_shot_layers: vec![(0, usize::MAX), (3, usize::MAX), (6, 8)],
+            few_shot_per_class: vec![8, 16, 32, 64, 128, 256],
+            few_shot_layers: vec![(0, usize::MAX), (3, usize::MAX), (6, 32)],
             few_shot_steps: None,
         }
+    }
+
+    /// This plan with study (h)'s settings as the current form of it has
+    /// them: a rerun of (h) after they changed keeps every other setting.
+    pub fn with_current_few_shot(mut self) -> Self {
+        let current = if self.quick {
+            Self::quick()
+        } else {
+            Self::full()
+        };
+        self.few_shot_per_class = current.few_shot_per_class;
+        self.few_shot_layers = current.few_shot_layers;
+        self.few_shot_steps = current.few_shot_steps;
+        self
     }
 
     /// The quick form: the same studies on small subsets, in minutes.

@@ -60,13 +60,14 @@ struct Args {
     /// results.json of an earlier run (after changing how they are drawn).
     #[arg(long, value_name = "FILE")]
     from_results: Option<PathBuf>,
-    /// Run nothing: write the examples study (h) teaches at its smallest size
-    /// (one file per task and seed) and each task's evaluation set into this
+    /// Run nothing: write the examples study (h) teaches at each size (one
+    /// file per task, size and seed) and each task's evaluation set into this
     /// directory, as JSON lines for an outside trainer (the SetFit anchor).
     #[arg(long, value_name = "DIR")]
     few_shot_files: Option<PathBuf>,
-    /// Run study (h) alone with the plan of this results.json of an earlier
-    /// run, and write that run's results with (h) replaced into --out.
+    /// Run study (h) alone, with the plan of this results.json of an earlier
+    /// run but (h)'s settings as they are now, and write that run's results
+    /// with (h) replaced into --out.
     #[arg(long, value_name = "FILE")]
     rerun_few_shot: Option<PathBuf>,
     /// Directory for cached embeddings.
@@ -179,12 +180,11 @@ fn write_report(out: &Path, results: &Results, command: &str) -> Result<Vec<Path
     Ok(written)
 }
 
-/// Writes [`example_files`] at the plan's smallest few-shot size into `dir`.
+/// Writes [`example_files`] at each of the plan's few-shot sizes into `dir`.
 fn write_example_files(dir: &Path, lab: &Lab) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
-    let per_class = lab.plan.few_shot_per_class.first().copied().unwrap_or(8);
     let mut written = Vec::new();
-    for (name, rows) in example_files(lab, per_class) {
+    for (name, rows) in example_files(lab, &lab.plan.few_shot_per_class) {
         let path = dir.join(name);
         let lines: Vec<String> = rows.iter().map(|r| r.to_string() + "\n").collect();
         std::fs::write(&path, lines.concat()).map_err(Error::io(&path))?;
@@ -240,6 +240,7 @@ fn write_all(out: &Path, results: &Results, command: &str) -> Result<()> {
 fn rerun_few_shot(lab: &Lab, mut results: Results) -> Result<Results> {
     let started = Instant::now();
     results.few_shot = few_shot(lab)?;
+    results.plan = lab.plan.clone();
     let seconds = started.elapsed().as_secs_f64();
     let before = results.seconds.insert("few_shot".into(), seconds.into());
     let total = results.seconds.get("total").and_then(|v| v.as_f64());
@@ -272,7 +273,8 @@ fn run(args: Args) -> Result<()> {
     let tasks = load_tasks(&args)?;
     if let Some(path) = &args.rerun_few_shot {
         let (earlier, command) = read_results(path)?;
-        let lab = Lab::new(&encoder, &backend, tasks, earlier.plan.clone())?;
+        let plan = earlier.plan.clone().with_current_few_shot();
+        let lab = Lab::new(&encoder, &backend, tasks, plan)?;
         return write_all(&args.out, &rerun_few_shot(&lab, earlier)?, &command);
     }
     let plan = if args.quick {

@@ -617,7 +617,8 @@ fn taught(layers: usize) -> String {
 }
 
 /// Study (h): per task and size, each way's accuracy, each adapter's paired
-/// difference from the head alone, and the lessons' seconds.
+/// difference from the head alone and from the next smaller adapter, and
+/// the lessons' seconds.
 fn few_shot_table(doc: &mut Doc, r: &Results) {
     let Some(first) = r.few_shot.first() else {
         return;
@@ -635,6 +636,12 @@ fn few_shot_table(doc: &mut Doc, r: &Results) {
         ways[1..]
             .iter()
             .map(|&l| format!("{} − head alone", taught(l))),
+    );
+    // Each larger adapter against the one before it: is more depth worth it?
+    header.extend(
+        ways[1..]
+            .windows(2)
+            .map(|w| format!("{} − {}", taught(w[1]), taught(w[0]))),
     );
     header.push("seconds (each way)".into());
     let mut rows = Vec::new();
@@ -660,6 +667,10 @@ fn few_shot_table(doc: &mut Doc, r: &Results) {
                     .iter()
                     .map(|&l| at(l).map_or("".into(), |q| difference(&q.accuracy, &p.accuracy))),
             );
+            cells.extend(ways[1..].windows(2).map(|w| match (at(w[1]), at(w[0])) {
+                (Some(more), Some(fewer)) => difference(&more.accuracy, &fewer.accuracy),
+                _ => "".into(),
+            }));
             let times: Vec<String> = ways
                 .iter()
                 .filter_map(|&l| at(l).map(|q| seconds(&q.seconds)))

@@ -419,8 +419,8 @@ fn check_rerun_few_shot(out: &Path, results: &Value) {
     }
 }
 
-/// `--few-shot-files` writes, per task, one file per seed with the smallest
-/// few-shot size's examples of every class, and the evaluation set.
+/// `--few-shot-files` writes, per task, one file per size and seed with that
+/// many examples of every class, and the evaluation set.
 #[test]
 fn few_shot_files_hold_what_study_h_teaches() {
     let (cache, dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -440,6 +440,7 @@ fn few_shot_files_hold_what_study_h_teaches() {
         let seeds: Vec<Vec<Value>> = (0..2)
             .map(|s| rows(&format!("{task}-2-seed{s}.jsonl")))
             .collect();
+        assert_eq!(rows(&format!("{task}-4-seed1.jsonl")).len(), 4 * classes);
         for sample in &seeds {
             assert_eq!(sample.len(), 2 * classes, "{task}");
             let mut count = std::collections::BTreeMap::new();
