@@ -236,7 +236,7 @@ fn write_all(out: &Path, results: &Results, command: &str) -> Result<()> {
 }
 
 /// Study (h) alone, in place of its series in an earlier run's results
-/// (after a fix to it), with that run's plan.
+/// (after a fix to it or a change to its settings), with `lab`'s plan.
 fn rerun_few_shot(lab: &Lab, mut results: Results) -> Result<Results> {
     let started = Instant::now();
     results.few_shot = few_shot(lab)?;

@@ -8,10 +8,11 @@
 // {task, per_class, seed, examples, accuracy, right, evaluated, train_s (the page's own
 // figure), wall_s (click to done)}, then a summary line with the means.
 
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { REPO, browser, openPage, serve, typeSentences, waitFor } from './harness.mjs';
+import { REPO, browser, openPage, serve, trainAndWait, typeSentences, waitFor } from './harness.mjs';
 
 const DIR = process.env.FEW_SHOT_DIR || join(REPO, 'target', 'few-shot');
 const SIZES = (process.env.SIZES || '8').split(/\s+/).filter(Boolean).map(Number);
@@ -32,13 +33,8 @@ async function teach(page, name, examples, file) {
   await waitFor(page, (n) => new RegExp(`Imported ${n} examples`).test(document.getElementById('teach-message').textContent), examples.length);
   if (!(await page.isChecked('[data-testid="setting-adapt"]'))) throw new Error('the page would not adapt the encoder for a new task');
   const t0 = Date.now();
-  await page.click('[data-testid="train"]');
-  await waitFor(page, () => ['done', 'error'].includes(document.querySelector('[data-testid="train-status"]').dataset.state), null, {
-    timeout: 900_000,
-    interval: 200,
-  });
+  const status = await trainAndWait(page, name, { timeout: 900_000 });
   const wall = (Date.now() - t0) / 1000;
-  const status = await page.textContent('[data-testid="train-status"]');
   const seconds = /in ([\d.]+) (m?s)/.exec(status ?? '');
   if (!seconds || !/with its own adapter/.test(status ?? '')) throw new Error(`training ${name} did not finish as expected: ${status}`);
   return { train_s: Number(seconds[1]) / (seconds[2] === 'ms' ? 1000 : 1), wall_s: wall };
@@ -68,6 +64,7 @@ const runs = readdirSync(DIR)
 if (runs.length === 0) throw new Error(`no TASK-SIZE-seedS.jsonl with SIZE in ${SIZES} in ${DIR}: run make few-shot-files first`);
 
 const server = await serve();
+const scratch = mkdtempSync(join(tmpdir(), 'sentence-multitask-few-shot-'));
 const results = [];
 try {
   for (const { file, task, per_class, seed } of runs) {
@@ -77,7 +74,7 @@ try {
       const name = `new${task}`;
       const examples = rows(file);
       const evaluation = rows(`${task}-evaluation.jsonl`);
-      const times = await teach(page, name, examples, join(DIR, `${name}-page.jsonl`));
+      const times = await teach(page, name, examples, join(scratch, `${name}.jsonl`));
       const predicted = await predict(page, name, evaluation.map((e) => e.text));
       const right = predicted.filter((label, i) => label === evaluation[i].label).length;
       if (errors.length > 0) throw new Error(`the page reported errors: ${errors.join('; ')}`);
@@ -90,6 +87,7 @@ try {
   }
 } finally {
   server.stop();
+  rmSync(scratch, { recursive: true, force: true });
 }
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const summary = {};

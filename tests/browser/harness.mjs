@@ -148,12 +148,12 @@ export async function addExample(page, head, text, label) {
   await page.click('[data-testid="add-example"]');
 }
 
-/** Trains `head` and resolves to the train status once it is done or failed. */
-export async function trainAndWait(page, head) {
+/** Trains `head` and resolves to the train status once it is done or failed (within `timeout` ms). */
+export async function trainAndWait(page, head, { timeout = 120_000 } = {}) {
   await page.selectOption('[data-testid="example-head"]', head);
   await page.click('[data-testid="train"]');
   await waitFor(page, () => ['done', 'error'].includes(document.querySelector('[data-testid="train-status"]').dataset.state), null, {
-    timeout: 120_000,
+    timeout,
   });
   return page.textContent('[data-testid="train-status"]');
 }
