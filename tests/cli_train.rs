@@ -342,3 +342,38 @@ fn adapters_train_low_rank_and_store_four_bits() {
     let refused = train_one("bake", &data, &out, &["--contrast", "--adapter-bits", "4"]);
     says(&refused, "cannot be used with");
 }
+
+/// `--layer-decay` and `--unfreeze` reach the trainer (its settings on
+/// stderr say so); a decay above 1 is refused with a reason.
+#[test]
+fn layer_decay_and_gradual_unfreezing_are_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("two.jsonl");
+    two_classes(&data, 8);
+    let out = dir.path().join("out");
+    let flags = [
+        "--adapter",
+        "top-2",
+        "--epochs",
+        "2",
+        "--encoder-lr",
+        "1e-3",
+    ];
+    let trained = train_one(
+        "bake",
+        &data,
+        &out,
+        &[&flags[..], &["--layer-decay", "0.5", "--unfreeze"]].concat(),
+    );
+    ok(&trained);
+    says(&trained, "\"encoder_layer_decay\":0.5");
+    says(&trained, "\"unfreeze\":true");
+    let refused = train_one(
+        "bake",
+        &data,
+        &out,
+        &[&flags[..], &["--layer-decay", "2"]].concat(),
+    );
+    assert!(!refused.status.success());
+    says(&refused, "layer decay");
+}

@@ -6,7 +6,7 @@ mod common;
 use common::encoder;
 use common::synthetic::{encoder_ref, labels};
 use sentence_multitask::model::heads::{Architecture, Head};
-use sentence_multitask::training::features::{LayerFeatures, Source};
+use sentence_multitask::training::features::{LayerFeatures, Source, TopLayers};
 use sentence_multitask::training::trainer::{train, Control, Progress, Split, Task, TrainConfig};
 
 const TEXTS: [&str; 6] = [
@@ -56,7 +56,7 @@ fn untrained_top_layers_reproduce_the_encoder() {
 #[test]
 fn training_the_top_layer_changes_it_and_nothing_below() {
     let mut enc = sentence_multitask::Encoder::from_files(common::model_files()).unwrap();
-    let top = enc.trainable_top_layers(1).unwrap();
+    let (mut tasks, features, top) = top_run(1);
     let first = top.first();
     let before_top: Vec<Vec<u32>> = top
         .vars()
@@ -65,31 +65,6 @@ fn training_the_top_layer_changes_it_and_nothing_below() {
         .map(|v| bits(v.as_tensor()))
         .collect();
     let below_before = enc.states_below(&TEXTS, first).unwrap();
-    let states = enc.states_below(&TEXTS, first).unwrap();
-    let head = Head::new(
-        "t",
-        labels(&["cooking", "space", "football"]),
-        Architecture::Linear,
-        encoder_ref(),
-        0,
-    )
-    .unwrap();
-    let y = vec![0, 0, 1, 1, 2, 2];
-    let mut tasks = vec![Task {
-        head,
-        train: Split::from_labels(y),
-        val: Split::default(),
-        loss_weight: 1.0,
-        frozen: false,
-    }];
-    let features = LayerFeatures {
-        vars: top.vars().unwrap(),
-        sources: vec![Source::Layers {
-            top: top.clone(),
-            train: states,
-            val: Vec::new(),
-        }],
-    };
     let config = TrainConfig {
         epochs: 15,
         batch_size: 3,
@@ -136,4 +111,136 @@ fn training_the_top_layer_changes_it_and_nothing_below() {
         moved[0].vector, original[0].vector,
         "the encoder now uses the trained layer"
     );
+}
+
+/// A head and the top `k` layers, trainable, over [`TEXTS`], ready for `train`.
+fn top_run(k: usize) -> (Vec<Task>, LayerFeatures, TopLayers) {
+    let enc = encoder();
+    let top = enc.trainable_top_layers(k).unwrap();
+    let states = enc.states_below(&TEXTS, top.first()).unwrap();
+    let head = Head::new(
+        "t",
+        labels(&["cooking", "space", "football"]),
+        Architecture::Linear,
+        encoder_ref(),
+        0,
+    )
+    .unwrap();
+    let tasks = vec![Task {
+        head,
+        train: Split::from_labels(vec![0, 0, 1, 1, 2, 2]),
+        val: Split::default(),
+        loss_weight: 1.0,
+        frozen: false,
+    }];
+    let features = LayerFeatures {
+        vars: top.vars_by_depth().unwrap(),
+        sources: vec![Source::Layers {
+            top: top.clone(),
+            train: states,
+            val: Vec::new(),
+        }],
+    };
+    (tasks, features, top)
+}
+
+/// Each layer's weights as bits, the top layer first.
+fn layer_bits(top: &TopLayers) -> Vec<Vec<Vec<u32>>> {
+    let groups = top.vars_by_depth().unwrap();
+    groups
+        .iter()
+        .map(|g| g.iter().map(|v| bits(v.as_tensor())).collect())
+        .collect()
+}
+
+/// Summed absolute change of layer `depth`'s weights between two snapshots.
+fn moved(before: &[Vec<Vec<u32>>], after: &[Vec<Vec<u32>>], depth: usize) -> f64 {
+    let values = |b: &Vec<u32>| {
+        b.iter()
+            .map(|&x| f64::from(f32::from_bits(x)))
+            .collect::<Vec<_>>()
+    };
+    (before[depth].iter().zip(&after[depth]))
+        .flat_map(|(b, a)| values(b).into_iter().zip(values(a)))
+        .map(|(b, a)| (a - b).abs())
+        .sum()
+}
+
+/// Two epochs of three-example steps, the encoder's top layer at 1e-3.
+fn two_epochs(encoder_layer_decay: f64, unfreeze: bool) -> TrainConfig {
+    TrainConfig {
+        epochs: 2,
+        batch_size: 3,
+        encoder_learning_rate: 1e-3,
+        encoder_layer_decay,
+        unfreeze,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn gradual_unfreezing_moves_the_lower_layer_only_from_its_epoch() {
+    let (mut tasks, features, top) = top_run(2);
+    let start = layer_bits(&top);
+    let config = two_epochs(1.0, true);
+    let mut after_first = None;
+    train(&mut tasks, &features, &config, &mut |p: &Progress| {
+        if let Progress::Epoch { epoch: 1, .. } = p {
+            after_first = Some(layer_bits(&top));
+        }
+        Control::Continue
+    })
+    .unwrap();
+    let after_first = after_first.unwrap();
+    assert_ne!(
+        after_first[0], start[0],
+        "the top layer trains from epoch 1"
+    );
+    assert_eq!(
+        after_first[1], start[1],
+        "the lower layer waits for epoch 2"
+    );
+    assert_ne!(
+        layer_bits(&top)[1],
+        start[1],
+        "the lower layer trains in epoch 2"
+    );
+}
+
+#[test]
+fn a_layer_decay_slows_the_lower_layer() {
+    let lower_change = |decay: f64| {
+        let (mut tasks, features, top) = top_run(2);
+        let start = layer_bits(&top);
+        let config = two_epochs(decay, false);
+        train(&mut tasks, &features, &config, &mut |_: &Progress| {
+            Control::Continue
+        })
+        .unwrap();
+        let end = layer_bits(&top);
+        (moved(&start, &end, 0), moved(&start, &end, 1))
+    };
+    let (top_one, lower_one) = lower_change(1.0);
+    let (top_tenth, lower_tenth) = lower_change(0.1);
+    assert!(
+        lower_tenth < 0.2 * lower_one,
+        "lower layer moved {lower_tenth} at decay 0.1, {lower_one} at 1"
+    );
+    assert!(
+        top_tenth > 0.5 * top_one,
+        "top layer moved {top_tenth} at decay 0.1, {top_one} at 1"
+    );
+    for bad in [0.0, 1.5, f64::NAN] {
+        let (mut tasks, features, _) = top_run(2);
+        let config = TrainConfig {
+            encoder_layer_decay: bad,
+            ..Default::default()
+        };
+        let err = train(&mut tasks, &features, &config, &mut |_: &Progress| {
+            Control::Continue
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("layer decay"), "{err}");
+    }
 }

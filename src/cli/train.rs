@@ -88,6 +88,14 @@ pub struct Args {
     /// warm-up, then a linear decay to 0 at the last step, as BERT's fine-tuning).
     #[arg(long, default_value = "constant")]
     encoder_schedule: Schedule,
+    /// Layer-wise learning rates: each trainable layer below the top one
+    /// learns at this factor of the rate of the layer above it (1: one rate).
+    #[arg(long, default_value_t = 1.0)]
+    layer_decay: f64,
+    /// Gradual unfreezing: the first epoch moves only the top trainable
+    /// layers and each later epoch adds more, all of them by the last.
+    #[arg(long)]
+    unfreeze: bool,
     /// AdamW weight decay.
     #[arg(long, default_value_t = TrainConfig::default().weight_decay)]
     weight_decay: f64,
@@ -299,6 +307,8 @@ fn settings(args: &Args, data: &[HeadData]) -> TrainConfig {
     c.patience = args.patience.unwrap_or(c.patience);
     c.encoder_learning_rate = args.encoder_lr;
     c.encoder_schedule = args.encoder_schedule;
+    c.encoder_layer_decay = args.layer_decay;
+    c.unfreeze = args.unfreeze;
     c.weight_decay = args.weight_decay;
     c.seed = args.seed;
     c.class_weighted = args.class_weighted;

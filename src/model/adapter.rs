@@ -317,12 +317,31 @@ impl TopLayers {
 
     /// The trainable variables: the low-rank factors while they train, else every value.
     pub fn vars(&self) -> Result<Vec<Var>> {
-        Ok(match &self.lora {
+        Ok(self.vars_by_depth()?.concat())
+    }
+
+    /// The trainable variables by layer, the top layer first: what a
+    /// layer-wise learning rate or gradual unfreezing tells apart.
+    pub fn vars_by_depth(&self) -> Result<Vec<Vec<Var>>> {
+        let mut named: Vec<(String, Var)> = match &self.lora {
             Some(lora) => (lora.factors.iter())
-                .flat_map(|(_, a, b)| [a.clone(), b.clone()])
+                .flat_map(|(n, a, b)| [(n.clone(), a.clone()), (n.clone(), b.clone())])
                 .collect(),
-            None => self.trainable()?.varmap.all_vars(),
-        })
+            None => {
+                let data = (self.trainable()?.varmap.data().lock()).map_err(|_| poisoned())?;
+                data.iter().map(|(n, v)| (n.clone(), v.clone())).collect()
+            }
+        };
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut groups = vec![Vec::new(); self.count];
+        for (name, var) in named {
+            let depth = (self.first..self.first + self.count)
+                .rev()
+                .position(|l| name.starts_with(&format!("{}.", layer_prefix(l))))
+                .ok_or_else(|| unknown(&name))?;
+            groups[depth].push(var);
+        }
+        Ok(groups)
     }
 
     /// The current values by encoder name (detached copies).

@@ -32,7 +32,7 @@ impl Features for CachedEmbeddings {
         select_rows(if part == Part::Train { train } else { val }, rows)
     }
 
-    fn vars(&self) -> Vec<Var> {
+    fn layer_vars(&self) -> Vec<Vec<Var>> {
         Vec::new()
     }
 }
@@ -100,8 +100,10 @@ pub enum Source {
 pub struct LayerFeatures {
     /// Per task, where its embeddings come from.
     pub sources: Vec<Source>,
-    /// The layer weights that train (a frozen task's adapter is not among them).
-    pub vars: Vec<Var>,
+    /// The layer weights that train, by layer with the top one first (a
+    /// frozen task's adapter is not among them; adapters' layers at the same
+    /// depth share a group).
+    pub vars: Vec<Vec<Var>>,
 }
 
 impl Features for LayerFeatures {
@@ -118,7 +120,7 @@ impl Features for LayerFeatures {
         }
     }
 
-    fn vars(&self) -> Vec<Var> {
+    fn layer_vars(&self) -> Vec<Vec<Var>> {
         self.vars.clone()
     }
 }

@@ -155,7 +155,7 @@ fn layer_features(
     top: Option<&TopLayers>,
     examples: &mut dyn Examples,
 ) -> Result<LayerFeatures> {
-    let mut vars = top.map(TopLayers::vars).transpose()?.unwrap_or_default();
+    let mut vars = (top.map(TopLayers::vars_by_depth).transpose()?).unwrap_or_default();
     let mut sources = Vec::with_capacity(tasks.len());
     for (t, task) in tasks.iter().enumerate() {
         let Some(layers) = top.or(task.head.adapter()).cloned() else {
@@ -164,7 +164,12 @@ fn layer_features(
             continue;
         };
         if top.is_none() && !task.frozen {
-            vars.extend(layers.vars()?);
+            for (depth, group) in layers.vars_by_depth()?.into_iter().enumerate() {
+                if vars.len() <= depth {
+                    vars.push(Vec::new());
+                }
+                vars[depth].extend(group);
+            }
         }
         let first = layers.first();
         sources.push(Source::Layers {

@@ -130,6 +130,18 @@ pub struct TrainConfig {
     /// How the encoder's learning rate moves over the run.
     #[serde(default)]
     pub encoder_schedule: Schedule,
+    /// Layer-wise learning rates: the trainable layer `d` below the top one
+    /// learns at `encoder_learning_rate * encoder_layer_decay^d` (1: one rate).
+    #[serde(default = "one")]
+    pub encoder_layer_decay: f64,
+    /// Gradual unfreezing: in epoch `e` of `epochs`, only the top
+    /// `ceil(layers * e / epochs)` trainable layers step; the rest wait.
+    #[serde(default)]
+    pub unfreeze: bool,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// How the encoder's learning rate moves over a run.
@@ -187,6 +199,8 @@ impl Default for TrainConfig {
             class_weighted: false,
             sampling: Sampling::Proportional,
             encoder_schedule: Schedule::Constant,
+            encoder_layer_decay: 1.0,
+            unfreeze: false,
         }
     }
 }
@@ -235,8 +249,9 @@ pub enum Part {
 pub trait Features {
     /// Embeddings `(rows.len(), dim)` for `rows` of `task`'s `part`.
     fn embeddings(&self, task: usize, part: Part, rows: &[usize]) -> Result<Tensor>;
-    /// Encoder weights that train (empty when the encoder is frozen).
-    fn vars(&self) -> Vec<Var>;
+    /// Encoder weights that train, by layer with the top layer first (empty
+    /// when the encoder is frozen).
+    fn layer_vars(&self) -> Vec<Vec<Var>>;
 }
 
 /// One task of a run: a head and its data.
@@ -459,6 +474,15 @@ fn check(tasks: &[Task], features: &dyn Features, config: &TrainConfig) -> Resul
             "the learning rate must be finite and > 0, the encoder learning rate and weight decay finite and >= 0".into(),
         );
     }
+    if !(config.encoder_layer_decay > 0.0 && config.encoder_layer_decay <= 1.0) {
+        return invalid(
+            "training settings",
+            format!(
+                "the encoder's layer decay is {}; it must be > 0 and <= 1",
+                config.encoder_layer_decay
+            ),
+        );
+    }
     for task in tasks {
         let name = task.head.name();
         let classes = task.head.labels().len();
@@ -489,7 +513,7 @@ fn check(tasks: &[Task], features: &dyn Features, config: &TrainConfig) -> Resul
             return invalid(name, "no training examples".into());
         }
     }
-    if tasks.iter().all(|t| t.frozen) && features.vars().is_empty() {
+    if tasks.iter().all(|t| t.frozen) && features.layer_vars().iter().all(Vec::is_empty) {
         return invalid(
             "training",
             "every head and the encoder are frozen: nothing would train".into(),
@@ -513,7 +537,8 @@ struct Run<'a> {
     class_weights: Vec<Tensor>,
     encoder_vars: Vec<Var>,
     head_opt: AdamW,
-    encoder_opt: AdamW,
+    /// One optimiser per trainable encoder layer, the top one first.
+    encoder_opts: Vec<AdamW>,
     cycles: Vec<BatchCycle>,
     /// Steps taken, for the encoder's learning-rate schedule.
     steps_done: usize,
@@ -543,7 +568,8 @@ impl<'a> Run<'a> {
             .filter(|t| !t.frozen)
             .flat_map(|t| t.head.vars())
             .collect();
-        let encoder_vars = features.vars();
+        let layer_vars = features.layer_vars();
+        let encoder_vars = layer_vars.concat();
         let adam = |vars: Vec<Var>, lr: f64| {
             AdamW::new(
                 vars,
@@ -555,7 +581,9 @@ impl<'a> Run<'a> {
             )
         };
         let head_opt = adam(head_vars, config.learning_rate)?;
-        let encoder_opt = adam(encoder_vars.clone(), config.encoder_learning_rate)?;
+        let encoder_opts = (layer_vars.into_iter())
+            .map(|vars| adam(vars, config.encoder_learning_rate))
+            .collect::<candle_core::Result<_>>()?;
         let cycles = tasks
             .iter()
             .map(|t| {
@@ -571,7 +599,7 @@ impl<'a> Run<'a> {
             class_weights,
             encoder_vars,
             head_opt,
-            encoder_opt,
+            encoder_opts,
             cycles,
             steps_done: 0,
         })
@@ -612,11 +640,21 @@ impl<'a> Run<'a> {
         let order = schedule(&batches, self.config.sampling, &mut self.rng);
         let mut loss_sum = 0.0;
         let total = order.len() * self.config.epochs;
+        let layers = self.encoder_opts.len();
+        let moving = if self.config.unfreeze {
+            (layers * epoch).div_ceil(self.config.epochs).min(layers)
+        } else {
+            layers
+        };
         for (step, &t) in order.iter().enumerate() {
             let factor = (self.config.encoder_schedule).factor(self.steps_done, total);
-            (self.encoder_opt).set_learning_rate(self.config.encoder_learning_rate * factor);
+            let mut rate = self.config.encoder_learning_rate * factor;
+            for opt in &mut self.encoder_opts {
+                opt.set_learning_rate(rate);
+                rate *= self.config.encoder_layer_decay;
+            }
             self.steps_done += 1;
-            let value = self.step(t)?;
+            let value = self.step(t, moving)?;
             if !value.is_finite() {
                 return Err(Error::InvalidArgument {
                     what: "training".into(),
@@ -641,9 +679,9 @@ impl<'a> Run<'a> {
         Ok(Some(loss_sum / order.len().max(1) as f64))
     }
 
-    /// One optimiser step on the next batch of task `t`; its loss (not finite:
-    /// no step was taken).
-    fn step(&mut self, t: usize) -> Result<f64> {
+    /// One optimiser step on the next batch of task `t`, moving the top
+    /// `moving` encoder layers; its loss (not finite: no step was taken).
+    fn step(&mut self, t: usize, moving: usize) -> Result<f64> {
         let positions = self.cycles[t].take(&mut self.rng);
         let task = &self.tasks[t];
         let rows: Vec<usize> = positions.iter().map(|&p| task.train.rows[p]).collect();
@@ -661,7 +699,9 @@ impl<'a> Run<'a> {
         }
         let grads = (loss * task.loss_weight)?.backward()?;
         self.head_opt.step(&grads)?;
-        self.encoder_opt.step(&grads)?;
+        for opt in &mut self.encoder_opts[..moving] {
+            opt.step(&grads)?;
+        }
         Ok(value)
     }
 

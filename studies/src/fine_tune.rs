@@ -90,7 +90,7 @@ pub struct SweepRow {
 }
 
 /// One seed's runs under one encoder setting.
-struct Cell {
+pub(super) struct Cell {
     single: [(Hits, f64, usize); 2],
     a_after_b: Hits,
     a_identical: bool,
@@ -123,7 +123,7 @@ pub struct Grid {
     pub sweep: Vec<SweepRow>,
 }
 
-fn setting_name(t: Trainable) -> String {
+pub(super) fn setting_name(t: Trainable) -> String {
     match t {
         Trainable::Heads => "heads".into(),
         Trainable::TopLayers(k) => format!("top-{k}"),
@@ -210,14 +210,14 @@ fn sweep(lab: &Lab, probe: &Probe, seed: u64) -> Result<Vec<SweepRow>> {
 
 /// One seed's heads trained on the frozen encoder and the rows they trained
 /// on: where that seed's runs with a moving encoder start.
-struct Probe {
-    heads: [Head; 2],
-    rows: [Vec<usize>; 2],
+pub(super) struct Probe {
+    pub(super) heads: [Head; 2],
+    pub(super) rows: [Vec<usize>; 2],
 }
 
 /// One seed on the frozen encoder: A alone, B alone beside A's frozen head
 /// (which must stay bit-identical, and so keep its accuracy), and both together.
-fn frozen_seed(lab: &Lab, seed: u64) -> Result<(Cell, Probe)> {
+pub(super) fn frozen_seed(lab: &Lab, seed: u64) -> Result<(Cell, Probe)> {
     let plan = &lab.plan;
     lab.host
         .log(&format!("(a)-(c) frozen encoder, seed {seed}"));

@@ -1,8 +1,10 @@
 //! The studies behind DISCUSSION.md: what to train and what to freeze (with
 //! the encoder's learning rate chosen on selection data), one multi-task
 //! model or two single-task ones, a task with little data next to one with
-//! plenty (an unrelated and a related pair), forgetting epoch by epoch, and
-//! a new task's few-shot curve through the page's lessons.
+//! plenty (an unrelated and a related pair), forgetting epoch by epoch,
+//! a new task's few-shot curve through the page's lessons, layer-wise
+//! learning rates and gradual unfreezing, and how the two tasks' gradients
+//! on a shared layer relate.
 //! Every accuracy keeps which evaluation examples each seed got right, so
 //! the report compares settings pairwise ([`stats`]). They run on the project's own trainer
 //! ([`sentence_multitask::training::trainer::train`]) with fixed seeds and write plain results that
@@ -18,6 +20,7 @@
 
 mod augment;
 mod chart;
+mod conflict;
 mod cost;
 mod few_shot;
 mod fine_tune;
@@ -27,6 +30,7 @@ mod low_data;
 mod related;
 pub mod report;
 mod run;
+mod schedules;
 pub mod sentences;
 pub mod stats;
 
@@ -39,6 +43,7 @@ use sentence_multitask::model::heads::Architecture;
 use sentence_multitask::training::trainer::Trainable;
 
 pub use augment::augment;
+pub use conflict::ConflictRow;
 pub use cost::{CostOption, CostStudy};
 pub use few_shot::{example_files, few_shot, FewShotPoint, FewShotSeries};
 pub use fine_tune::{FreezeRow, MultiTaskRow, SweepRow, TrainableRow};
@@ -46,6 +51,7 @@ pub use forgetting::ForgettingSeries;
 pub use lab::Lab;
 pub use low_data::{CurvePoint, CurveSeries, RemedyRow};
 pub use run::{Outcome, TaskSpec};
+pub use schedules::ScheduleRow;
 pub use stats::{paired, Hits, Paired, Spread};
 
 /// What the studies need from their host: embeddings of texts through the
@@ -140,6 +146,13 @@ pub struct Plan {
     /// Study (h): contrastive steps (None: the page's default).
     #[serde(default)]
     pub few_shot_steps: Option<usize>,
+    /// Study (i): the layers that train, as in one of (a)'s settings.
+    #[serde(default)]
+    pub schedule_setting: Trainable,
+    /// Study (i): layer-wise rate decays tried on the first seed; the best
+    /// on the selection sets runs on every seed.
+    #[serde(default)]
+    pub layer_decays: Vec<f64>,
 }
 
 impl Plan {
@@ -173,22 +186,33 @@ impl Plan {
             replay_per_class: 32,
             timing_sentences: 512,
             few_shot_per_class: vec![8, 16, 32, 64, 128, 256],
-            few_shot_layers: vec![(0, usize::MAX), (3, usize::MAX), (6, 32)],
+            few_shot_layers: vec![(0, usize::MAX), (3, usize::MAX), (6, 8)],
             few_shot_steps: None,
+            schedule_setting: Trainable::All,
+            layer_decays: vec![0.8, 0.5],
         }
     }
 
-    /// This plan with study (h)'s settings as the current form of it has
-    /// them: a rerun of (h) after they changed keeps every other setting.
-    pub fn with_current_few_shot(mut self) -> Self {
+    /// This plan with `study`'s settings as the current form of it has
+    /// them: a rerun of that study after they changed keeps every other setting.
+    pub fn with_current(mut self, study: Rerun) -> Self {
         let current = if self.quick {
             Self::quick()
         } else {
             Self::full()
         };
-        self.few_shot_per_class = current.few_shot_per_class;
-        self.few_shot_layers = current.few_shot_layers;
-        self.few_shot_steps = current.few_shot_steps;
+        match study {
+            Rerun::FewShot => {
+                self.few_shot_per_class = current.few_shot_per_class;
+                self.few_shot_layers = current.few_shot_layers;
+                self.few_shot_steps = current.few_shot_steps;
+            }
+            Rerun::Schedules => {
+                self.schedule_setting = current.schedule_setting;
+                self.layer_decays = current.layer_decays;
+            }
+            Rerun::Conflict => {}
+        }
         self
     }
 
@@ -224,6 +248,8 @@ impl Plan {
             few_shot_per_class: vec![2, 4],
             few_shot_layers: vec![(0, usize::MAX), (1, 2)],
             few_shot_steps: Some(2),
+            schedule_setting: Trainable::TopLayers(2),
+            layer_decays: vec![0.5],
         }
     }
 }
@@ -262,8 +288,72 @@ pub struct Results {
     /// with an adapter.
     #[serde(default)]
     pub few_shot: Vec<FewShotSeries>,
+    /// (i) Layer-wise learning rates and gradual unfreezing beside (a)'s one rate.
+    #[serde(default)]
+    pub schedules: Vec<ScheduleRow>,
+    /// (j) The angle and sizes of the two tasks' gradients on the shared
+    /// layer, for (d)'s unrelated pair and (f)'s related one.
+    #[serde(default)]
+    pub conflict: Vec<ConflictRow>,
     /// Wall time of each study in seconds.
     pub seconds: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A study that can run again alone into an earlier run's results, after a
+/// fix to it, a change of its settings or its first run: the others are
+/// seeded and would repeat bit for bit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Rerun {
+    /// (h) A new task's few-shot curve.
+    FewShot,
+    /// (i) Layer-wise learning rates and gradual unfreezing (uses the
+    /// earlier run's chosen encoder rate).
+    Schedules,
+    /// (j) The two tasks' gradients on the shared layer.
+    Conflict,
+}
+
+/// `study` alone, with `earlier`'s plan but the study's current settings,
+/// in place of its rows in `earlier`.
+pub fn rerun(
+    encoder: &Encoder,
+    host: &dyn Host,
+    tasks: [TaskData; 2],
+    mut earlier: Results,
+    study: Rerun,
+) -> Result<Results> {
+    let lab = Lab::new(
+        encoder,
+        host,
+        tasks,
+        earlier.plan.clone().with_current(study),
+    )?;
+    let started = std::time::Instant::now();
+    let key = match study {
+        Rerun::FewShot => {
+            earlier.few_shot = few_shot::few_shot(&lab)?;
+            "few_shot"
+        }
+        Rerun::Schedules => {
+            if let Some(row) = earlier.lr_sweep.iter().find(|r| r.chosen) {
+                lab.set_encoder_lr(row.encoder_lr);
+            }
+            earlier.schedules = schedules::schedules(&lab)?;
+            "schedules"
+        }
+        Rerun::Conflict => {
+            earlier.conflict = conflict::conflicts(&lab, encoder, host)?;
+            "conflict"
+        }
+    };
+    earlier.plan = lab.plan.clone();
+    let seconds = started.elapsed().as_secs_f64();
+    let before = earlier.seconds.insert(key.into(), seconds.into());
+    if let Some(total) = earlier.seconds.get("total").and_then(|v| v.as_f64()) {
+        let before = before.and_then(|v| v.as_f64()).unwrap_or(0.0);
+        (earlier.seconds).insert("total".into(), (total - before + seconds).into());
+    }
+    Ok(earlier)
 }
 
 /// Runs every study. `tasks` are A then B.
@@ -284,6 +374,8 @@ pub fn run_all(
     lap("setup", &mut since);
     let grid = fine_tune::run_grid(&lab)?;
     lap("trainable_freeze_multitask", &mut since);
+    let schedules = schedules::schedules(&lab)?;
+    lap("schedules", &mut since);
     let cost = cost::cost(&lab)?;
     lap("cost", &mut since);
     let low_data = low_data::remedies(&lab)?;
@@ -292,6 +384,8 @@ pub fn run_all(
     lap("learning_curve", &mut since);
     let related = related::related(&lab, encoder, host)?;
     lap("related", &mut since);
+    let conflict = conflict::conflicts(&lab, encoder, host)?;
+    lap("conflict", &mut since);
     let forgetting = forgetting::forgetting(&lab)?;
     lap("forgetting", &mut since);
     let few_shot = few_shot::few_shot(&lab)?;
@@ -311,6 +405,8 @@ pub fn run_all(
         related,
         forgetting,
         few_shot,
+        schedules,
+        conflict,
         seconds,
     })
 }

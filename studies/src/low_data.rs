@@ -101,7 +101,7 @@ fn label(remedy: Remedy) -> String {
 }
 
 /// B's training rows for `seed`, and their augmented copies when asked.
-fn b_examples(
+pub(crate) fn b_examples(
     lab: &Lab,
     per_class: usize,
     seed: u64,
@@ -335,7 +335,12 @@ pub(crate) fn setting_rows(
 /// A's and B's heads trained on the frozen encoder for one seed (A stopping
 /// early on its selection set, B for the step budget): where the runs of a
 /// moving encoder `name` start.
-fn frozen_start(lab: &Lab, name: &str, a_per_class: usize, seed: u64) -> Result<[Head; 2]> {
+pub(crate) fn frozen_start(
+    lab: &Lab,
+    name: &str,
+    a_per_class: usize,
+    seed: u64,
+) -> Result<[Head; 2]> {
     let plan = &lab.plan;
     lab.host.log(&format!(
         "(d) {name}: heads on the frozen encoder, seed {seed}"

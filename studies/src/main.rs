@@ -10,7 +10,7 @@ use sentence_multitask::model::heads::{Activation, Architecture};
 use sentence_multitask::{Encoder, Error, Result};
 use sentence_multitask_studies::sentences::whole_sentences;
 use sentence_multitask_studies::{
-    example_files, few_shot, report, run_all, Host, Lab, Plan, Results, TaskData,
+    example_files, report, rerun, run_all, Host, Lab, Plan, Rerun, Results, TaskData,
 };
 use serde_json::json;
 
@@ -65,11 +65,14 @@ struct Args {
     /// directory, as JSON lines for an outside trainer (the SetFit anchor).
     #[arg(long, value_name = "DIR")]
     few_shot_files: Option<PathBuf>,
-    /// Run study (h) alone, with the plan of this results.json of an earlier
-    /// run but (h)'s settings as they are now, and write that run's results
-    /// with (h) replaced into --out.
-    #[arg(long, value_name = "FILE")]
-    rerun_few_shot: Option<PathBuf>,
+    /// Run the study named by --study alone, with the plan of this
+    /// results.json of an earlier run but that study's settings as they are
+    /// now, and write that run's results with the study replaced into --out.
+    #[arg(long, value_name = "FILE", requires = "study")]
+    rerun: Option<PathBuf>,
+    /// The study --rerun runs.
+    #[arg(long, value_enum, requires = "rerun")]
+    study: Option<Rerun>,
     /// Directory for cached embeddings.
     #[arg(long, default_value = "target/embedding-cache")]
     cache_dir: PathBuf,
@@ -235,24 +238,6 @@ fn write_all(out: &Path, results: &Results, command: &str) -> Result<()> {
     Ok(())
 }
 
-/// Study (h) alone, in place of its series in an earlier run's results
-/// (after a fix to it or a change to its settings), with `lab`'s plan.
-fn rerun_few_shot(lab: &Lab, mut results: Results) -> Result<Results> {
-    let started = Instant::now();
-    results.few_shot = few_shot(lab)?;
-    results.plan = lab.plan.clone();
-    let seconds = started.elapsed().as_secs_f64();
-    let before = results.seconds.insert("few_shot".into(), seconds.into());
-    let total = results.seconds.get("total").and_then(|v| v.as_f64());
-    if let Some(total) = total {
-        let before = before.and_then(|v| v.as_f64()).unwrap_or(0.0);
-        results
-            .seconds
-            .insert("total".into(), (total - before + seconds).into());
-    }
-    Ok(results)
-}
-
 fn run(args: Args) -> Result<()> {
     std::fs::create_dir_all(&args.out).map_err(Error::io(&args.out))?;
     if let Some(path) = &args.from_results {
@@ -271,11 +256,10 @@ fn run(args: Args) -> Result<()> {
     };
     backend.heads_only(false);
     let tasks = load_tasks(&args)?;
-    if let Some(path) = &args.rerun_few_shot {
+    if let (Some(path), Some(study)) = (&args.rerun, args.study) {
         let (earlier, command) = read_results(path)?;
-        let plan = earlier.plan.clone().with_current_few_shot();
-        let lab = Lab::new(&encoder, &backend, tasks, plan)?;
-        return write_all(&args.out, &rerun_few_shot(&lab, earlier)?, &command);
+        let results = rerun(&encoder, &backend, tasks, earlier, study)?;
+        return write_all(&args.out, &results, &command);
     }
     let plan = if args.quick {
         Plan::quick()

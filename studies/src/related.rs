@@ -35,6 +35,15 @@ fn coarse(topic: &TaskData) -> TaskData {
     }
 }
 
+/// The related pair's lab: the coarse task as A and `lab`'s topic task (its
+/// A) as B, at `lab`'s encoder learning rate.
+pub fn pair_lab<'a>(lab: &Lab, encoder: &'a Encoder, host: &'a dyn Host) -> Result<Lab<'a>> {
+    let topic = lab.task(0).clone();
+    let pair = Lab::new(encoder, host, [coarse(&topic), topic], lab.plan.clone())?;
+    pair.set_encoder_lr(lab.encoder_lr());
+    Ok(pair)
+}
+
 /// The remedies of the related pair (each run trains the top layer).
 const REMEDIES: [Remedy; 4] = [
     Remedy::Alone,
@@ -46,9 +55,7 @@ const REMEDIES: [Remedy; 4] = [
 /// Runs study (f) on `lab`'s topic task (A of `lab`) under `lab`'s plan and
 /// encoder learning rate: one row per remedy.
 pub fn related(lab: &Lab, encoder: &Encoder, host: &dyn Host) -> Result<Vec<RemedyRow>> {
-    let topic = lab.task(0).clone();
-    let pair = Lab::new(encoder, host, [coarse(&topic), topic], lab.plan.clone())?;
-    pair.set_encoder_lr(lab.encoder_lr());
+    let pair = pair_lab(lab, encoder, host)?;
     let plan = &lab.plan;
     let Some((setting, a_per_class)) = plan.low_data_moving else {
         return Ok(Vec::new());

@@ -4,7 +4,7 @@ use super::chart::{dots, lines, Dots, LinePoints, Lines, Point};
 use super::low_data::ALONE;
 use super::related::COARSE_NAME;
 use super::stats::paired;
-use super::{RemedyRow, Results, Spread, TrainableRow};
+use super::{RemedyRow, Results, ScheduleRow, Spread, TrainableRow};
 
 /// The mean with its 95% t-interval over seeds, or the mean alone for one
 /// seed (one value has no interval).
@@ -115,6 +115,8 @@ pub fn markdown(r: &Results, command: &str) -> String {
     related_table(&mut doc, r);
     forgetting_table(&mut doc, r);
     few_shot_table(&mut doc, r);
+    schedule_table(&mut doc, r);
+    conflict_table(&mut doc, r);
     let times: Vec<String> = r
         .seconds
         .iter()
@@ -419,6 +421,9 @@ pub fn charts(r: &Results) -> Vec<(String, String)> {
         ("forgetting.svg".into(), forgetting_chart(r)),
         ("few-shot.svg".into(), few_shot_chart(r)),
     ]);
+    if !r.schedules.is_empty() {
+        out.push(("schedules.svg".into(), schedule_chart(r)));
+    }
     out
 }
 
@@ -705,5 +710,147 @@ fn few_shot_chart(r: &Results) -> String {
         y_axis: "accuracy on the evaluation set".into(),
         series,
         reference: None,
+    })
+}
+
+/// How a row of study (i) trains the layers.
+fn schedule_name(row: &ScheduleRow) -> String {
+    match (row.unfreeze, row.layer_decay) {
+        (true, 1.0) => "gradual unfreezing".into(),
+        (true, d) => format!("gradual unfreezing, layer decay {d}"),
+        (false, d) => format!("layer decay {d}"),
+    }
+}
+
+/// (a)'s row of `task` with `trainable` (`heads`: the frozen encoder).
+fn trainable_row<'r>(r: &'r Results, task: &str, trainable: &str) -> Option<&'r TrainableRow> {
+    (r.trainable.iter()).find(|x| x.task == task && x.trainable == trainable)
+}
+
+/// A paired difference from (a)'s row of `task` with `trainable`, if there is one.
+fn against(r: &Results, x: &Spread, task: &str, trainable: &str) -> String {
+    (trainable_row(r, task, trainable)).map_or(String::new(), |a| difference(x, &a.accuracy))
+}
+
+fn schedule_table(doc: &mut Doc, r: &Results) {
+    if r.schedules.is_empty() {
+        return;
+    }
+    doc.heading(
+        "(i) How the layers train: one rate (from (a)), layer-wise rates, gradual unfreezing",
+    );
+    let mut rows = Vec::new();
+    for t in &r.tasks {
+        let first = r.schedules.iter().find(|x| x.task == *t);
+        if let Some(a) = first.and_then(|x| trainable_row(r, t, &x.trainable)) {
+            rows.push(vec![
+                a.task.clone(),
+                a.trainable.clone(),
+                "one rate, as in (a)".into(),
+                String::new(),
+                a.accuracy.seeds().to_string(),
+                ci(&a.accuracy),
+                String::new(),
+                against(r, &a.accuracy, t, "heads"),
+                seconds(&a.seconds_per_epoch),
+                format!("{:?}", a.epochs_run),
+            ]);
+        }
+        for row in r.schedules.iter().filter(|x| x.task == *t) {
+            let selection: Vec<String> = row.selection.iter().map(|s| format!("{s:.3}")).collect();
+            rows.push(vec![
+                row.task.clone(),
+                row.trainable.clone(),
+                schedule_name(row),
+                selection.join(", "),
+                row.accuracy.seeds().to_string(),
+                ci(&row.accuracy),
+                against(r, &row.accuracy, t, &row.trainable),
+                against(r, &row.accuracy, t, "heads"),
+                seconds(&row.seconds_per_epoch),
+                format!("{:?}", row.epochs_run),
+            ]);
+        }
+    }
+    let header = [
+        "task",
+        "trainable",
+        "how the layers train",
+        "selection accuracy",
+        "seeds",
+        "accuracy",
+        "− one rate (paired)",
+        "− heads (paired)",
+        "s/epoch",
+        "epochs run",
+    ];
+    doc.table(&strings(header), rows);
+}
+
+fn conflict_table(doc: &mut Doc, r: &Results) {
+    if r.conflict.is_empty() {
+        return;
+    }
+    doc.heading("(j) The two tasks' gradients on the shared layer, where (d) and (f) start");
+    let header = [
+        "A",
+        "B",
+        "trainable",
+        "seeds x batch pairs",
+        "cosine",
+        "share negative",
+        "share PCGrad would remove",
+        "length B / A",
+    ];
+    let rows = r.conflict.iter().map(|row| {
+        vec![
+            row.a.clone(),
+            row.b.clone(),
+            row.trainable.clone(),
+            format!("{} x {}", row.cosine.seeds(), row.pairs),
+            ci(&row.cosine),
+            ci(&row.negative),
+            ci(&row.pcgrad_change),
+            ci(&row.norm_ratio),
+        ]
+    });
+    doc.table(&strings(header), rows);
+}
+
+/// Study (i)'s chart: one group per way of training the layers (chosen
+/// decays and unfreezing, with (a)'s one rate first), one dot per task.
+fn schedule_chart(r: &Results) -> String {
+    let chosen: Vec<&ScheduleRow> = (r.schedules.iter())
+        .filter(|x| x.task == r.tasks[0] && !x.first_seed_only)
+        .collect();
+    let find = |f: &dyn Fn(&ScheduleRow) -> bool, t: &String| {
+        (r.schedules.iter()).find(|x| x.task == *t && f(x))
+    };
+    let mut groups: Vec<(String, Vec<Option<Point>>)> = Vec::new();
+    if let Some(first) = chosen.first() {
+        let a = |t: &String| {
+            (r.trainable.iter())
+                .find(|x| x.task == *t && x.trainable == first.trainable)
+                .and_then(|x| point(&x.accuracy))
+        };
+        groups.push((
+            "one rate, as in (a)".into(),
+            r.tasks.iter().map(a).collect(),
+        ));
+    }
+    for row in chosen {
+        let same = |x: &ScheduleRow| x.unfreeze == row.unfreeze && x.layer_decay == row.layer_decay;
+        let points = r
+            .tasks
+            .iter()
+            .map(|t| find(&same, t).and_then(|x| point(&x.accuracy)));
+        groups.push((schedule_name(row), points.collect()));
+    }
+    dots(&Dots {
+        title: "(i) Accuracy by how the layers train (mean, 95% interval, each seed)".into(),
+        axis: "accuracy on the evaluation set".into(),
+        series: r.tasks.to_vec(),
+        groups,
+        log: false,
     })
 }

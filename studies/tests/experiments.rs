@@ -4,7 +4,8 @@
 //! head bit-identical on a frozen encoder, the schedules doing what they say,
 //! the learning-rate sweep choosing by selection accuracy, per-seed hits for
 //! paired comparisons, the report redrawn identically from results.json,
-//! and study (h) rerun alone into an earlier run's results.
+//! layer-wise rates and gradual unfreezing beside one rate, the gradients of
+//! both pairs measured, and study (h) rerun alone into an earlier run's results.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -129,6 +130,8 @@ fn check_every_study(results: &Value) {
         "lr_sweep",
         "related",
         "forgetting",
+        "schedules",
+        "conflict",
     ] {
         assert!(!rows(results, study).is_empty(), "{study} is empty");
     }
@@ -279,6 +282,56 @@ fn check_paired_and_new_studies(results: &Value) {
         assert_eq!(series["a"].as_array().unwrap().len(), epochs + 1);
     }
     check_few_shot(results);
+    check_schedules(results);
+    check_conflict(results);
+}
+
+/// (i) per task: each layer decay of the plan (the one chosen on every
+/// seed, the others on the first), then gradual unfreezing on every seed,
+/// each paired with (a)'s row for the same layers.
+fn check_schedules(results: &Value) {
+    let plan = &results["plan"];
+    let decays = plan["layer_decays"].as_array().unwrap();
+    let seeds = plan["seeds"].as_array().unwrap().len();
+    let schedules = rows(results, "schedules");
+    assert_eq!(schedules.len(), 2 * (decays.len() + 1));
+    for row in schedules {
+        let n = if row["first_seed_only"] == true {
+            1
+        } else {
+            seeds
+        };
+        assert_eq!(values(&row["accuracy"]).len(), n, "{row}");
+        assert_eq!(row["selection"].as_array().unwrap().len(), n, "{row}");
+        assert!(rows(results, "trainable")
+            .iter()
+            .any(|a| a["task"] == row["task"] && a["trainable"] == row["trainable"]));
+    }
+    let unfreezing = schedules.iter().filter(|r| r["unfreeze"] == true);
+    assert!(unfreezing.map(|r| &r["layer_decay"]).all(|d| d == 1.0));
+    assert_eq!(
+        schedules
+            .iter()
+            .filter(|r| r["first_seed_only"] == false)
+            .count(),
+        4
+    );
+}
+
+/// (j) the unrelated and the related pair, one mean per seed of (d)'s
+/// moving-encoder runs; cosines in [-1, 1], shares in [0, 1].
+fn check_conflict(results: &Value) {
+    let conflict = rows(results, "conflict");
+    assert_eq!(conflict.len(), 2);
+    assert_eq!(conflict[1]["a"], "topic-2");
+    for row in conflict {
+        assert_eq!(values(&row["cosine"]).len(), 2, "{row}");
+        assert!(values(&row["cosine"]).iter().all(|c| c.abs() <= 1.0));
+        for share in ["negative", "pcgrad_change"] {
+            assert!(values(&row[share]).iter().all(|s| (0.0..=1.0).contains(s)));
+        }
+        assert!(values(&row["norm_ratio"]).iter().all(|&r| r > 0.0));
+    }
 }
 
 /// (h) both tasks are taught every way of the plan, each point scored per
@@ -309,8 +362,9 @@ fn check_few_shot(results: &Value) {
     }
 }
 
-const CHARTS: [&str; 10] = [
+const CHARTS: [&str; 11] = [
     "few-shot.svg",
+    "schedules.svg",
     "related.svg",
     "forgetting.svg",
     "trainable-accuracy.svg",
@@ -329,6 +383,7 @@ fn check_report(out: &Path) {
     let tables = read(out, "tables.md");
     for heading in [
         "### (a)", "### (b)", "### (c)", "### (d)", "### (e)", "### (f)", "### (g)", "### (h)",
+        "### (i)", "### (j)",
     ] {
         assert!(tables.contains(heading), "tables.md lacks {heading}");
     }
@@ -380,13 +435,16 @@ fn quick_form_runs_every_study_on_fixtures() {
     check_rerun_few_shot(out.path(), &results);
 }
 
-/// `--rerun-few-shot` runs (h) again with the earlier run's plan: the same
-/// accuracies (the runs are seeded), every other study kept as it was.
+/// `--rerun FILE --study few-shot` runs (h) again with the earlier run's
+/// plan: the same accuracies (the runs are seeded), every other study kept
+/// as it was.
 fn check_rerun_few_shot(out: &Path, results: &Value) {
     let (cache, again) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let extra = [
-        "--rerun-few-shot".to_string(),
+        "--rerun".to_string(),
         out.join("results.json").display().to_string(),
+        "--study".into(),
+        "few-shot".into(),
         "--out".into(),
         again.path().display().to_string(),
     ];
@@ -412,6 +470,8 @@ fn check_rerun_few_shot(out: &Path, results: &Value) {
         "low_data",
         "related",
         "forgetting",
+        "schedules",
+        "conflict",
         "plan",
         "command",
     ] {
