@@ -191,7 +191,7 @@ few-shot-anchor: few-shot-files
 ## Study (h)'s few-shot lesson through the page in headless Chromium: each
 ## target/few-shot/TASK-SIZE-seedS.jsonl (`make few-shot-files`; SIZE in FEW_SHOT_SIZES)
 ## taught as a new task with the page's defaults, then its evaluation file typed into the
-## page; JSON lines into target/few-shot/page.jsonl (about 5 min at 8 a class). Optional.
+## page; JSON lines into target/few-shot/page.jsonl (about 5 min at 8 a class, 13 at 16). Optional.
 .PHONY: few-shot-web
 few-shot-web: browser-tools few-shot-files
 	cd tests/browser && SIZES="$(FEW_SHOT_SIZES)" node few-shot.mjs | tee ../../target/few-shot/page.jsonl
