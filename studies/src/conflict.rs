@@ -67,8 +67,11 @@ fn gradient(
     let grads = cross_entropy(&head.logits(&x, None)?, &y, &uniform)?.backward()?;
     let mut flat = Vec::new();
     for var in vars {
-        if let Some(g) = grads.get(var) {
-            flat.extend(g.flatten_all()?.to_vec1::<f32>()?);
+        // A weight the loss does not reach counts as zeros, so both tasks'
+        // vectors stay aligned weight for weight.
+        match grads.get(var) {
+            Some(g) => flat.extend(g.flatten_all()?.to_vec1::<f32>()?),
+            None => flat.extend(std::iter::repeat_n(0.0, var.elem_count())),
         }
     }
     Ok(flat)

@@ -154,11 +154,7 @@ fn sweep_table(doc: &mut Doc, r: &Results) {
 
 fn trainable_table(doc: &mut Doc, r: &Results) {
     doc.heading("(a) What trains: accuracy and seconds per epoch");
-    let heads = |task: &str| {
-        r.trainable
-            .iter()
-            .find(|x| x.task == task && x.trainable == "heads")
-    };
+    let heads = |task: &str| trainable_row(r, task, "heads");
     doc.table(
         &strings([
             "task",
@@ -436,15 +432,10 @@ fn trainable_charts(r: &Results) -> [(String, String); 2] {
         .map(|x| x.trainable.as_str())
         .collect();
     let by_setting = |f: &dyn Fn(&TrainableRow) -> &Spread| {
-        let find = |s: &str, t: &String| {
-            r.trainable
-                .iter()
-                .find(|x| x.trainable == s && x.task == *t)
-        };
         settings
             .iter()
             .map(|s| {
-                let row = |t| find(s, t).and_then(|x| point(f(x)));
+                let row = |t: &String| trainable_row(r, t, s).and_then(|x| point(f(x)));
                 (s.to_string(), r.tasks.iter().map(row).collect())
             })
             .collect()
@@ -828,11 +819,7 @@ fn schedule_chart(r: &Results) -> String {
     };
     let mut groups: Vec<(String, Vec<Option<Point>>)> = Vec::new();
     if let Some(first) = chosen.first() {
-        let a = |t: &String| {
-            (r.trainable.iter())
-                .find(|x| x.task == *t && x.trainable == first.trainable)
-                .and_then(|x| point(&x.accuracy))
-        };
+        let a = |t: &String| trainable_row(r, t, &first.trainable).and_then(|x| point(&x.accuracy));
         groups.push((
             "one rate, as in (a)".into(),
             r.tasks.iter().map(a).collect(),
