@@ -377,3 +377,29 @@ fn layer_decay_and_gradual_unfreezing_are_flags() {
     assert!(!refused.status.success());
     says(&refused, "layer decay");
 }
+
+#[test]
+fn uncertainty_weighting_is_a_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("two.jsonl");
+    two_classes(&data, 8);
+    let out = dir.path().join("out");
+    let trained = train_one(
+        "bake",
+        &data,
+        &out,
+        &[
+            "--trainable",
+            "top-1",
+            "--epochs",
+            "2",
+            "--loss-weighting",
+            "uncertainty",
+        ],
+    );
+    ok(&trained);
+    says(&trained, "\"loss_weighting\":\"uncertainty\"");
+    let refused = train_one("bake", &data, &out, &["--loss-weighting", "gradnorm"]);
+    assert!(!refused.status.success());
+    says(&refused, "fixed or uncertainty");
+}

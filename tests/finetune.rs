@@ -7,7 +7,9 @@ use common::encoder;
 use common::synthetic::{encoder_ref, labels};
 use sentence_multitask::model::heads::{Architecture, Head};
 use sentence_multitask::training::features::{LayerFeatures, Source, TopLayers};
-use sentence_multitask::training::trainer::{train, Control, Progress, Split, Task, TrainConfig};
+use sentence_multitask::training::trainer::{
+    train, Control, LossWeighting, Progress, Sampling, Split, Task, TrainConfig,
+};
 
 const TEXTS: [&str; 6] = [
     "Bake the bread for forty minutes.",
@@ -243,4 +245,77 @@ fn a_layer_decay_slows_the_lower_layer() {
         .to_string();
         assert!(err.contains("layer decay"), "{err}");
     }
+}
+
+/// Two heads (topic and "is it food") over one trainable top layer.
+fn two_task_run() -> (Vec<Task>, LayerFeatures, TopLayers) {
+    let (mut tasks, mut features, top) = top_run(1);
+    let food = Head::new(
+        "food",
+        labels(&["food", "other"]),
+        Architecture::Linear,
+        encoder_ref(),
+        1,
+    )
+    .unwrap();
+    tasks.push(Task {
+        head: food,
+        train: Split::from_labels(vec![0, 0, 1, 1, 1, 1]),
+        val: Split::default(),
+        loss_weight: 1.0,
+        frozen: false,
+    });
+    let Source::Layers { train, .. } = &features.sources[0] else {
+        unreachable!("top_run's source is the layers")
+    };
+    let shared = Source::Layers {
+        top: top.clone(),
+        train: train.clone(),
+        val: Vec::new(),
+    };
+    features.sources.push(shared);
+    (tasks, features, top)
+}
+
+#[test]
+fn uncertainty_weighting_trains_both_tasks_on_the_shared_layer() {
+    let run = |loss_weighting: LossWeighting| {
+        let (mut tasks, features, top) = two_task_run();
+        let config = TrainConfig {
+            epochs: 8,
+            batch_size: 3,
+            learning_rate: 1e-2,
+            encoder_learning_rate: 1e-3,
+            sampling: Sampling::Alternating,
+            loss_weighting,
+            ..Default::default()
+        };
+        let mut losses: [Vec<f64>; 2] = Default::default();
+        train(&mut tasks, &features, &config, &mut |p: &Progress| {
+            if let Progress::Step { task, loss, .. } = p {
+                losses[usize::from(task == "food")].push(*loss);
+            }
+            Control::Continue
+        })
+        .unwrap();
+        (losses, layer_bits(&top))
+    };
+    let (losses, layer) = run(LossWeighting::Uncertainty);
+    for (t, l) in losses.iter().enumerate() {
+        let (first, last) = (
+            l[..2].iter().sum::<f64>(),
+            l[l.len() - 2..].iter().sum::<f64>(),
+        );
+        assert!(last < 0.5 * first, "task {t}: loss {first} -> {last}");
+    }
+    let (_, fixed) = run(LossWeighting::Fixed);
+    assert_ne!(
+        layer, fixed,
+        "the weighting changes the shared layer's steps"
+    );
+    assert_eq!(
+        run(LossWeighting::Uncertainty).1,
+        layer,
+        "and is deterministic"
+    );
 }

@@ -16,7 +16,8 @@ use sentence_multitask::training::features::TopLayers;
 use sentence_multitask::training::fit::{fit, Embedded, Examples, TaskTexts, Texts};
 use sentence_multitask::training::lesson::LessonConfig;
 use sentence_multitask::training::trainer::{
-    Control, Progress, Sampling, Schedule, Split, Task, TrainConfig, TrainReport, Trainable,
+    Control, LossWeighting, Progress, Sampling, Schedule, Split, Task, TrainConfig, TrainReport,
+    Trainable,
 };
 use sentence_multitask::{Encoder, Error, ModelFiles, Result};
 use serde_json::json;
@@ -96,6 +97,12 @@ pub struct Args {
     /// layers and each later epoch adds more, all of them by the last.
     #[arg(long)]
     unfreeze: bool,
+    /// How each head's loss is scaled on its steps: fixed (its --loss-weight
+    /// only), or uncertainty (also divided by a running mean of that loss,
+    /// Kendall et al.'s uncertainty weighting at its optimum: the tasks' loss
+    /// scales even out on the layers they share)
+    #[arg(long, default_value = "fixed")]
+    loss_weighting: LossWeighting,
     /// AdamW weight decay.
     #[arg(long, default_value_t = TrainConfig::default().weight_decay)]
     weight_decay: f64,
@@ -309,6 +316,7 @@ fn settings(args: &Args, data: &[HeadData]) -> TrainConfig {
     c.encoder_schedule = args.encoder_schedule;
     c.encoder_layer_decay = args.layer_decay;
     c.unfreeze = args.unfreeze;
+    c.loss_weighting = args.loss_weighting;
     c.weight_decay = args.weight_decay;
     c.seed = args.seed;
     c.class_weighted = args.class_weighted;

@@ -138,6 +138,9 @@ pub struct TrainConfig {
     /// `ceil(layers * e / epochs)` trainable layers step; the rest wait.
     #[serde(default)]
     pub unfreeze: bool,
+    /// How each step's loss is scaled besides its task's fixed weight.
+    #[serde(default)]
+    pub loss_weighting: LossWeighting,
 }
 
 fn one() -> f64 {
@@ -186,6 +189,55 @@ impl std::str::FromStr for Schedule {
     }
 }
 
+/// How a task's loss is scaled on its steps, besides its fixed weight.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LossWeighting {
+    /// The task's fixed weight only.
+    #[default]
+    Fixed,
+    /// Uncertainty weighting (Kendall et al., 2018) at its analytic optimum:
+    /// the weight `exp(-s)` that minimises `exp(-s) * L + s` is `1 / L`, so
+    /// each step divides its loss by a running mean of that task's loss
+    /// (Kirchdorfer et al., 2024). Tasks with a lower loss weigh more on
+    /// what they share; a head's own weights see no change under AdamW.
+    Uncertainty,
+}
+
+/// Memory of the running mean of each task's loss under
+/// [`LossWeighting::Uncertainty`] (about the last ten of its steps).
+const LOSS_MEAN_DECAY: f64 = 0.9;
+
+impl LossWeighting {
+    /// The factor of a step's loss given the task's running mean loss.
+    fn factor(self, mean: f64) -> f64 {
+        match self {
+            LossWeighting::Fixed => 1.0,
+            LossWeighting::Uncertainty => 1.0 / mean.max(1e-6),
+        }
+    }
+}
+
+/// A task's running mean loss after a step of loss `value`.
+fn running_mean(before: Option<f64>, value: f64) -> f64 {
+    match before {
+        Some(m) => LOSS_MEAN_DECAY * m + (1.0 - LOSS_MEAN_DECAY) * value,
+        None => value,
+    }
+}
+
+impl std::str::FromStr for LossWeighting {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "fixed" => Ok(LossWeighting::Fixed),
+            "uncertainty" => Ok(LossWeighting::Uncertainty),
+            _ => Err(format!("{s:?} is not fixed or uncertainty")),
+        }
+    }
+}
+
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
@@ -201,6 +253,7 @@ impl Default for TrainConfig {
             encoder_schedule: Schedule::Constant,
             encoder_layer_decay: 1.0,
             unfreeze: false,
+            loss_weighting: LossWeighting::Fixed,
         }
     }
 }
@@ -542,6 +595,8 @@ struct Run<'a> {
     cycles: Vec<BatchCycle>,
     /// Steps taken, for the encoder's learning-rate schedule.
     steps_done: usize,
+    /// Each task's running mean loss (none before its first step).
+    loss_means: Vec<Option<f64>>,
 }
 
 impl<'a> Run<'a> {
@@ -592,6 +647,7 @@ impl<'a> Run<'a> {
             })
             .collect();
         Ok(Self {
+            loss_means: vec![None; tasks.len()],
             tasks,
             features,
             config,
@@ -697,7 +753,10 @@ impl<'a> Run<'a> {
         if !value.is_finite() {
             return Ok(value);
         }
-        let grads = (loss * task.loss_weight)?.backward()?;
+        let mean = running_mean(self.loss_means[t], value);
+        self.loss_means[t] = Some(mean);
+        let weight = task.loss_weight * self.config.loss_weighting.factor(mean);
+        let grads = (loss * weight)?.backward()?;
         self.head_opt.step(&grads)?;
         for opt in &mut self.encoder_opts[..moving] {
             opt.step(&grads)?;
@@ -874,7 +933,24 @@ pub fn predict_classes(head: &Head, embeddings: &Tensor) -> Result<Vec<usize>> {
 
 #[cfg(test)]
 mod tests {
-    use super::Schedule;
+    use super::{running_mean, LossWeighting, Schedule};
+
+    #[test]
+    fn uncertainty_weighting_divides_by_the_running_mean_loss() {
+        assert_eq!(running_mean(None, 2.0), 2.0);
+        assert!((running_mean(Some(2.0), 1.0) - 1.9).abs() < 1e-12);
+        // Ten steps at a lower loss move the mean about two thirds of the way.
+        let mean = (0..10).fold(2.0, |m, _| running_mean(Some(m), 1.0));
+        assert!((mean - (1.0 + 0.9f64.powi(10))).abs() < 1e-12);
+        assert_eq!(LossWeighting::Fixed.factor(0.25), 1.0);
+        assert_eq!(LossWeighting::Uncertainty.factor(0.25), 4.0);
+        assert!(LossWeighting::Uncertainty.factor(0.0).is_finite());
+        assert_eq!("uncertainty".parse(), Ok(LossWeighting::Uncertainty));
+        assert!("gradnorm"
+            .parse::<LossWeighting>()
+            .unwrap_err()
+            .contains("fixed or uncertainty"));
+    }
 
     #[test]
     fn the_linear_schedule_warms_up_then_decays_to_zero() {

@@ -159,3 +159,21 @@ pub fn example_files(lab: &Lab, sizes: &[usize]) -> Vec<(String, Vec<Value>)> {
     }
     out
 }
+
+/// `new`'s points in `series`: each replaces the point of the same task,
+/// depth and size, or joins its series in size order (a new depth gets a
+/// series of its own).
+pub fn merge(series: &mut Vec<FewShotSeries>, new: Vec<FewShotSeries>) {
+    for add in new {
+        let found = (series.iter_mut()).find(|s| s.task == add.task && s.layers == add.layers);
+        let Some(into) = found else {
+            series.push(add);
+            continue;
+        };
+        for point in add.points {
+            into.points.retain(|p| p.per_class != point.per_class);
+            into.points.push(point);
+        }
+        into.points.sort_by_key(|p| p.per_class);
+    }
+}

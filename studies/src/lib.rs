@@ -185,7 +185,7 @@ impl Plan {
             forgetting_setting: Trainable::TopLayers(2),
             replay_per_class: 32,
             timing_sentences: 512,
-            few_shot_per_class: vec![8, 16, 32, 64, 128, 256],
+            few_shot_per_class: vec![8, 16, 32, 64, 256],
             few_shot_layers: vec![(0, usize::MAX), (3, usize::MAX), (6, 8)],
             few_shot_steps: None,
             schedule_setting: Trainable::All,
@@ -211,7 +211,7 @@ impl Plan {
                 self.schedule_setting = current.schedule_setting;
                 self.layer_decays = current.layer_decays;
             }
-            Rerun::Conflict => {}
+            Rerun::Conflict | Rerun::LowData => {}
         }
         self
     }
@@ -311,10 +311,13 @@ pub enum Rerun {
     Schedules,
     /// (j) The two tasks' gradients on the shared layer.
     Conflict,
+    /// (d) Task B's few examples next to A's many, each remedy (uses the
+    /// earlier run's chosen encoder rate).
+    LowData,
 }
 
-/// `study` alone, with `earlier`'s plan but the study's current settings,
-/// in place of its rows in `earlier`.
+/// `study` alone, with `earlier`'s plan (and chosen encoder rate) but the
+/// study's current settings, in place of its rows in `earlier`.
 pub fn rerun(
     encoder: &Encoder,
     host: &dyn Host,
@@ -328,6 +331,9 @@ pub fn rerun(
         tasks,
         earlier.plan.clone().with_current(study),
     )?;
+    if let Some(row) = earlier.lr_sweep.iter().find(|r| r.chosen) {
+        lab.set_encoder_lr(row.encoder_lr);
+    }
     let started = std::time::Instant::now();
     let key = match study {
         Rerun::FewShot => {
@@ -335,11 +341,12 @@ pub fn rerun(
             "few_shot"
         }
         Rerun::Schedules => {
-            if let Some(row) = earlier.lr_sweep.iter().find(|r| r.chosen) {
-                lab.set_encoder_lr(row.encoder_lr);
-            }
             earlier.schedules = schedules::schedules(&lab)?;
             "schedules"
+        }
+        Rerun::LowData => {
+            earlier.low_data = low_data::remedies(&lab)?;
+            "low_data"
         }
         Rerun::Conflict => {
             earlier.conflict = conflict::conflicts(&lab, encoder, host)?;
@@ -347,12 +354,52 @@ pub fn rerun(
         }
     };
     earlier.plan = lab.plan.clone();
-    let seconds = started.elapsed().as_secs_f64();
-    let before = earlier.seconds.insert(key.into(), seconds.into());
-    if let Some(total) = earlier.seconds.get("total").and_then(|v| v.as_f64()) {
+    set_seconds(&mut earlier, key, started.elapsed().as_secs_f64());
+    Ok(earlier)
+}
+
+/// A study's wall time in `results`, the total following.
+fn set_seconds(results: &mut Results, key: &str, seconds: f64) {
+    let before = results.seconds.insert(key.into(), seconds.into());
+    if let Some(total) = results.seconds.get("total").and_then(|v| v.as_f64()) {
         let before = before.and_then(|v| v.as_f64()).unwrap_or(0.0);
-        (earlier.seconds).insert("total".into(), (total - before + seconds).into());
+        (results.seconds).insert("total".into(), (total - before + seconds).into());
     }
+}
+
+/// Study (h)'s lessons with adapters of `layers` layers (0: the head alone)
+/// at `sizes` a class, added to an earlier run's (h) in place of any points
+/// they repeat: points `make experiments` leaves out to stay near two
+/// hours. The plan then records every depth and size results.json holds,
+/// and (h)'s seconds those of every point.
+pub fn extend_few_shot(
+    encoder: &Encoder,
+    host: &dyn Host,
+    tasks: [TaskData; 2],
+    mut earlier: Results,
+    layers: &[usize],
+    sizes: &[usize],
+) -> Result<Results> {
+    let mut plan = earlier.plan.clone();
+    plan.few_shot_layers = layers.iter().map(|&l| (l, usize::MAX)).collect();
+    plan.few_shot_per_class = sizes.to_vec();
+    let lab = Lab::new(encoder, host, tasks, plan)?;
+    let started = std::time::Instant::now();
+    few_shot::merge(&mut earlier.few_shot, few_shot::few_shot(&lab)?);
+    let largest = sizes.iter().copied().max().unwrap_or(0);
+    let plan = &mut earlier.plan;
+    for &l in layers {
+        match plan.few_shot_layers.iter_mut().find(|(d, _)| *d == l) {
+            Some((_, up_to)) => *up_to = (*up_to).max(largest),
+            None => plan.few_shot_layers.push((l, largest)),
+        }
+    }
+    plan.few_shot_per_class.extend(sizes);
+    plan.few_shot_per_class.sort_unstable();
+    plan.few_shot_per_class.dedup();
+    let before = earlier.seconds.get("few_shot").and_then(|v| v.as_f64());
+    let seconds = before.unwrap_or(0.0) + started.elapsed().as_secs_f64();
+    set_seconds(&mut earlier, "few_shot", seconds);
     Ok(earlier)
 }
 
@@ -370,7 +417,8 @@ pub fn run_all(
         seconds.insert(name.into(), since.elapsed().as_secs_f64().into());
         *since = std::time::Instant::now();
     };
-    let mut since = std::time::Instant::now();
+    // Setup is embedding both tasks' pools (cached on disk after a first run).
+    let mut since = start;
     lap("setup", &mut since);
     let grid = fine_tune::run_grid(&lab)?;
     lap("trainable_freeze_multitask", &mut since);

@@ -13,7 +13,7 @@ use super::stats::{Hits, Spread};
 use sentence_multitask::error::Result;
 use sentence_multitask::model::heads::Head;
 use sentence_multitask::rng::Rng;
-use sentence_multitask::training::trainer::{Sampling, TrainConfig, Trainable};
+use sentence_multitask::training::trainer::{LossWeighting, Sampling, TrainConfig, Trainable};
 
 /// (d) One remedy under one encoder setting.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -61,6 +61,7 @@ pub(crate) enum Remedy {
         sampling: Sampling,
         b_weight: f64,
         augment: bool,
+        weighting: LossWeighting,
     },
     /// A alone, then B alone with A's head frozen.
     Sequential { augment: bool },
@@ -86,6 +87,7 @@ fn label(remedy: Remedy) -> String {
             sampling,
             b_weight,
             augment,
+            weighting,
         } => {
             let s = sampling.to_string();
             let w = if b_weight == 1.0 {
@@ -93,7 +95,11 @@ fn label(remedy: Remedy) -> String {
             } else {
                 format!(", B's loss x{b_weight}")
             };
-            format!("{s}{w}{}", aug(augment))
+            let u = match weighting {
+                LossWeighting::Fixed => "",
+                LossWeighting::Uncertainty => ", uncertainty weighting",
+            };
+            format!("{s}{w}{u}{}", aug(augment))
         }
         Remedy::Sequential { augment } => format!("A first, then B{}", aug(augment)),
         Remedy::Alone => ALONE.into(),
@@ -137,7 +143,8 @@ impl RemedyRun<'_> {
                 sampling,
                 b_weight,
                 augment,
-            } => self.joint(sampling, b_weight, augment),
+                weighting,
+            } => self.joint(sampling, b_weight, augment, weighting),
             Remedy::Sequential { augment } => self.sequential(augment),
             Remedy::Alone => self.alone(),
         }
@@ -160,11 +167,12 @@ impl RemedyRun<'_> {
     }
 
     /// The setting's usual configuration (heads alone get
-    /// [`super::Plan::low_data_epochs`]) with this sampling.
-    fn config(&self, sampling: Sampling) -> TrainConfig {
+    /// [`super::Plan::low_data_epochs`]) with this sampling and loss weighting.
+    fn config(&self, sampling: Sampling, loss_weighting: LossWeighting) -> TrainConfig {
         let lab = self.lab;
         TrainConfig {
             sampling,
+            loss_weighting,
             ..match self.setting {
                 Trainable::Heads => TrainConfig {
                     epochs: lab.plan.low_data_epochs,
@@ -176,7 +184,13 @@ impl RemedyRun<'_> {
     }
 
     /// Both tasks in one run.
-    fn joint(&self, sampling: Sampling, b_weight: f64, augment: bool) -> Result<RemedyOutcome> {
+    fn joint(
+        &self,
+        sampling: Sampling,
+        b_weight: f64,
+        augment: bool,
+        weighting: LossWeighting,
+    ) -> Result<RemedyOutcome> {
         let lab = self.lab;
         let (rows, extra) = b_examples(lab, lab.plan.low_data_b_per_class, self.seed, augment);
         let b = TaskSpec {
@@ -185,7 +199,8 @@ impl RemedyRun<'_> {
             ..TaskSpec::new(1, self.head(1)?, rows)
         };
         let specs = vec![self.a_spec()?, b];
-        let mut out = lab.run(specs, self.setting, &self.config(sampling), None)?;
+        let config = self.config(sampling, weighting);
+        let mut out = lab.run(specs, self.setting, &config, None)?;
         Ok(RemedyOutcome {
             b: out.hits.remove(1),
             a: Some(out.hits.remove(0)),
@@ -214,7 +229,7 @@ impl RemedyRun<'_> {
     /// the encoder layers A trained, if any).
     fn sequential(&self, augment: bool) -> Result<RemedyOutcome> {
         let lab = self.lab;
-        let config = self.config(Sampling::Proportional);
+        let config = self.config(Sampling::Proportional, LossWeighting::Fixed);
         let first = lab.run(vec![self.a_spec()?], self.setting, &config, None)?;
         let (rows, extra) = b_examples(lab, lab.plan.low_data_b_per_class, self.seed, augment);
         let config = lab.budget_config(self.seed, rows.len() + extra.len());
@@ -241,6 +256,18 @@ impl Remedy {
             sampling,
             b_weight,
             augment,
+            weighting: LossWeighting::Fixed,
+        }
+    }
+
+    /// Both tasks in one run, each step's loss divided by its task's running
+    /// mean loss (uncertainty weighting).
+    const fn uncertainty(sampling: Sampling) -> Self {
+        Self::Joint {
+            sampling,
+            b_weight: 1.0,
+            augment: false,
+            weighting: LossWeighting::Uncertainty,
         }
     }
 }
@@ -258,12 +285,16 @@ const FROZEN_REMEDIES: [Remedy; 9] = [
     Remedy::Sequential { augment: true },
 ];
 
-/// The remedies tried on a moving encoder (each run costs far more).
-const MOVING_REMEDIES: [Remedy; 5] = [
+/// The remedies tried on a moving encoder (each run costs far more). The
+/// loss weights act here through the shared layer's optimiser, which both
+/// tasks' steps feed; alternating gives B the most joint steps.
+const MOVING_REMEDIES: [Remedy; 7] = [
     Remedy::Alone,
     Remedy::joint(Sampling::Proportional, 1.0, false),
     Remedy::joint(Sampling::Temperature(2.0), 1.0, false),
     Remedy::joint(Sampling::Alternating, 1.0, false),
+    Remedy::joint(Sampling::Alternating, 10.0, false),
+    Remedy::uncertainty(Sampling::Alternating),
     Remedy::Sequential { augment: false },
 ];
 

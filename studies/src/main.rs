@@ -10,7 +10,8 @@ use sentence_multitask::model::heads::{Activation, Architecture};
 use sentence_multitask::{Encoder, Error, Result};
 use sentence_multitask_studies::sentences::whole_sentences;
 use sentence_multitask_studies::{
-    example_files, report, rerun, run_all, Host, Lab, Plan, Rerun, Results, TaskData,
+    example_files, extend_few_shot, report, rerun, run_all, Host, Lab, Plan, Rerun, Results,
+    TaskData,
 };
 use serde_json::json;
 
@@ -73,6 +74,14 @@ struct Args {
     /// The study --rerun runs.
     #[arg(long, value_enum, requires = "rerun")]
     study: Option<Rerun>,
+    /// With --rerun and --study few-shot: add (h)'s lessons with adapters of
+    /// these depths (0: the head alone) to the earlier run's instead of
+    /// rerunning it, at --few-shot-sizes.
+    #[arg(long, value_delimiter = ',', requires_all = ["few_shot_sizes", "rerun"])]
+    few_shot_layers: Vec<usize>,
+    /// The sizes (examples a class) of --few-shot-layers.
+    #[arg(long, value_delimiter = ',', requires = "few_shot_layers")]
+    few_shot_sizes: Vec<usize>,
     /// Directory for cached embeddings.
     #[arg(long, default_value = "target/embedding-cache")]
     cache_dir: PathBuf,
@@ -258,7 +267,19 @@ fn run(args: Args) -> Result<()> {
     let tasks = load_tasks(&args)?;
     if let (Some(path), Some(study)) = (&args.rerun, args.study) {
         let (earlier, command) = read_results(path)?;
-        let results = rerun(&encoder, &backend, tasks, earlier, study)?;
+        let results = match study {
+            Rerun::FewShot if !args.few_shot_layers.is_empty() => {
+                let (layers, sizes) = (&args.few_shot_layers, &args.few_shot_sizes);
+                extend_few_shot(&encoder, &backend, tasks, earlier, layers, sizes)?
+            }
+            _ if !args.few_shot_layers.is_empty() => {
+                return Err(Error::InvalidArgument {
+                    what: "--few-shot-layers".into(),
+                    reason: "adds points to study (h): use it with --study few-shot".into(),
+                })
+            }
+            _ => rerun(&encoder, &backend, tasks, earlier, study)?,
+        };
         return write_all(&args.out, &results, &command);
     }
     let plan = if args.quick {

@@ -207,7 +207,8 @@ fn check_multitask(results: &Value) {
         .all(|&t| t > 0.0));
 }
 
-/// (d) alternating gives B more steps than proportional sampling; a loss weight does not.
+/// (d) alternating gives B more steps than proportional sampling; a loss
+/// weight does not; the moving encoder tries the loss weightings.
 fn check_low_data(results: &Value) {
     let steps = |remedy: &str| {
         rows(results, "low_data")
@@ -219,9 +220,18 @@ fn check_low_data(results: &Value) {
     };
     assert!(steps("alternating") > steps("proportional"));
     assert_eq!(steps("proportional, B's loss x10"), steps("proportional"));
-    assert!(rows(results, "low_data")
-        .iter()
-        .any(|r| r["encoder"] == "top-1"));
+    for remedy in [
+        "B alone",
+        "alternating, B's loss x10",
+        "alternating, uncertainty weighting",
+    ] {
+        assert!(
+            rows(results, "low_data")
+                .iter()
+                .any(|r| r["encoder"] == "top-1" && r["remedy"] == remedy),
+            "no moving {remedy}"
+        );
+    }
 }
 
 /// (e) the curve grows in examples.
@@ -433,6 +443,63 @@ fn quick_form_runs_every_study_on_fixtures() {
     check_paired_and_new_studies(&results);
     check_report(out.path());
     check_rerun_few_shot(out.path(), &results);
+    check_extend_few_shot(out.path(), &results);
+}
+
+/// `--few-shot-layers 1 --few-shot-sizes 4` adds the one-layer lesson at 4
+/// a class to (h) and keeps every other point, study and the plan's record
+/// of them; with another study it is refused.
+fn check_extend_few_shot(out: &Path, results: &Value) {
+    let (cache, again) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let args = |study: &str| {
+        let extra: Vec<String> = [
+            "--rerun",
+            &out.join("results.json").display().to_string(),
+            "--study",
+            study,
+            "--few-shot-layers",
+            "1",
+            "--few-shot-sizes",
+            "4",
+            "--out",
+            &again.path().display().to_string(),
+        ]
+        .map(String::from)
+        .to_vec();
+        quick_args(cache.path(), &extra)
+    };
+    run_ok(&args("few-shot"));
+    let text = std::fs::read_to_string(again.path().join("results.json")).unwrap();
+    let extended: Value = serde_json::from_str(&text).unwrap();
+    let series = |r: &Value, layers: u64| -> Vec<Value> {
+        let found = rows(r, "few_shot").iter().filter(|s| s["layers"] == layers);
+        found.cloned().collect()
+    };
+    assert_eq!(series(&extended, 0), series(results, 0));
+    for (new, old) in series(&extended, 1).iter().zip(series(results, 1)) {
+        let points = new["points"].as_array().unwrap();
+        let sizes: Vec<u64> = points
+            .iter()
+            .map(|p| p["per_class"].as_u64().unwrap())
+            .collect();
+        assert_eq!(sizes, [2, 4], "{}", new["task"]);
+        assert_eq!(points[0], old["points"][0], "the earlier point stays");
+    }
+    assert_eq!(
+        extended["plan"]["few_shot_layers"][1],
+        serde_json::json!([1, 4])
+    );
+    assert_eq!(extended["conflict"], results["conflict"]);
+    let seconds = |r: &Value| r["seconds"]["few_shot"].as_f64().unwrap();
+    assert!(seconds(&extended) > seconds(results));
+    let refused = run_studies(
+        &args("conflict")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--study few-shot"));
 }
 
 /// `--rerun FILE --study few-shot` runs (h) again with the earlier run's
