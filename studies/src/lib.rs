@@ -37,7 +37,7 @@ pub mod stats;
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
-use sentence_multitask::error::Result;
+use sentence_multitask::error::{Error, Result};
 use sentence_multitask::model::encoder::Encoder;
 use sentence_multitask::model::heads::Architecture;
 use sentence_multitask::training::trainer::Trainable;
@@ -370,8 +370,9 @@ fn set_seconds(results: &mut Results, key: &str, seconds: f64) {
 /// Study (h)'s lessons with adapters of `layers` layers (0: the head alone)
 /// at `sizes` a class, added to an earlier run's (h) in place of any points
 /// they repeat: points `make experiments` leaves out to stay near two
-/// hours. The plan then records every depth and size results.json holds,
-/// and (h)'s seconds those of every point.
+/// hours. The plan then records every depth and size results.json holds
+/// (refused when `sizes` would leave a gap in a depth's range), and (h)'s
+/// seconds those of every point.
 pub fn extend_few_shot(
     encoder: &Encoder,
     host: &dyn Host,
@@ -380,13 +381,28 @@ pub fn extend_few_shot(
     layers: &[usize],
     sizes: &[usize],
 ) -> Result<Results> {
+    let largest = sizes.iter().copied().max().unwrap_or(0);
+    for &l in layers {
+        let done = (earlier.plan.few_shot_layers.iter())
+            .find(|(d, _)| *d == l)
+            .map_or(0, |&(_, up_to)| up_to);
+        let mut known = earlier.plan.few_shot_per_class.iter();
+        if let Some(gap) = known.find(|&&n| n > done && n < largest && !sizes.contains(&n)) {
+            return Err(Error::InvalidArgument {
+                what: "--few-shot-sizes".into(),
+                reason: format!(
+                    "leaves out {gap} a class for {l} layers, which runs up to {done}: \
+                     the plan records each depth's sizes as a range"
+                ),
+            });
+        }
+    }
     let mut plan = earlier.plan.clone();
     plan.few_shot_layers = layers.iter().map(|&l| (l, usize::MAX)).collect();
     plan.few_shot_per_class = sizes.to_vec();
     let lab = Lab::new(encoder, host, tasks, plan)?;
     let started = std::time::Instant::now();
     few_shot::merge(&mut earlier.few_shot, few_shot::few_shot(&lab)?);
-    let largest = sizes.iter().copied().max().unwrap_or(0);
     let plan = &mut earlier.plan;
     for &l in layers {
         match plan.few_shot_layers.iter_mut().find(|(d, _)| *d == l) {

@@ -448,10 +448,11 @@ fn quick_form_runs_every_study_on_fixtures() {
 
 /// `--few-shot-layers 1 --few-shot-sizes 4` adds the one-layer lesson at 4
 /// a class to (h) and keeps every other point, study and the plan's record
-/// of them; with another study it is refused.
+/// of them; with another study, or sizes that skip one (8 without 4), it is
+/// refused.
 fn check_extend_few_shot(out: &Path, results: &Value) {
     let (cache, again) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let args = |study: &str| {
+    let args = |study: &str, sizes: &str| {
         let extra: Vec<String> = [
             "--rerun",
             &out.join("results.json").display().to_string(),
@@ -460,7 +461,7 @@ fn check_extend_few_shot(out: &Path, results: &Value) {
             "--few-shot-layers",
             "1",
             "--few-shot-sizes",
-            "4",
+            sizes,
             "--out",
             &again.path().display().to_string(),
         ]
@@ -468,7 +469,7 @@ fn check_extend_few_shot(out: &Path, results: &Value) {
         .to_vec();
         quick_args(cache.path(), &extra)
     };
-    run_ok(&args("few-shot"));
+    run_ok(&args("few-shot", "4"));
     let text = std::fs::read_to_string(again.path().join("results.json")).unwrap();
     let extended: Value = serde_json::from_str(&text).unwrap();
     let series = |r: &Value, layers: u64| -> Vec<Value> {
@@ -492,14 +493,16 @@ fn check_extend_few_shot(out: &Path, results: &Value) {
     assert_eq!(extended["conflict"], results["conflict"]);
     let seconds = |r: &Value| r["seconds"]["few_shot"].as_f64().unwrap();
     assert!(seconds(&extended) > seconds(results));
-    let refused = run_studies(
-        &args("conflict")
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
-    assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("--study few-shot"));
+    for (study, sizes, says) in [
+        ("conflict", "4", "--study few-shot"),
+        ("few-shot", "8", "leaves out 4 a class"),
+    ] {
+        let args: Vec<String> = args(study, sizes);
+        let refused = run_studies(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(!refused.status.success());
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains(says), "{study} {sizes}: {stderr}");
+    }
 }
 
 /// `--rerun FILE --study few-shot` runs (h) again with the earlier run's
