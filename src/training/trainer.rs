@@ -200,7 +200,8 @@ pub enum LossWeighting {
     /// the weight `exp(-s)` that minimises `exp(-s) * L + s` is `1 / L`, so
     /// each step divides its loss by a running mean of that task's loss
     /// (Kirchdorfer et al., 2024). Tasks with a lower loss weigh more on
-    /// what they share; a head's own weights see no change under AdamW.
+    /// what they share; a head's own weights change little, since AdamW
+    /// divides each weight's step by its own gradient scale.
     Uncertainty,
 }
 
