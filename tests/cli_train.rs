@@ -379,7 +379,7 @@ fn layer_decay_and_gradual_unfreezing_are_flags() {
 }
 
 #[test]
-fn uncertainty_weighting_is_a_flag() {
+fn uncertainty_weighting_and_a_weight_average_are_flags() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("two.jsonl");
     two_classes(&data, 8);
@@ -395,11 +395,17 @@ fn uncertainty_weighting_is_a_flag() {
             "2",
             "--loss-weighting",
             "uncertainty",
+            "--weight-average",
+            "0.99",
         ],
     );
     ok(&trained);
     says(&trained, "\"loss_weighting\":\"uncertainty\"");
+    says(&trained, "\"weight_average\":0.99");
     let refused = train_one("bake", &data, &out, &["--loss-weighting", "gradnorm"]);
     assert!(!refused.status.success());
     says(&refused, "fixed or uncertainty");
+    let refused = train_one("bake", &data, &out, &["--weight-average", "1"]);
+    assert!(!refused.status.success());
+    says(&refused, "weight average's decay");
 }

@@ -233,18 +233,22 @@ fn a_layer_decay_slows_the_lower_layer() {
         "top layer moved {top_tenth} at decay 0.1, {top_one} at 1"
     );
     for bad in [0.0, 1.5, f64::NAN] {
-        let (mut tasks, features, _) = top_run(2);
-        let config = TrainConfig {
+        let err = refusal(TrainConfig {
             encoder_layer_decay: bad,
             ..Default::default()
-        };
-        let err = train(&mut tasks, &features, &config, &mut |_: &Progress| {
-            Control::Continue
-        })
-        .unwrap_err()
-        .to_string();
+        });
         assert!(err.contains("layer decay"), "{err}");
     }
+}
+
+/// The error `train` gives for `config` on two trainable layers.
+fn refusal(config: TrainConfig) -> String {
+    let (mut tasks, features, _) = top_run(2);
+    train(&mut tasks, &features, &config, &mut |_: &Progress| {
+        Control::Continue
+    })
+    .unwrap_err()
+    .to_string()
 }
 
 /// Two heads (topic and "is it food") over one trainable top layer.
@@ -318,4 +322,77 @@ fn uncertainty_weighting_trains_both_tasks_on_the_shared_layer() {
         layer,
         "and is deterministic"
     );
+}
+
+#[test]
+fn a_weight_average_is_what_the_run_keeps() {
+    let (mut tasks, features, top) = two_task_run();
+    tasks[1].frozen = true;
+    let frozen_bits = |tasks: &[Task]| -> Vec<Vec<u32>> {
+        tasks[1]
+            .head
+            .vars()
+            .iter()
+            .map(|v| bits(v.as_tensor()))
+            .collect()
+    };
+    let frozen_before = frozen_bits(&tasks);
+    let decay = 0.5;
+    let config = TrainConfig {
+        epochs: 2,
+        batch_size: 3,
+        encoder_learning_rate: 1e-3,
+        weight_average: Some(decay),
+        ..Default::default()
+    };
+    // The top layer's weights after each step, as f64.
+    let mut steps: Vec<Vec<Vec<f64>>> = Vec::new();
+    let values = |top: &TopLayers| -> Vec<Vec<f64>> {
+        layer_bits(top)[0]
+            .iter()
+            .map(|b| b.iter().map(|&x| f64::from(f32::from_bits(x))).collect())
+            .collect()
+    };
+    train(&mut tasks, &features, &config, &mut |p: &Progress| {
+        if let Progress::Step { .. } = p {
+            steps.push(values(&top));
+        }
+        Control::Continue
+    })
+    .unwrap();
+    assert_eq!(steps.len(), 4, "two steps an epoch");
+    // The average starts at the first step's weights; after step n its
+    // decay is min(decay, (1 + n) / (10 + n)).
+    let mut want = steps[0].clone();
+    for (n, now) in steps.iter().enumerate().skip(1) {
+        let step = (n + 1) as f64;
+        let d = f64::min(decay, (1.0 + step) / (10.0 + step));
+        for (avg, w) in want.iter_mut().zip(now) {
+            for (a, x) in avg.iter_mut().zip(w) {
+                *a = d * *a + (1.0 - d) * x;
+            }
+        }
+    }
+    let kept = values(&top);
+    let diff = (kept.iter().flatten())
+        .zip(want.iter().flatten())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f64, f64::max);
+    assert!(
+        diff < 1e-6,
+        "kept weights differ from the average by {diff}"
+    );
+    assert_ne!(kept, steps[3], "the average is not the last step's weights");
+    assert_eq!(
+        frozen_bits(&tasks),
+        frozen_before,
+        "a frozen head stays bit-identical"
+    );
+    for bad in [0.0, 1.0, f64::NAN] {
+        let err = refusal(TrainConfig {
+            weight_average: Some(bad),
+            ..Default::default()
+        });
+        assert!(err.contains("weight average"), "{err}");
+    }
 }

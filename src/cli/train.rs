@@ -103,6 +103,11 @@ pub struct Args {
     /// scales even out on the layers they share)
     #[arg(long, default_value = "fixed")]
     loss_weighting: LossWeighting,
+    /// Validate and keep a moving average of the trained weights, with this
+    /// decay a step (for example 0.998, about the last 500 steps), instead
+    /// of the last step's weights
+    #[arg(long, value_name = "DECAY")]
+    weight_average: Option<f64>,
     /// AdamW weight decay.
     #[arg(long, default_value_t = TrainConfig::default().weight_decay)]
     weight_decay: f64,
@@ -317,6 +322,7 @@ fn settings(args: &Args, data: &[HeadData]) -> TrainConfig {
     c.encoder_layer_decay = args.layer_decay;
     c.unfreeze = args.unfreeze;
     c.loss_weighting = args.loss_weighting;
+    c.weight_average = args.weight_average;
     c.weight_decay = args.weight_decay;
     c.seed = args.seed;
     c.class_weighted = args.class_weighted;

@@ -141,6 +141,13 @@ pub struct TrainConfig {
     /// How each step's loss is scaled besides its task's fixed weight.
     #[serde(default)]
     pub loss_weighting: LossWeighting,
+    /// Validate and keep a moving average of the trained weights rather
+    /// than the weights of the last step, with this decay a step (None:
+    /// the last step's weights). A high encoder rate swings validation
+    /// from epoch to epoch; the average follows the run and not its last
+    /// batches (Polyak averaging).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_average: Option<f64>,
 }
 
 fn one() -> f64 {
@@ -255,6 +262,7 @@ impl Default for TrainConfig {
             encoder_layer_decay: 1.0,
             unfreeze: false,
             loss_weighting: LossWeighting::Fixed,
+            weight_average: None,
         }
     }
 }
@@ -528,6 +536,15 @@ fn check(tasks: &[Task], features: &dyn Features, config: &TrainConfig) -> Resul
             "the learning rate must be finite and > 0, the encoder learning rate and weight decay finite and >= 0".into(),
         );
     }
+    if config.weight_average.is_some_and(|d| !(d > 0.0 && d < 1.0)) {
+        return invalid(
+            "training settings",
+            format!(
+                "the weight average's decay is {:?}; it must be > 0 and < 1",
+                config.weight_average
+            ),
+        );
+    }
     if !(config.encoder_layer_decay > 0.0 && config.encoder_layer_decay <= 1.0) {
         return invalid(
             "training settings",
@@ -598,6 +615,9 @@ struct Run<'a> {
     steps_done: usize,
     /// Each task's running mean loss (none before its first step).
     loss_means: Vec<Option<f64>>,
+    /// The moving average of the weights ([`TrainConfig::weight_average`]),
+    /// from the first step on.
+    average: Option<Snapshot>,
 }
 
 impl<'a> Run<'a> {
@@ -659,7 +679,42 @@ impl<'a> Run<'a> {
             encoder_opts,
             cycles,
             steps_done: 0,
+            average: None,
         })
+    }
+
+    /// Moves the weight average towards the weights after step `steps_done`.
+    /// Its decay starts low, `(1 + n) / (10 + n)` after `n` steps, so the
+    /// starting weights fade out within the first epoch whatever its length.
+    /// Frozen heads are left out, so they stay bit-identical.
+    fn update_average(&mut self) -> Result<()> {
+        let Some(decay) = self.config.weight_average else {
+            return Ok(());
+        };
+        let Some(average) = &mut self.average else {
+            self.average = Some(self.snapshot()?);
+            return Ok(());
+        };
+        let n = self.steps_done as f64;
+        let d = decay.min((1.0 + n) / (10.0 + n));
+        // Detached, or the average would record the steps that made it and
+        // hold every earlier average alive through that record.
+        let blend = |avg: &mut Tensor, now: &Tensor| -> candle_core::Result<()> {
+            *avg = ((&*avg * d)? + (now * (1.0 - d))?)?.detach();
+            Ok(())
+        };
+        for (task, values) in self.tasks.iter().zip(&mut average.heads) {
+            if task.frozen {
+                continue;
+            }
+            for (avg, var) in values.iter_mut().zip(task.head.vars()) {
+                blend(avg, var.as_tensor())?;
+            }
+        }
+        for (avg, var) in average.encoder.iter_mut().zip(&self.encoder_vars) {
+            blend(avg, var.as_tensor())?;
+        }
+        Ok(())
     }
 
     fn snapshot(&self) -> Result<Snapshot> {
@@ -722,6 +777,7 @@ impl<'a> Run<'a> {
                 });
             }
             loss_sum += value;
+            self.update_average()?;
             let report = Progress::Step {
                 task: self.tasks[t].head.name().into(),
                 epoch,
@@ -890,6 +946,16 @@ pub fn train(
             break;
         };
         epochs_run = epoch;
+        // With a weight average, validate the average (and keep it if it is
+        // the best), then go on training from the last step's weights.
+        let current = match &run.average {
+            Some(average) => {
+                let current = run.snapshot()?;
+                run.restore(average)?;
+                Some(current)
+            }
+            None => None,
+        };
         let (validation, total_val) = run.validate()?;
         let report = Progress::Epoch {
             epoch,
@@ -904,12 +970,15 @@ pub fn train(
         } else {
             since_best += 1;
         }
+        if let Some(current) = &current {
+            run.restore(current)?;
+        }
         if control == Control::Stop || (config.patience > 0 && since_best >= config.patience) {
             stopped_early = epoch < config.epochs;
             break;
         }
     }
-    if has_val || stopped_early {
+    if has_val || stopped_early || run.average.is_some() {
         run.restore(&best.2)?;
     }
     Ok(TrainReport {
