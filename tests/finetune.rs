@@ -155,15 +155,15 @@ fn layer_bits(top: &TopLayers) -> Vec<Vec<Vec<u32>>> {
         .collect()
 }
 
+/// Weights stored as bits, as f64.
+fn floats(bits: &[u32]) -> Vec<f64> {
+    bits.iter().map(|&x| f64::from(f32::from_bits(x))).collect()
+}
+
 /// Summed absolute change of layer `depth`'s weights between two snapshots.
 fn moved(before: &[Vec<Vec<u32>>], after: &[Vec<Vec<u32>>], depth: usize) -> f64 {
-    let values = |b: &Vec<u32>| {
-        b.iter()
-            .map(|&x| f64::from(f32::from_bits(x)))
-            .collect::<Vec<_>>()
-    };
     (before[depth].iter().zip(&after[depth]))
-        .flat_map(|(b, a)| values(b).into_iter().zip(values(a)))
+        .flat_map(|(b, a)| floats(b).into_iter().zip(floats(a)))
         .map(|(b, a)| (a - b).abs())
         .sum()
 }
@@ -348,10 +348,7 @@ fn a_weight_average_is_what_the_run_keeps() {
     // The top layer's weights after each step, as f64.
     let mut steps: Vec<Vec<Vec<f64>>> = Vec::new();
     let values = |top: &TopLayers| -> Vec<Vec<f64>> {
-        layer_bits(top)[0]
-            .iter()
-            .map(|b| b.iter().map(|&x| f64::from(f32::from_bits(x))).collect())
-            .collect()
+        layer_bits(top)[0].iter().map(|b| floats(b)).collect()
     };
     train(&mut tasks, &features, &config, &mut |p: &Progress| {
         if let Progress::Step { .. } = p {

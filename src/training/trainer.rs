@@ -536,13 +536,10 @@ fn check(tasks: &[Task], features: &dyn Features, config: &TrainConfig) -> Resul
             "the learning rate must be finite and > 0, the encoder learning rate and weight decay finite and >= 0".into(),
         );
     }
-    if config.weight_average.is_some_and(|d| !(d > 0.0 && d < 1.0)) {
+    if let Some(d) = config.weight_average.filter(|d| !(*d > 0.0 && *d < 1.0)) {
         return invalid(
             "training settings",
-            format!(
-                "the weight average's decay is {:?}; it must be > 0 and < 1",
-                config.weight_average
-            ),
+            format!("the weight average's decay is {d}; it must be > 0 and < 1"),
         );
     }
     if !(config.encoder_layer_decay > 0.0 && config.encoder_layer_decay <= 1.0) {
