@@ -10,6 +10,7 @@ use common::encoder;
 use common::synthetic::{encoder_ref, labels};
 use sentence_multitask::model::heads::{Architecture, Head};
 use sentence_multitask::model::{head_inputs, MultiTaskModel};
+use sentence_multitask::training::distil::teacher_probabilities;
 use sentence_multitask::training::fit::{fit, TaskTexts, Texts};
 use sentence_multitask::training::lesson::{teach, LessonConfig};
 use sentence_multitask::training::trainer::{Control, Progress, Split, Task, TrainConfig};
@@ -388,4 +389,28 @@ fn a_low_rank_adapter_trains_its_factors_then_folds_into_the_copy() {
         bits(&head_inputs(enc, head, &TEXTS).unwrap()),
         bits(&head_inputs(enc, &back, &TEXTS).unwrap())
     );
+}
+
+/// A teacher (here with an adapter) gives what `predict` shows, in the
+/// student's label order; a teacher of other labels is refused.
+#[test]
+fn a_teachers_probabilities_are_its_predictions_in_the_students_order() {
+    let shown = probabilities(&model_with(vec![adapted("t", 1)]), "t");
+    let teacher = adapted("t", 1);
+    let swapped = labels(&["space", "cooking"]);
+    let given = teacher_probabilities(encoder(), &teacher, &swapped, &TEXTS).unwrap();
+    assert_eq!(given.len(), TEXTS.len());
+    for (row, shown) in given.iter().zip(shown.chunks(2)) {
+        assert!(
+            (row[0] - shown[1]).abs() < 1e-5,
+            "{row:?} against {shown:?}"
+        );
+        assert!(
+            (row[1] - shown[0]).abs() < 1e-5,
+            "{row:?} against {shown:?}"
+        );
+    }
+    let other = labels(&["cooking", "baking"]);
+    let err = teacher_probabilities(encoder(), &teacher, &other, &TEXTS).unwrap_err();
+    assert!(err.to_string().contains("are not the student's"), "{err}");
 }

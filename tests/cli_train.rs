@@ -409,3 +409,35 @@ fn uncertainty_weighting_and_a_weight_average_are_flags() {
     assert!(!refused.status.success());
     says(&refused, "weight average's decay");
 }
+
+/// `--teacher` gives the head a teacher's probabilities to learn from
+/// (here one with an adapter); its settings and record say so, and a
+/// teacher of another name or a weight above 1 is refused.
+#[test]
+fn a_teacher_head_distils_into_the_trained_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("two.jsonl");
+    two_classes(&data, 8);
+    let (teacher, out) = (dir.path().join("teacher"), dir.path().join("out"));
+    let adapted = ["--adapter", "top-1", "--epochs", "2"];
+    ok(&train_one("bake", &data, &teacher, &adapted));
+    let flags = ["--epochs", "2", "--teacher", s(&teacher), "--distil", "0.7"];
+    let trained = train_one("bake", &data, &out, &flags);
+    ok(&trained);
+    says(
+        &trained,
+        "\"distillation\":{\"weight\":0.7,\"temperature\":2.0}",
+    );
+    says(&trained, "the teacher's probabilities of 16 training texts");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("bake.json")).unwrap()).unwrap();
+    let sources = json["training"]["data"].to_string();
+    assert!(sources.contains("teacher: "), "{sources}");
+    let refused = train_one("cook", &data, &out, &flags);
+    assert!(!refused.status.success());
+    says(&refused, "holds no head named as a --head");
+    let too_much = ["--teacher", s(&teacher), "--distil", "1.5"];
+    let refused = train_one("bake", &data, &out, &too_much);
+    assert!(!refused.status.success());
+    says(&refused, "distillation weight is 1.5");
+}

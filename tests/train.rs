@@ -7,6 +7,7 @@ use candle_core::Tensor;
 use common::synthetic::{clusters, head};
 use sentence_multitask::model::heads::{Activation, Architecture, Head};
 use sentence_multitask::rng::Rng;
+use sentence_multitask::training::distil::Distillation;
 use sentence_multitask::training::features::CachedEmbeddings;
 use sentence_multitask::training::trainer::{
     predict_classes, schedule, train, Control, Progress, Sampling, Split, Task, TrainConfig,
@@ -412,6 +413,121 @@ fn nan_inputs_and_bad_settings_give_errors() {
     tasks[0].train = Split::from_labels(vec![]);
     let err = train(&mut tasks, &features, &TrainConfig::default(), &mut quiet).unwrap_err();
     assert!(err.to_string().contains("no training examples"), "{err}");
+}
+
+#[test]
+fn a_teachers_probabilities_outweigh_the_labels_as_far_as_its_weight_says() {
+    let (x, y) = clusters(2, &[20, 20], 0.3, 1);
+    // The teacher disagrees with every label.
+    let flipped: Vec<usize> = y.iter().map(|&l| 1 - l).collect();
+    let teacher: Vec<Vec<f32>> = flipped
+        .iter()
+        .map(|&l| {
+            if l == 0 {
+                vec![0.9, 0.1]
+            } else {
+                vec![0.1, 0.9]
+            }
+        })
+        .collect();
+    for (weight, learned) in [(0.0, &y), (1.0, &flipped)] {
+        let mut t = task(
+            head("t", &["a", "b"], Architecture::Linear, 0),
+            y.clone(),
+            vec![],
+        );
+        t.train.teacher = teacher.clone();
+        let features = CachedEmbeddings {
+            tasks: vec![(x.clone(), x.zeros_like().unwrap())],
+        };
+        let config = TrainConfig {
+            epochs: 30,
+            batch_size: 8,
+            learning_rate: 1e-2,
+            distillation: Some(Distillation {
+                weight,
+                temperature: 2.0,
+            }),
+            ..Default::default()
+        };
+        let mut tasks = vec![t];
+        train(&mut tasks, &features, &config, &mut quiet).unwrap();
+        assert_eq!(
+            &predict_classes(&tasks[0].head, &x).unwrap(),
+            learned,
+            "weight {weight}"
+        );
+    }
+}
+
+#[test]
+fn the_distillation_loss_is_the_soft_cross_entropy_at_the_temperature() {
+    let d = Distillation {
+        weight: 0.25,
+        temperature: 2.0,
+    };
+    // sqrt(0.2) : sqrt(0.8) is 1 : 2.
+    let soft = d.soften(&[0.2, 0.8]);
+    assert!(
+        (soft[0] - 1.0 / 3.0).abs() < 1e-6 && (soft[1] - 2.0 / 3.0).abs() < 1e-6,
+        "{soft:?}"
+    );
+    let dev = &candle_core::Device::Cpu;
+    let logits = Tensor::new(&[[1.0f32, 3.0]], dev).unwrap();
+    let targets = Tensor::new(&[[0.5f32, 0.5]], dev).unwrap();
+    let label_loss = Tensor::new(0.7f32, dev).unwrap();
+    let loss = d.loss(&logits, label_loss, &targets).unwrap();
+    // log_softmax([0.5, 1.5]) = [-1.31326, -0.31326]; soft CE 0.81326;
+    // 0.75 * 0.7 + 0.25 * 4 * 0.81326.
+    let value = loss.to_scalar::<f32>().unwrap();
+    assert!((value - 1.338262).abs() < 1e-5, "{value}");
+}
+
+#[test]
+fn bad_teacher_probabilities_and_distillation_settings_are_refused() {
+    let (x, y) = clusters(2, &[4, 4], 0.3, 1);
+    let features = CachedEmbeddings {
+        tasks: vec![(x.clone(), x.zeros_like().unwrap())],
+    };
+    let good = Some(Distillation {
+        weight: 0.5,
+        temperature: 2.0,
+    });
+    let refusal = |teacher: Vec<Vec<f32>>, distillation: Option<Distillation>| {
+        let mut t = task(
+            head("t", &["a", "b"], Architecture::Linear, 0),
+            y.clone(),
+            vec![],
+        );
+        t.train.teacher = teacher;
+        let config = TrainConfig {
+            distillation,
+            ..Default::default()
+        };
+        train(&mut [t], &features, &config, &mut quiet)
+            .unwrap_err()
+            .to_string()
+    };
+    let even = vec![vec![0.5, 0.5]; 8];
+    let heavy = Some(Distillation {
+        weight: 1.5,
+        temperature: 2.0,
+    });
+    for (err, message) in [
+        (
+            refusal(vec![vec![0.5, 0.5]; 3], good),
+            "3 teacher probabilities for 8",
+        ),
+        (
+            refusal(vec![vec![1.5, -0.5]; 8], good),
+            "probabilities of training example 1 are [1.5, -0.5]",
+        ),
+        (refusal(even.clone(), heavy), "distillation weight is 1.5"),
+        (refusal(vec![], good), "needs a teacher's probabilities"),
+        (refusal(even, None), "need distillation settings"),
+    ] {
+        assert!(err.contains(message), "{err}");
+    }
 }
 
 #[test]

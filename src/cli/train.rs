@@ -12,6 +12,7 @@ use sentence_multitask::rng::Rng;
 use sentence_multitask::training::adapted::teach_adapted;
 use sentence_multitask::training::contrast::{ContrastConfig, PairLoss};
 use sentence_multitask::training::defaults::{self, Holdout};
+use sentence_multitask::training::distil::{teacher_probabilities, Distillation};
 use sentence_multitask::training::features::TopLayers;
 use sentence_multitask::training::fit::{fit, Embedded, Examples, TaskTexts, Texts};
 use sentence_multitask::training::lesson::LessonConfig;
@@ -159,6 +160,17 @@ pub struct Args {
     /// bytes). Not with --contrast, whose lesson stores 8 (the page's).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(4..=8), conflicts_with = "contrast")]
     adapter_bits: u8,
+    /// Learn from a teacher as well as the labels: heads (a head file or a
+    /// directory) of the same names as --head, for example one with an
+    /// adapter over every layer, too costly for the page (knowledge distillation).
+    #[arg(long, value_name = "DIR_OR_FILE", conflicts_with = "contrast")]
+    teacher: Option<PathBuf>,
+    /// Share of the loss that is the teacher's (with --teacher); the rest is the labels'.
+    #[arg(long, value_name = "W", default_value_t = 0.5, requires = "teacher")]
+    distil: f64,
+    /// Temperature the teacher's and the head's probabilities are softened at (with --teacher).
+    #[arg(long, value_name = "T", default_value_t = 2.0, requires = "teacher")]
+    distil_temperature: f64,
     #[command(flatten)]
     cache: CacheArgs,
 }
@@ -233,6 +245,9 @@ pub fn run(args: Args) -> Result<()> {
     }
     if args.contrast {
         return few_shot(&args, &encoder, prepared);
+    }
+    if let Some(path) = &args.teacher {
+        teach(path, &encoder, &mut prepared)?;
     }
     let top = (encoder.trainable_layers(args.trainable)?)
         .map(|top| new_layers(&args, top))
@@ -323,6 +338,10 @@ fn settings(args: &Args, data: &[HeadData]) -> TrainConfig {
     c.unfreeze = args.unfreeze;
     c.loss_weighting = args.loss_weighting;
     c.weight_average = args.weight_average;
+    c.distillation = args.teacher.as_ref().map(|_| Distillation {
+        weight: args.distil,
+        temperature: args.distil_temperature,
+    });
     c.weight_decay = args.weight_decay;
     c.seed = args.seed;
     c.class_weighted = args.class_weighted;
@@ -370,6 +389,35 @@ fn read_head_data(args: &Args, i: usize, initial: &[Head]) -> Result<HeadData> {
         classes,
         val,
     })
+}
+
+/// Gives each task whose head has a teacher in `path` that teacher's
+/// probabilities of its training texts; a teacher for none of them is an error.
+fn teach(path: &Path, encoder: &Encoder, prepared: &mut [Prepared]) -> Result<()> {
+    let teachers = read_heads(path, &encoder.encoder_ref())?;
+    let mut taught = 0;
+    for p in prepared.iter_mut() {
+        let name = p.task.head.name();
+        let Some(teacher) = teachers.iter().find(|t| t.name() == name) else {
+            continue;
+        };
+        encoder.check_head(teacher)?;
+        eprintln!(
+            "{name}: the teacher's probabilities of {} training texts",
+            p.texts.train.len()
+        );
+        let labels = p.task.head.labels().to_vec();
+        p.task.train.teacher = teacher_probabilities(encoder, teacher, &labels, &p.texts.train)?;
+        p.record.data.push(format!("teacher: {}", path.display()));
+        taught += 1;
+    }
+    if taught == 0 {
+        return Err(Error::InvalidArgument {
+            what: "--teacher".into(),
+            reason: format!("{} holds no head named as a --head", path.display()),
+        });
+    }
+    Ok(())
 }
 
 /// Splits a head's data (unless it has a --val file) as --val-fraction or

@@ -7,6 +7,7 @@ pub mod cache;
 pub mod contrast;
 pub mod crossval;
 pub mod defaults;
+pub mod distil;
 pub mod features;
 pub mod fit;
 pub mod lesson;

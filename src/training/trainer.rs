@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::model::heads::Head;
 use crate::rng::Rng;
+use crate::training::distil::{self, Distillation};
 use crate::training::metrics::Metrics;
 
 /// Which parts of the encoder train. Frozen parts stay bit-identical.
@@ -148,6 +149,10 @@ pub struct TrainConfig {
     /// batches (Polyak averaging).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_average: Option<f64>,
+    /// Learn from a teacher's probabilities as well as the labels, on the
+    /// tasks whose training split carries them (None: labels only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distillation: Option<Distillation>,
 }
 
 fn one() -> f64 {
@@ -263,6 +268,7 @@ impl Default for TrainConfig {
             unfreeze: false,
             loss_weighting: LossWeighting::Fixed,
             weight_average: None,
+            distillation: None,
         }
     }
 }
@@ -274,6 +280,9 @@ pub struct Split {
     pub rows: Vec<usize>,
     /// Class index of each row.
     pub labels: Vec<usize>,
+    /// A teacher's class probabilities of each row, for
+    /// [`TrainConfig::distillation`] (empty: no teacher).
+    pub teacher: Vec<Vec<f32>>,
 }
 
 impl Split {
@@ -282,6 +291,7 @@ impl Split {
         Self {
             rows: (0..labels.len()).collect(),
             labels,
+            teacher: Vec::new(),
         }
     }
 
@@ -580,6 +590,27 @@ fn check(tasks: &[Task], features: &dyn Features, config: &TrainConfig) -> Resul
         if !task.frozen && task.train.is_empty() {
             return invalid(name, "no training examples".into());
         }
+        if let Some(problem) = distil::teacher_problem(&task.train, classes) {
+            return invalid(name, problem);
+        }
+    }
+    let taught = tasks.iter().any(|t| !t.train.teacher.is_empty());
+    match config.distillation {
+        Some(d) => {
+            let problem = d.problem().or_else(|| {
+                (!taught).then(|| "distillation needs a teacher's probabilities".into())
+            });
+            if let Some(problem) = problem {
+                return invalid("training settings", problem);
+            }
+        }
+        None if taught => {
+            return invalid(
+                "training settings",
+                "a teacher's probabilities need distillation settings".into(),
+            )
+        }
+        None => {}
     }
     if tasks.iter().all(|t| t.frozen) && features.layer_vars().iter().all(Vec::is_empty) {
         return invalid(
@@ -803,6 +834,12 @@ impl<'a> Run<'a> {
         let x = self.features.embeddings(t, Part::Train, &rows)?;
         let logits = task.head.logits(&x, Some(&mut self.rng))?;
         let loss = cross_entropy(&logits, &y, &self.class_weights[t])?;
+        let loss = match self.config.distillation {
+            Some(d) if !task.train.teacher.is_empty() => {
+                d.loss(&logits, loss, &d.targets(&task.train.teacher, &positions)?)?
+            }
+            _ => loss,
+        };
         let value = f64::from(loss.to_scalar::<f32>()?);
         if !value.is_finite() {
             return Ok(value);
