@@ -472,6 +472,14 @@ fn the_distillation_loss_is_the_soft_cross_entropy_at_the_temperature() {
         (soft[0] - 1.0 / 3.0).abs() < 1e-6 && (soft[1] - 2.0 / 3.0).abs() < 1e-6,
         "{soft:?}"
     );
+    // A temperature near 0 sharpens to the top class and never underflows
+    // a row to 0 / 0.
+    let sharp = Distillation {
+        weight: 0.5,
+        temperature: 1e-3,
+    };
+    assert_eq!(sharp.soften(&[0.5, 0.5]), vec![0.5, 0.5]);
+    assert_eq!(sharp.soften(&[0.2, 0.8]), vec![0.0, 1.0]);
     let dev = &candle_core::Device::Cpu;
     let logits = Tensor::new(&[[1.0f32, 3.0]], dev).unwrap();
     let targets = Tensor::new(&[[0.5f32, 0.5]], dev).unwrap();
@@ -493,13 +501,16 @@ fn bad_teacher_probabilities_and_distillation_settings_are_refused() {
         weight: 0.5,
         temperature: 2.0,
     });
-    let refusal = |teacher: Vec<Vec<f32>>, distillation: Option<Distillation>| {
+    // The error of a run whose training split (else its validation split)
+    // carries `teacher`.
+    let refused = |teacher: Vec<Vec<f32>>, distillation: Option<Distillation>, on_train: bool| {
         let mut t = task(
             head("t", &["a", "b"], Architecture::Linear, 0),
             y.clone(),
-            vec![],
+            y.clone(),
         );
-        t.train.teacher = teacher;
+        let split = if on_train { &mut t.train } else { &mut t.val };
+        split.teacher = teacher;
         let config = TrainConfig {
             distillation,
             ..Default::default()
@@ -508,6 +519,7 @@ fn bad_teacher_probabilities_and_distillation_settings_are_refused() {
             .unwrap_err()
             .to_string()
     };
+    let refusal = |teacher, distillation| refused(teacher, distillation, true);
     let even = vec![vec![0.5, 0.5]; 8];
     let heavy = Some(Distillation {
         weight: 1.5,
@@ -524,7 +536,11 @@ fn bad_teacher_probabilities_and_distillation_settings_are_refused() {
         ),
         (refusal(even.clone(), heavy), "distillation weight is 1.5"),
         (refusal(vec![], good), "needs a teacher's probabilities"),
-        (refusal(even, None), "need distillation settings"),
+        (refusal(even.clone(), None), "need distillation settings"),
+        (
+            refused(even, good, false),
+            "for training examples, not validation",
+        ),
     ] {
         assert!(err.contains(message), "{err}");
     }

@@ -165,7 +165,9 @@ pub struct Args {
     /// adapter over every layer, too costly for the page (knowledge distillation).
     #[arg(long, value_name = "DIR_OR_FILE", conflicts_with = "contrast")]
     teacher: Option<PathBuf>,
-    /// Share of the loss that is the teacher's (with --teacher); the rest is the labels'.
+    /// Weight of the teacher's term in the loss, W (with --teacher): the loss
+    /// is (1 - W) x the labels' cross-entropy + W x T^2 x the cross-entropy
+    /// against the teacher's probabilities, both softened at T.
     #[arg(long, value_name = "W", default_value_t = 0.5, requires = "teacher")]
     distil: f64,
     /// Temperature the teacher's and the head's probabilities are softened at (with --teacher).
@@ -298,6 +300,13 @@ fn check_args(args: &Args) -> Result<()> {
             ),
         });
     }
+    if let Some(reason) = distillation(args).and_then(|d| d.problem()) {
+        // Before the teacher's pass over every training text, not after it.
+        return Err(Error::InvalidArgument {
+            what: "--distil".into(),
+            reason,
+        });
+    }
     match args.val_fraction {
         Some(f) if !(0.0..1.0).contains(&f) => Err(Error::InvalidArgument {
             what: "--val-fraction".into(),
@@ -305,6 +314,14 @@ fn check_args(args: &Args) -> Result<()> {
         }),
         _ => Ok(()),
     }
+}
+
+/// The distillation settings --teacher asks for.
+fn distillation(args: &Args) -> Option<Distillation> {
+    args.teacher.as_ref().map(|_| Distillation {
+        weight: args.distil,
+        temperature: args.distil_temperature,
+    })
 }
 
 fn check_frozen(args: &Args, initial: &[Head]) -> Result<()> {
@@ -338,10 +355,7 @@ fn settings(args: &Args, data: &[HeadData]) -> TrainConfig {
     c.unfreeze = args.unfreeze;
     c.loss_weighting = args.loss_weighting;
     c.weight_average = args.weight_average;
-    c.distillation = args.teacher.as_ref().map(|_| Distillation {
-        weight: args.distil,
-        temperature: args.distil_temperature,
-    });
+    c.distillation = distillation(args);
     c.weight_decay = args.weight_decay;
     c.seed = args.seed;
     c.class_weighted = args.class_weighted;
@@ -391,31 +405,38 @@ fn read_head_data(args: &Args, i: usize, initial: &[Head]) -> Result<HeadData> {
     })
 }
 
-/// Gives each task whose head has a teacher in `path` that teacher's
-/// probabilities of its training texts; a teacher for none of them is an error.
+/// Gives each task that trains and whose head has a teacher in `path` that
+/// teacher's probabilities of its training texts; a teacher for none of
+/// them is an error.
 fn teach(path: &Path, encoder: &Encoder, prepared: &mut [Prepared]) -> Result<()> {
+    let refused = |reason: String| Error::InvalidArgument {
+        what: format!("--teacher {}", path.display()),
+        reason,
+    };
     let teachers = read_heads(path, &encoder.encoder_ref())?;
     let mut taught = 0;
-    for p in prepared.iter_mut() {
+    for p in prepared.iter_mut().filter(|p| !p.task.frozen) {
         let name = p.task.head.name();
         let Some(teacher) = teachers.iter().find(|t| t.name() == name) else {
             continue;
         };
-        encoder.check_head(teacher)?;
+        encoder
+            .check_head(teacher)
+            .map_err(|e| refused(e.to_string()))?;
         eprintln!(
             "{name}: the teacher's probabilities of {} training texts",
             p.texts.train.len()
         );
         let labels = p.task.head.labels().to_vec();
-        p.task.train.teacher = teacher_probabilities(encoder, teacher, &labels, &p.texts.train)?;
+        p.task.train.teacher = teacher_probabilities(encoder, teacher, &labels, &p.texts.train)
+            .map_err(|e| refused(e.to_string()))?;
         p.record.data.push(format!("teacher: {}", path.display()));
         taught += 1;
     }
     if taught == 0 {
-        return Err(Error::InvalidArgument {
-            what: "--teacher".into(),
-            reason: format!("{} holds no head named as a --head", path.display()),
-        });
+        return Err(refused(
+            "it holds no head named as a --head that trains".into(),
+        ));
     }
     Ok(())
 }
@@ -478,9 +499,6 @@ fn prepare(
     })
 }
 
-/// A head's training and validation classes and texts, and where they came
-/// from: its --val file, or what --val-fraction or the library's choice for
-/// its size holds out.
 /// A random `--sample` of `rows` (all of them without it, or when there are
 /// no more), drawn with `--seed`, in file order.
 fn sample(args: &Args, mut rows: Vec<usize>) -> Vec<usize> {
@@ -500,6 +518,9 @@ fn describe_sample(args: &Args) -> String {
         .unwrap_or_default()
 }
 
+/// A head's training and validation classes and texts, and where they came
+/// from: its --val file, or what --val-fraction or the library's choice for
+/// its size holds out.
 fn split(args: &Args, i: usize, data: &HeadData) -> Divided {
     let path = &args.data[i];
     let texts_of = |file: &LabelledFile, rows: &[usize]| -> Vec<String> {

@@ -9,13 +9,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::head_inputs;
 use crate::model::heads::Head;
-use crate::training::trainer::Split;
+use crate::training::trainer::{Split, Task, TrainConfig};
 use crate::{Encoder, Error, Result};
 
 /// How the teacher's probabilities weigh in a step's loss.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Distillation {
-    /// Share of the loss that is the teacher's; the rest is the labels'.
+    /// Weight `W` of the teacher's term: the loss is `(1 - W)` of the
+    /// labels' cross-entropy plus `W * T^2` of the teacher's (the `T^2`
+    /// keeps its gradients at the labels' scale).
     pub weight: f64,
     /// Both the teacher's and the student's probabilities are softened at
     /// this temperature, so the teacher's near-certain answers still say
@@ -44,12 +46,17 @@ impl Distillation {
     }
 
     /// `probabilities` at this temperature: `p^(1/T)`, normalised (the
-    /// softmax of the logits divided by T).
+    /// softmax of the logits divided by T). Done in logs, from the largest,
+    /// so no temperature underflows a row to all zeros.
     pub fn soften(&self, probabilities: &[f32]) -> Vec<f32> {
-        let power = (1.0 / self.temperature) as f32;
-        let raised: Vec<f32> = probabilities.iter().map(|&p| p.powf(power)).collect();
-        let sum: f32 = raised.iter().sum();
-        raised.into_iter().map(|p| p / sum).collect()
+        let logs: Vec<f64> = probabilities
+            .iter()
+            .map(|&p| f64::from(p).ln() / self.temperature)
+            .collect();
+        let top = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let raised: Vec<f64> = logs.iter().map(|l| (l - top).exp()).collect();
+        let sum: f64 = raised.iter().sum();
+        raised.into_iter().map(|p| (p / sum) as f32).collect()
     }
 
     /// The step's loss: `(1 - w) * label_loss + w * T^2 * CE(targets, softmax(logits / T))`,
@@ -62,20 +69,53 @@ impl Distillation {
         Ok(((label_loss * (1.0 - self.weight))? + (soft * (self.weight * t2))?)?)
     }
 
-    /// The softened targets of `rows` of `teacher`, as a `(rows, classes)` tensor.
-    pub fn targets(&self, teacher: &[Vec<f32>], rows: &[usize]) -> Result<Tensor> {
+    /// The softened targets of the examples at `positions` of a split whose
+    /// teacher probabilities [`problem`] accepted, as a `(positions, classes)` tensor.
+    pub(crate) fn targets(&self, teacher: &[Vec<f32>], positions: &[usize]) -> Result<Tensor> {
         let classes = teacher.first().map_or(0, Vec::len);
-        let flat: Vec<f32> = rows
+        let flat: Vec<f32> = positions
             .iter()
-            .flat_map(|&r| self.soften(&teacher[r]))
+            .flat_map(|&p| self.soften(&teacher[p]))
             .collect();
-        Ok(Tensor::from_vec(flat, (rows.len(), classes), &Device::Cpu)?)
+        Ok(Tensor::from_vec(
+            flat,
+            (positions.len(), classes),
+            &Device::Cpu,
+        )?)
     }
+}
+
+/// Why `tasks`' teacher probabilities and `config`'s distillation settings
+/// cannot train, if they cannot: `(what, why)`.
+pub(crate) fn problem(tasks: &[Task], config: &TrainConfig) -> Option<(String, String)> {
+    for task in tasks {
+        let classes = task.head.labels().len();
+        if let Some(why) = teacher_problem(&task.train, classes) {
+            return Some((task.head.name().into(), why));
+        }
+        if !task.val.teacher.is_empty() {
+            let why = "a teacher's probabilities are for training examples, not validation";
+            return Some((task.head.name().into(), why.into()));
+        }
+    }
+    let taught = tasks
+        .iter()
+        .any(|t| !t.frozen && !t.train.teacher.is_empty());
+    let why = match config.distillation {
+        Some(d) => d.problem().or_else(|| {
+            (!taught).then(|| {
+                "distillation needs a teacher's probabilities of a head that trains".into()
+            })
+        }),
+        None if taught => Some("a teacher's probabilities need distillation settings".into()),
+        None => None,
+    };
+    why.map(|why| ("training settings".into(), why))
 }
 
 /// Why `split`'s teacher probabilities (if any) cannot train a head of
 /// `classes` labels, if they cannot.
-pub fn teacher_problem(split: &Split, classes: usize) -> Option<String> {
+fn teacher_problem(split: &Split, classes: usize) -> Option<String> {
     if split.teacher.is_empty() {
         return None;
     }

@@ -590,27 +590,9 @@ fn check(tasks: &[Task], features: &dyn Features, config: &TrainConfig) -> Resul
         if !task.frozen && task.train.is_empty() {
             return invalid(name, "no training examples".into());
         }
-        if let Some(problem) = distil::teacher_problem(&task.train, classes) {
-            return invalid(name, problem);
-        }
     }
-    let taught = tasks.iter().any(|t| !t.train.teacher.is_empty());
-    match config.distillation {
-        Some(d) => {
-            let problem = d.problem().or_else(|| {
-                (!taught).then(|| "distillation needs a teacher's probabilities".into())
-            });
-            if let Some(problem) = problem {
-                return invalid("training settings", problem);
-            }
-        }
-        None if taught => {
-            return invalid(
-                "training settings",
-                "a teacher's probabilities need distillation settings".into(),
-            )
-        }
-        None => {}
+    if let Some((what, why)) = distil::problem(tasks, config) {
+        return invalid(&what, why);
     }
     if tasks.iter().all(|t| t.frozen) && features.layer_vars().iter().all(Vec::is_empty) {
         return invalid(
