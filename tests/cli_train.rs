@@ -43,6 +43,18 @@ fn says(out: &Output, text: &str) {
     assert!(err.contains(text), "{text:?} missing from: {err}");
 }
 
+/// Fails unless `out` failed and its stderr says `text`.
+fn fails_saying(out: &Output, text: &str) {
+    assert!(!out.status.success(), "succeeded; expected {text:?}");
+    says(out, text);
+}
+
+/// Head `name`'s JSON file in `dir`.
+fn head_json(dir: &Path, name: &str) -> serde_json::Value {
+    let path = dir.join(format!("{name}.json"));
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
 fn s(path: &Path) -> &str {
     path.to_str().unwrap()
 }
@@ -185,8 +197,7 @@ fn a_validation_file_is_used_whole() {
     let with_val = ["--val", s(&val), "--epochs", "30"];
     let summary = ok(&train_one("hobby", &three, &out_dir, &with_val));
     assert_eq!(summary["heads"][0]["validation"]["count"], 3);
-    let meta: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out_dir.join("hobby.json")).unwrap()).unwrap();
+    let meta = head_json(&out_dir, "hobby");
     assert_eq!(meta["training"]["examples_per_class"]["space"], 8);
 
     let bad = dir.path().join("bad.jsonl");
@@ -197,8 +208,7 @@ fn a_validation_file_is_used_whole() {
         &dir.path().join("never"),
         &["--val", s(&bad)],
     );
-    assert!(!refused.status.success());
-    says(&refused, "bad.jsonl");
+    fails_saying(&refused, "bad.jsonl");
     says(&refused, "weather");
 }
 
@@ -288,8 +298,7 @@ fn contrast_trains_a_fresh_adapter_then_the_head() {
     let flags = ["--contrast", "--adapter", "top-1", "--pair-steps", "3"];
     let summary = ok(&train_one("bake", &data, &out, &flags));
     assert!(summary["heads"][0]["train_seconds"].as_f64().unwrap() > 0.0);
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("bake.json")).unwrap()).unwrap();
+    let json = head_json(&out, "bake");
     assert_eq!(json["adapter"]["layers"], serde_json::json!([5]));
     let losses = json["training"]["contrast"]["losses"].as_array().unwrap();
     assert_eq!(losses.len(), 3);
@@ -321,8 +330,7 @@ fn adapters_train_low_rank_and_store_four_bits() {
     ok(&trained);
     says(&trained, "\"encoder_schedule\":\"linear\"");
     ok(&train_one("bake", &data, &eight, &flags));
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("bake.json")).unwrap()).unwrap();
+    let json = head_json(&out, "bake");
     assert_eq!(json["adapter"]["bits"], 4);
     let size = |dir: &Path| {
         std::fs::metadata(dir.join("bake.safetensors"))
@@ -374,8 +382,7 @@ fn layer_decay_and_gradual_unfreezing_are_flags() {
         &out,
         &[&flags[..], &["--layer-decay", "2"]].concat(),
     );
-    assert!(!refused.status.success());
-    says(&refused, "layer decay");
+    fails_saying(&refused, "layer decay");
 }
 
 #[test]
@@ -403,11 +410,9 @@ fn uncertainty_weighting_and_a_weight_average_are_flags() {
     says(&trained, "\"loss_weighting\":\"uncertainty\"");
     says(&trained, "\"weight_average\":0.99");
     let refused = train_one("bake", &data, &out, &["--loss-weighting", "gradnorm"]);
-    assert!(!refused.status.success());
-    says(&refused, "fixed or uncertainty");
+    fails_saying(&refused, "fixed or uncertainty");
     let refused = train_one("bake", &data, &out, &["--weight-average", "1"]);
-    assert!(!refused.status.success());
-    says(&refused, "weight average's decay");
+    fails_saying(&refused, "weight average's decay");
 }
 
 /// `--teacher` gives the head a teacher's probabilities to learn from
@@ -429,15 +434,12 @@ fn a_teacher_head_distils_into_the_trained_head() {
         "\"distillation\":{\"weight\":0.7,\"temperature\":2.0}",
     );
     says(&trained, "the teacher's probabilities of 16 training texts");
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("bake.json")).unwrap()).unwrap();
+    let json = head_json(&out, "bake");
     let sources = json["training"]["data"].to_string();
     assert!(sources.contains("teacher: "), "{sources}");
     let refused = train_one("cook", &data, &out, &flags);
-    assert!(!refused.status.success());
-    says(&refused, "holds no head named as a --head");
+    fails_saying(&refused, "holds no head named as a --head");
     let too_much = ["--teacher", s(&teacher), "--distil", "1.5"];
     let refused = train_one("bake", &data, &out, &too_much);
-    assert!(!refused.status.success());
-    says(&refused, "distillation weight is 1.5");
+    fails_saying(&refused, "distillation weight is 1.5");
 }

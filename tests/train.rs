@@ -430,6 +430,9 @@ fn a_teachers_probabilities_outweigh_the_labels_as_far_as_its_weight_says() {
             }
         })
         .collect();
+    let features = CachedEmbeddings {
+        tasks: vec![(x.clone(), x.zeros_like().unwrap())],
+    };
     for (weight, learned) in [(0.0, &y), (1.0, &flipped)] {
         let mut t = task(
             head("t", &["a", "b"], Architecture::Linear, 0),
@@ -437,9 +440,6 @@ fn a_teachers_probabilities_outweigh_the_labels_as_far_as_its_weight_says() {
             vec![],
         );
         t.train.teacher = teacher.clone();
-        let features = CachedEmbeddings {
-            tasks: vec![(x.clone(), x.zeros_like().unwrap())],
-        };
         let config = TrainConfig {
             epochs: 30,
             batch_size: 8,
@@ -519,7 +519,6 @@ fn bad_teacher_probabilities_and_distillation_settings_are_refused() {
             .unwrap_err()
             .to_string()
     };
-    let refusal = |teacher, distillation| refused(teacher, distillation, true);
     let even = vec![vec![0.5, 0.5]; 8];
     let heavy = Some(Distillation {
         weight: 1.5,
@@ -527,16 +526,25 @@ fn bad_teacher_probabilities_and_distillation_settings_are_refused() {
     });
     for (err, message) in [
         (
-            refusal(vec![vec![0.5, 0.5]; 3], good),
+            refused(vec![vec![0.5, 0.5]; 3], good, true),
             "3 teacher probabilities for 8",
         ),
         (
-            refusal(vec![vec![1.5, -0.5]; 8], good),
+            refused(vec![vec![1.5, -0.5]; 8], good, true),
             "probabilities of training example 1 are [1.5, -0.5]",
         ),
-        (refusal(even.clone(), heavy), "distillation weight is 1.5"),
-        (refusal(vec![], good), "needs a teacher's probabilities"),
-        (refusal(even.clone(), None), "need distillation settings"),
+        (
+            refused(even.clone(), heavy, true),
+            "distillation weight is 1.5",
+        ),
+        (
+            refused(vec![], good, true),
+            "needs a teacher's probabilities",
+        ),
+        (
+            refused(even.clone(), None, true),
+            "need distillation settings",
+        ),
         (
             refused(even, good, false),
             "for training examples, not validation",
